@@ -1,0 +1,530 @@
+//! `POST {base}/responses` with the headers the backend expects, retries before anything streamed, one
+//! refresh-and-retry after a 401, and the answer as a stream of typed events.
+
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::auth::{AuthManager, AuthMode, Credentials};
+use crate::error::CodexError;
+use crate::events::{ResponseEvent, StreamEvent};
+use crate::limits::{self, RateLimitSnapshot};
+use crate::models::{self, CatalogAnswer, ModelInfo};
+use crate::request::ResponsesRequest;
+use crate::sse;
+
+pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
+pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
+const MODELS_TTL: Duration = Duration::from_secs(300);
+/// Error bodies are read up to this many bytes; the rest is not worth holding.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Overrides the base URL that the login mode implies.
+    pub upstream_url: Option<String>,
+    /// The `originator` header (and User-Agent product).
+    pub originator: String,
+    /// The client version sent in `version`, the User-Agent and `?client_version=`.
+    pub client_version: String,
+    pub connect_timeout: Duration,
+    /// Longest wait for the answer's headers, and between two events of a stream.
+    pub idle_timeout: Duration,
+    /// Retries of transient failures (5xx, network) before anything was streamed.
+    pub max_retries: u32,
+    /// Longest single SSE line or event we buffer.
+    pub max_event_bytes: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            upstream_url: None,
+            originator: "codex_cli_rs".into(),
+            client_version: "0.99.0".into(),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_retries: 4,
+            max_event_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct CodexClient {
+    http: reqwest::Client,
+    auth: Arc<AuthManager>,
+    cfg: ClientConfig,
+    user_agent: String,
+    installation_id: String,
+    limits: RwLock<Option<RateLimitSnapshot>>,
+    models: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ModelInfo>>)>>,
+}
+
+/// Builds the HTTP client shared by the Responses calls and the token endpoint.
+pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
+    reqwest::Client::builder()
+        .connect_timeout(cfg.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| CodexError::Transport(e.to_string()))
+}
+
+impl CodexClient {
+    pub fn new(
+        http: reqwest::Client,
+        auth: Arc<AuthManager>,
+        cfg: ClientConfig,
+        installation_id: String,
+    ) -> Self {
+        let user_agent = format!(
+            "{}/{} ({} {}; {}) codex-serve/{}",
+            cfg.originator,
+            cfg.client_version,
+            std::env::consts::OS,
+            os_release(),
+            std::env::consts::ARCH,
+            env!("CARGO_PKG_VERSION"),
+        );
+        CodexClient {
+            http,
+            auth,
+            cfg,
+            user_agent,
+            installation_id,
+            limits: RwLock::new(None),
+            models: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn auth(&self) -> &AuthManager {
+        &self.auth
+    }
+
+    /// The latest `x-codex-*` snapshot seen on any answer.
+    pub fn rate_limits(&self) -> Option<RateLimitSnapshot> {
+        self.limits
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn base_url(&self, mode: AuthMode) -> &str {
+        match (&self.cfg.upstream_url, mode) {
+            (Some(url), _) => url.trim_end_matches('/'),
+            (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
+            (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
+        }
+    }
+
+    fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
+        let snap = limits::from_headers(headers, unix_now())?;
+        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+        Some(snap)
+    }
+
+    fn authorize(
+        &self,
+        rb: reqwest::RequestBuilder,
+        creds: &Credentials,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = rb
+            .bearer_auth(creds.bearer().expose())
+            .header("originator", &self.cfg.originator)
+            .header("user-agent", &self.user_agent)
+            .header("version", &self.cfg.client_version);
+        if let Some(account) = creds.account_id() {
+            rb = rb.header("chatgpt-account-id", account);
+        }
+        rb
+    }
+
+    /// Sends `req` and returns its event stream once the backend has answered 200.
+    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        let session = req
+            .prompt_cache_key
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        req.client_metadata
+            .get_or_insert_with(Default::default)
+            .insert(
+                "x-codex-installation-id".into(),
+                Value::String(self.installation_id.clone()),
+            );
+        if !req
+            .include
+            .iter()
+            .any(|i| i == "reasoning.encrypted_content")
+        {
+            req.include.push("reasoning.encrypted_content".into());
+        }
+        // Serialised once; retries resend the same bytes.
+        let body =
+            Bytes::from(serde_json::to_vec(&req).map_err(|e| CodexError::Decode(e.to_string()))?);
+
+        let mut creds = self.auth.credentials().await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let err = match self.send(&creds, &session, body.clone()).await {
+                Ok(resp) if resp.status().is_success() => {
+                    let rate_limits = self.record_limits(resp.headers());
+                    return Ok(ResponseStream {
+                        rate_limits,
+                        events: Box::pin(events(
+                            resp,
+                            self.cfg.idle_timeout,
+                            self.cfg.max_event_bytes,
+                        )),
+                    });
+                }
+                Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed => {
+                    tracing::info!(
+                        "the Codex backend answered 401; renewing the login and retrying once"
+                    );
+                    creds = self.auth.after_unauthorized(&creds).await?;
+                    refreshed = true;
+                    continue;
+                }
+                Ok(resp) => {
+                    self.record_limits(resp.headers());
+                    error_from_response(resp).await
+                }
+                Err(e) => e,
+            };
+            if !err.is_transient() || attempt >= self.cfg.max_retries {
+                return Err(err);
+            }
+            attempt += 1;
+            let delay = backoff(attempt);
+            tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying the Codex request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn send(
+        &self,
+        creds: &Credentials,
+        session: &str,
+        body: Bytes,
+    ) -> Result<reqwest::Response, CodexError> {
+        let url = format!("{}/responses", self.base_url(creds.mode()));
+        let rb = self
+            .authorize(self.http.post(url), creds)
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .header("session-id", session)
+            .header("thread-id", session)
+            .header("x-client-request-id", session)
+            .header("x-codex-installation-id", &self.installation_id)
+            .body(body);
+        match tokio::time::timeout(self.cfg.idle_timeout, rb.send()).await {
+            Err(_) => Err(CodexError::IdleTimeout(self.cfg.idle_timeout)),
+            Ok(Err(e)) => Err(CodexError::Transport(transport_message(&e))),
+            Ok(Ok(resp)) => Ok(resp),
+        }
+    }
+
+    /// The model catalog for this login: fetched at most every five minutes; the built-in list when the
+    /// backend cannot be asked. The flag says whether the list came from the backend.
+    pub async fn models(&self) -> (Arc<Vec<ModelInfo>>, bool) {
+        let mut cache = self.models.lock().await;
+        if let Some((at, list)) = cache.as_ref() {
+            if at.elapsed() < MODELS_TTL {
+                return (list.clone(), true);
+            }
+        }
+        match self.fetch_models().await {
+            Ok(list) => {
+                let list = Arc::new(list);
+                *cache = Some((Instant::now(), list.clone()));
+                (list, true)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "using the built-in model list");
+                match cache.as_ref() {
+                    Some((_, stale)) => (stale.clone(), true),
+                    None => (Arc::new(models::fallback()), false),
+                }
+            }
+        }
+    }
+
+    async fn fetch_models(&self) -> Result<Vec<ModelInfo>, CodexError> {
+        let creds = self.auth.credentials().await?;
+        let url = format!("{}/models", self.base_url(creds.mode()));
+        let resp = self
+            .authorize(self.http.get(url), &creds)
+            .query(&[("client_version", &self.cfg.client_version)])
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
+        self.record_limits(resp.headers());
+        if !resp.status().is_success() {
+            return Err(error_from_response(resp).await);
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
+        let answer: CatalogAnswer =
+            serde_json::from_slice(&bytes).map_err(|e| CodexError::Decode(e.to_string()))?;
+        Ok(answer.models)
+    }
+}
+
+/// The events of one answer. Ends after the terminal event (`completed`, `incomplete`, `failed`, `error`);
+/// an end before that is `CodexError::StreamClosed`.
+pub struct ResponseStream {
+    /// The rate-limit snapshot on this answer's headers.
+    pub rate_limits: Option<RateLimitSnapshot>,
+    events: Pin<Box<dyn Stream<Item = Result<StreamEvent, CodexError>> + Send>>,
+}
+
+impl Stream for ResponseStream {
+    type Item = Result<StreamEvent, CodexError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.as_mut().poll_next(cx)
+    }
+}
+
+enum Phase<S> {
+    Streaming(Pin<Box<S>>),
+    /// After the terminal event: read the body to its end so the connection can be reused.
+    Draining(Pin<Box<S>>),
+}
+
+fn events(
+    resp: reqwest::Response,
+    idle: Duration,
+    max_event: usize,
+) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
+    let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
+    futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| async move {
+        match phase? {
+            Phase::Draining(mut frames) => {
+                let drain = async { while frames.next().await.is_some() {} };
+                let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
+                None
+            }
+            Phase::Streaming(mut frames) => match tokio::time::timeout(idle, frames.next()).await {
+                Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
+                Ok(None) => Some((Err(CodexError::StreamClosed), None)),
+                Ok(Some(Err(sse::SseError::Io(e)))) => Some((
+                    Err(CodexError::Transport(format!("the stream broke off: {e}"))),
+                    None,
+                )),
+                Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
+                    Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                    Ok(ev) => {
+                        let terminal = matches!(
+                            ev.event,
+                            ResponseEvent::Completed { .. }
+                                | ResponseEvent::Incomplete { .. }
+                                | ResponseEvent::Failed { .. }
+                                | ResponseEvent::Error { .. }
+                        );
+                        let next = if terminal {
+                            Phase::Draining(frames)
+                        } else {
+                            Phase::Streaming(frames)
+                        };
+                        Some((Ok(ev), Some(next)))
+                    }
+                },
+            },
+        }
+    })
+}
+
+/// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
+async fn error_from_response(resp: reqwest::Response) -> CodexError {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - body.len())]);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    classify(status, &body, retry_after, unix_now())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    detail: Option<Value>,
+    #[serde(default)]
+    error: Option<ErrorDetail>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ErrorDetail {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    plan_type: Option<String>,
+    #[serde(default)]
+    resets_at: Option<i64>,
+    #[serde(default)]
+    resets_in_seconds: Option<i64>,
+}
+
+fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -> CodexError {
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let detail = parsed.detail.as_ref().map(|d| match d {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let err = parsed.error.unwrap_or_default();
+    let message = err
+        .message
+        .clone()
+        .or(detail)
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('<') {
+                format!("HTTP {status} without details")
+            } else {
+                text.chars().take(500).collect()
+            }
+        });
+    let kind = err.kind.as_deref().or(err.code.as_deref());
+    match (status, kind) {
+        (429, Some("usage_limit_reached")) => CodexError::UsageLimit {
+            message,
+            plan_type: err.plan_type,
+            resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
+        },
+        (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
+        (429, _) => CodexError::RateLimited {
+            message,
+            retry_after,
+        },
+        (401, _) => CodexError::Unauthorized { message },
+        (400..=499, _) => CodexError::Rejected {
+            status,
+            message,
+            code: err.code.or(err.kind),
+        },
+        _ => CodexError::Upstream { status, message },
+    }
+}
+
+fn transport_message(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    // The innermost cause says the most ("Connection refused"); URLs carry no secrets but drop queries.
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    if let Some(i) = msg.find('?') {
+        msg.truncate(i);
+    }
+    msg
+}
+
+/// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64 * (1u64 << (attempt - 1).min(6));
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64 % 21)
+        .unwrap_or(10);
+    Duration::from_millis(base * (90 + jitter) / 100)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn os_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_backend_error_shapes() {
+        let e = classify(
+            429,
+            br#"{"error":{"type":"usage_limit_reached","message":"limit reached","resets_at":1704067242,"plan_type":"pro"}}"#,
+            None,
+            0,
+        );
+        assert!(matches!(
+            e,
+            CodexError::UsageLimit {
+                resets_at: Some(1_704_067_242),
+                ..
+            }
+        ));
+        let e = classify(
+            429,
+            br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#,
+            None,
+            100,
+        );
+        assert!(matches!(
+            e,
+            CodexError::UsageLimit {
+                resets_at: Some(160),
+                ..
+            }
+        ));
+        let e = classify(
+            400,
+            br#"{"detail":"Unsupported parameter: temperature"}"#,
+            None,
+            0,
+        );
+        assert!(
+            matches!(e, CodexError::Rejected { status: 400, ref message, .. } if message == "Unsupported parameter: temperature")
+        );
+        let e = classify(502, b"<html>bad gateway</html>", None, 0);
+        assert!(matches!(e, CodexError::Upstream { status: 502, .. }));
+        assert!(e.is_transient());
+        let e = classify(401, b"{}", None, 0);
+        assert!(matches!(e, CodexError::Unauthorized { .. }));
+    }
+
+    #[test]
+    fn backoff_grows_and_jitters_within_ten_percent() {
+        for n in 1..=4 {
+            let d = backoff(n).as_millis() as u64;
+            let base = 200 * (1 << (n - 1));
+            assert!(d >= base * 9 / 10 && d <= base * 11 / 10, "{n}: {d}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Everything about the Codex backend, nothing about serving: credentials from the codex CLI's auth.json
+//! (refreshed safely), the Responses API over SSE as typed events, the model catalog and rate limits.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod events;
+pub mod installation;
+mod jwt;
+pub mod limits;
+pub mod models;
+pub mod request;
+pub mod secret;
+mod sse;
+
+pub use auth::{AuthConfig, AuthError, AuthManager, AuthMode, Credentials, LoginInfo};
+pub use client::{ClientConfig, CodexClient, ResponseStream};
+pub use error::CodexError;
+pub use events::{OutputItem, ResponseEvent, StreamEvent, Usage};
+pub use limits::RateLimitSnapshot;
+pub use models::ModelInfo;
+pub use request::ResponsesRequest;

@@ -1,0 +1,103 @@
+//! The model catalog: `{base}/models` for this account, cached briefly, with a built-in fallback for when
+//! the backend cannot be asked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::ReasoningEffort;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub slug: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub default_reasoning_level: Option<ReasoningEffort>,
+    #[serde(default, deserialize_with = "levels")]
+    pub supported_reasoning_levels: Vec<ReasoningEffort>,
+}
+
+impl ModelInfo {
+    pub fn listed(&self) -> bool {
+        self.visibility.as_deref() != Some("hide")
+    }
+
+    /// Whether the catalog allows `effort`; a model with no levels listed is not restricted.
+    pub fn allows(&self, effort: ReasoningEffort) -> bool {
+        self.supported_reasoning_levels.is_empty()
+            || self.supported_reasoning_levels.contains(&effort)
+    }
+}
+
+/// Levels come as `[{"effort": "low", "description": ...}]`; unknown efforts are skipped, not fatal.
+fn levels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ReasoningEffort>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Level {
+        Obj { effort: String },
+        Str(String),
+    }
+    let raw = Option::<Vec<Level>>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .filter_map(|l| match l {
+            Level::Obj { effort } | Level::Str(effort) => ReasoningEffort::parse(&effort),
+        })
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CatalogAnswer {
+    pub models: Vec<ModelInfo>,
+}
+
+/// Used when the backend's catalog cannot be fetched (offline, API-key mode without the endpoint).
+pub fn fallback() -> Vec<ModelInfo> {
+    use ReasoningEffort::{High, Low, Medium, Minimal, Xhigh};
+    let m = |slug: &str, levels: &[ReasoningEffort], default: ReasoningEffort| ModelInfo {
+        slug: slug.to_owned(),
+        display_name: None,
+        visibility: Some("list".to_owned()),
+        default_reasoning_level: Some(default),
+        supported_reasoning_levels: levels.to_vec(),
+    };
+    vec![
+        m("gpt-5.5", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.4", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.4-mini", &[Low, Medium, High], Medium),
+        m("gpt-5.3-codex", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.2-codex", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.2", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.1-codex-max", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.1-codex", &[Low, Medium, High], Medium),
+        m("gpt-5.1-codex-mini", &[Medium, High], Medium),
+        m(
+            "gpt-5.1",
+            &[ReasoningEffort::None, Low, Medium, High],
+            Medium,
+        ),
+        m("gpt-5-codex", &[Low, Medium, High], Medium),
+        m("gpt-5", &[Minimal, Low, Medium, High], Medium),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_backend_catalog_shape() {
+        let a: CatalogAnswer = serde_json::from_str(
+            r#"{"models":[{"slug":"m","visibility":"list","default_reasoning_level":"medium",
+                "supported_reasoning_levels":[{"effort":"low","description":"x"},{"effort":"ultra"}],"priority":1}]}"#,
+        )
+        .expect("catalog");
+        assert_eq!(
+            a.models[0].supported_reasoning_levels,
+            vec![ReasoningEffort::Low]
+        );
+        assert!(a.models[0].allows(ReasoningEffort::Low));
+        assert!(!a.models[0].allows(ReasoningEffort::High));
+    }
+}

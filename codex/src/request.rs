@@ -1,0 +1,289 @@
+//! The body of `POST /responses`, typed so that only fields the backend accepts can be sent: there is no
+//! map to put an unknown field in. `store: false` and `stream: true`, which the backend requires, are not
+//! fields at all but constants of the serialisation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponsesRequest {
+    pub model: String,
+    /// Must be non-empty: the backend answers "Instructions are required".
+    pub instructions: String,
+    pub input: Vec<InputItem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
+    #[serde(serialize_with = "always_false")]
+    store: (),
+    #[serde(serialize_with = "always_true")]
+    stream: (),
+    pub include: Vec<String>,
+    /// Also sent as the `session-id` header: the backend keys cache affinity on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextControls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    /// Filled by the client (installation id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_metadata: Option<serde_json::Map<String, Value>>,
+}
+
+fn always_false<S: serde::Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(false)
+}
+
+fn always_true<S: serde::Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(true)
+}
+
+impl ResponsesRequest {
+    pub fn new(
+        model: impl Into<String>,
+        instructions: impl Into<String>,
+        input: Vec<InputItem>,
+    ) -> Self {
+        ResponsesRequest {
+            model: model.into(),
+            instructions: instructions.into(),
+            input,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: true,
+            reasoning: None,
+            store: (),
+            stream: (),
+            include: Vec::new(),
+            prompt_cache_key: None,
+            text: None,
+            service_tier: None,
+            client_metadata: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InputItem {
+    Message {
+        role: Role,
+        content: Vec<ContentPart>,
+    },
+    FunctionCall {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    FunctionCallOutput {
+        call_id: String,
+        output: String,
+    },
+    /// Replayed unchanged from an earlier answer: how reasoning carries across turns with `store: false`.
+    Reasoning {
+        summary: Vec<SummaryText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
+    },
+}
+
+impl InputItem {
+    pub fn text(role: Role, text: impl Into<String>) -> InputItem {
+        let text = text.into();
+        let part = match role {
+            Role::Assistant => ContentPart::OutputText { text },
+            Role::User | Role::Developer => ContentPart::InputText { text },
+        };
+        InputItem::Message {
+            role,
+            content: vec![part],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    /// Later guidance; `system` is rejected in `input` by the backend.
+    Developer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    InputText {
+        text: String,
+    },
+    InputImage {
+        image_url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    OutputText {
+        text: String,
+    },
+    Refusal {
+        refusal: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "summary_text")]
+pub struct SummaryText {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Tool {
+    Function {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// The client's JSON Schema, passed on as given.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parameters: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strict: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(ToolChoiceMode),
+    Function(FunctionChoice),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoiceMode {
+    Auto,
+    None,
+    Required,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename = "function")]
+pub struct FunctionChoice {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reasoning {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<ReasoningEffort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ReasoningSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    Xhigh,
+}
+
+impl ReasoningEffort {
+    pub const ALL: [ReasoningEffort; 6] = [
+        ReasoningEffort::None,
+        ReasoningEffort::Minimal,
+        ReasoningEffort::Low,
+        ReasoningEffort::Medium,
+        ReasoningEffort::High,
+        ReasoningEffort::Xhigh,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::None => "none",
+            ReasoningEffort::Minimal => "minimal",
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+            ReasoningEffort::Xhigh => "xhigh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReasoningEffort> {
+        ReasoningEffort::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningSummary {
+    Auto,
+    Concise,
+    Detailed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TextControls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verbosity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<TextFormat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TextFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strict: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_and_stream_are_fixed_and_items_have_the_backend_shape() {
+        let mut req = ResponsesRequest::new(
+            "gpt-5.1-codex",
+            "be brief",
+            vec![
+                InputItem::text(Role::Developer, "dev"),
+                InputItem::text(Role::User, "hi"),
+                InputItem::text(Role::Assistant, "hello"),
+                InputItem::Reasoning {
+                    summary: vec![SummaryText { text: "s".into() }],
+                    encrypted_content: Some("enc".into()),
+                },
+            ],
+        );
+        req.tool_choice = Some(ToolChoice::Function(FunctionChoice { name: "f".into() }));
+        let v = serde_json::to_value(&req).expect("serialise");
+        assert_eq!(v["store"], false);
+        assert_eq!(v["stream"], true);
+        assert_eq!(v["input"][0]["type"], "message");
+        assert_eq!(v["input"][0]["role"], "developer");
+        assert_eq!(v["input"][0]["content"][0]["type"], "input_text");
+        assert_eq!(v["input"][2]["content"][0]["type"], "output_text");
+        assert_eq!(v["input"][3]["summary"][0]["type"], "summary_text");
+        assert_eq!(
+            v["tool_choice"],
+            serde_json::json!({"type":"function","name":"f"})
+        );
+        assert!(v.get("tools").is_none());
+    }
+}

@@ -1,0 +1,441 @@
+//! `POST /v1/chat/completions`: translate, call the backend, answer as one object or as chunks.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use codex_client::{CodexError, ResponseEvent, ResponseStream, Usage};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::chat_request::ChatRequest;
+use super::fold::{Failure, FinishReason, Folder, Piece};
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::json::parse_json;
+
+pub async fn completions(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: ChatRequest = parse_json(&body)?;
+    let streaming = req.stream;
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
+    let t = req.translate(&app.defaults, session)?;
+    if let Some(effort) = t.effort {
+        app.check_effort(&t.model, effort).await?;
+    }
+    let mut upstream = app.codex.stream(t.request).await?;
+
+    let meta = Meta {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: unix_now(),
+        model: t.model,
+    };
+    if !streaming {
+        return collect(upstream, meta)
+            .await
+            .map(|c| axum::Json(c).into_response());
+    }
+    // A failure in the very first event still gets a proper HTTP status rather than a stream.
+    let first = match upstream.next().await {
+        None => return Err(CodexError::StreamClosed.into()),
+        Some(Err(e)) => return Err(e.into()),
+        Some(Ok(ev)) => {
+            if let ResponseEvent::Failed { .. } | ResponseEvent::Error { .. } = ev.event {
+                let mut f = Folder::default();
+                if let Err(fail) = f.push(&ev.event, &mut |_| {}) {
+                    return Err(failure_error(fail));
+                }
+            }
+            ev
+        }
+    };
+    Ok(sse_response(upstream, first.event, meta, include_usage))
+}
+
+struct Meta {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+fn failure_error(f: Failure) -> ApiError {
+    CodexError::Failed {
+        code: f.code,
+        message: f.message,
+    }
+    .into()
+}
+
+// ---- wire shapes ---------------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct ChatUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+    completion_tokens_details: CompletionDetails,
+}
+
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u64,
+}
+
+impl From<Usage> for ChatUsage {
+    fn from(u: Usage) -> Self {
+        ChatUsage {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: if u.total_tokens > 0 {
+                u.total_tokens
+            } else {
+                u.input_tokens + u.output_tokens
+            },
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: u.input_tokens_details.cached_tokens,
+            },
+            completion_tokens_details: CompletionDetails {
+                reasoning_tokens: u.output_tokens_details.reasoning_tokens,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Completion {
+    id: String,
+    object: &'static str,
+    created: i64,
+    model: String,
+    choices: [Choice; 1],
+    usage: Option<ChatUsage>,
+}
+
+#[derive(Serialize)]
+struct Choice {
+    index: u32,
+    message: AssistantMessage,
+    finish_reason: &'static str,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+struct AssistantMessage {
+    role: &'static str,
+    content: Option<String>,
+    refusal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Serialize)]
+struct ToolCall {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionCall,
+}
+
+#[derive(Serialize)]
+struct FunctionCall {
+    name: String,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: &'a [ChunkChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<ChatUsage>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct ToolCallDelta<'a> {
+    index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionDelta<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a str>,
+}
+
+// ---- non-streaming -------------------------------------------------------------------------------------
+
+async fn collect(mut upstream: ResponseStream, meta: Meta) -> Result<Completion, ApiError> {
+    let mut folder = Folder::default();
+    let mut content = String::new();
+    let mut reasoning = String::new();
+    let mut calls: Vec<ToolCall> = Vec::new();
+    let mut finish: Option<(FinishReason, Option<Usage>)> = None;
+    while let Some(ev) = upstream.next().await {
+        let ev = ev?;
+        let mut emit = |p: Piece<'_>| match p {
+            Piece::Content(t) => content.push_str(t),
+            Piece::Reasoning(t) => reasoning.push_str(t),
+            Piece::ToolCallStart { id, name, .. } => calls.push(ToolCall {
+                id: id.to_owned(),
+                kind: "function",
+                function: FunctionCall {
+                    name: name.to_owned(),
+                    arguments: String::new(),
+                },
+            }),
+            Piece::ToolCallArgs { index, args } => {
+                if let Some(c) = calls.get_mut(index as usize) {
+                    c.function.arguments.push_str(args);
+                }
+            }
+            Piece::Finish { reason, usage } => finish = Some((reason, usage)),
+        };
+        folder.push(&ev.event, &mut emit).map_err(failure_error)?;
+        if folder.is_done() {
+            break;
+        }
+    }
+    let (reason, usage) = finish.ok_or(CodexError::StreamClosed)?;
+    Ok(Completion {
+        id: meta.id,
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model,
+        choices: [Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content: (!content.is_empty() || calls.is_empty()).then_some(content),
+                refusal: None,
+                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                tool_calls: calls,
+            },
+            finish_reason: reason.as_str(),
+            logprobs: None,
+        }],
+        usage: usage.map(ChatUsage::from),
+    })
+}
+
+// ---- streaming -----------------------------------------------------------------------------------------
+
+/// Writes chunks for one completion.
+struct Framer {
+    meta: Meta,
+    include_usage: bool,
+}
+
+impl Framer {
+    fn frame(&self, buf: &mut Vec<u8>, choices: &[ChunkChoice<'_>], usage: Option<ChatUsage>) {
+        let chunk = Chunk {
+            id: &self.meta.id,
+            object: "chat.completion.chunk",
+            created: self.meta.created,
+            model: &self.meta.model,
+            choices,
+            usage,
+        };
+        buf.extend_from_slice(b"data: ");
+        // Serialising plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, &chunk);
+        buf.extend_from_slice(b"\n\n");
+    }
+
+    fn delta(&self, buf: &mut Vec<u8>, delta: Delta<'_>, finish: Option<&'static str>) {
+        self.frame(
+            buf,
+            &[ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+            }],
+            None,
+        );
+    }
+
+    fn piece(&self, buf: &mut Vec<u8>, p: Piece<'_>) {
+        let call = |index, id, kind, name, arguments| Delta {
+            tool_calls: Some([ToolCallDelta {
+                index,
+                id,
+                kind,
+                function: FunctionDelta { name, arguments },
+            }]),
+            ..Delta::default()
+        };
+        match p {
+            Piece::Content(t) => self.delta(
+                buf,
+                Delta {
+                    content: Some(t),
+                    ..Delta::default()
+                },
+                None,
+            ),
+            Piece::Reasoning(t) => self.delta(
+                buf,
+                Delta {
+                    reasoning_content: Some(t),
+                    ..Delta::default()
+                },
+                None,
+            ),
+            Piece::ToolCallStart { index, id, name } => self.delta(
+                buf,
+                call(index, Some(id), Some("function"), Some(name), Some("")),
+                None,
+            ),
+            Piece::ToolCallArgs { index, args } => {
+                self.delta(buf, call(index, None, None, None, Some(args)), None)
+            }
+            Piece::Finish { reason, usage } => {
+                self.delta(buf, Delta::default(), Some(reason.as_str()));
+                if self.include_usage {
+                    self.frame(buf, &[], Some(usage.unwrap_or_default().into()));
+                }
+                buf.extend_from_slice(b"data: [DONE]\n\n");
+            }
+        }
+    }
+}
+
+struct ChunkWriter {
+    framer: Framer,
+    folder: Folder,
+}
+
+impl ChunkWriter {
+    /// Feeds one event; returns the bytes to send and whether the stream is over.
+    fn event(&mut self, ev: &ResponseEvent) -> (Vec<u8>, bool) {
+        let mut buf = Vec::new();
+        let framer = &self.framer;
+        let res = self.folder.push(ev, &mut |p| framer.piece(&mut buf, p));
+        match res {
+            Ok(()) => (buf, self.folder.is_done()),
+            Err(f) => {
+                error_frame(&mut buf, &failure_error(f));
+                (buf, true)
+            }
+        }
+    }
+}
+
+fn error_frame(buf: &mut Vec<u8>, err: &ApiError) {
+    buf.extend_from_slice(b"data: ");
+    let _ = serde_json::to_writer(&mut *buf, &err.body());
+    buf.extend_from_slice(b"\n\n");
+}
+
+fn sse_response(
+    upstream: ResponseStream,
+    first: ResponseEvent,
+    meta: Meta,
+    include_usage: bool,
+) -> Response {
+    let mut writer = ChunkWriter {
+        framer: Framer {
+            meta,
+            include_usage,
+        },
+        folder: Folder::default(),
+    };
+    // The role chunk goes out at once, before the first delta.
+    let mut head = Vec::new();
+    writer.framer.delta(
+        &mut head,
+        Delta {
+            role: Some("assistant"),
+            content: Some(""),
+            ..Delta::default()
+        },
+        None,
+    );
+    let (first_bytes, first_done) = writer.event(&first);
+    head.extend_from_slice(&first_bytes);
+
+    let state = (writer, upstream, first_done);
+    let rest = futures_util::stream::unfold(state, |(mut writer, mut upstream, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            match upstream.next().await {
+                None => return None,
+                Some(Err(e)) => {
+                    let mut buf = Vec::new();
+                    error_frame(&mut buf, &ApiError::from(e));
+                    return Some((
+                        Ok::<_, std::io::Error>(Bytes::from(buf)),
+                        (writer, upstream, true),
+                    ));
+                }
+                Some(Ok(ev)) => {
+                    let (buf, done) = writer.event(&ev.event);
+                    if buf.is_empty() && !done {
+                        continue;
+                    }
+                    return Some((Ok(Bytes::from(buf)), (writer, upstream, done)));
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok(Bytes::from(head)) }).chain(rest);
+    let mut resp = Response::new(Body::from_stream(body));
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,607 @@
+//! `POST /v1/chat/completions` request, and its translation into a Responses request.
+//!
+//! Fields are read from an allowlist: anything not named here is ignored, and the upstream body is the
+//! typed `ResponsesRequest`, so nothing unknown can reach the backend.
+
+use std::hash::{Hash, Hasher};
+
+use codex_client::request::{
+    ContentPart, FunctionChoice, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role,
+    TextControls, TextFormat, Tool, ToolChoice, ToolChoiceMode,
+};
+use codex_client::ResponsesRequest;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub tools: Option<Vec<ChatTool>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+    #[serde(default)]
+    pub response_format: Option<ResponseFormat>,
+    #[serde(default)]
+    pub verbosity: Option<String>,
+    #[serde(default)]
+    pub prompt_cache_key: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    // Refused rather than silently wrong.
+    #[serde(default)]
+    pub n: Option<u32>,
+    #[serde(default)]
+    pub logprobs: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum ChatMessage {
+    System {
+        content: MessageContent,
+    },
+    Developer {
+        content: MessageContent,
+    },
+    User {
+        content: MessageContent,
+    },
+    Assistant {
+        #[serde(default)]
+        content: Option<MessageContent>,
+        #[serde(default)]
+        refusal: Option<String>,
+        #[serde(default)]
+        tool_calls: Vec<AssistantToolCall>,
+    },
+    Tool {
+        content: MessageContent,
+        tool_call_id: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MessageContent {
+    Text(String),
+    Parts(Vec<ContentPartIn>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPartIn {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+    Refusal { refusal: String },
+    InputAudio {},
+    File {},
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssistantToolCall {
+    pub id: String,
+    #[serde(default)]
+    pub function: Option<FunctionCallIn>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FunctionCallIn {
+    pub name: String,
+    #[serde(default)]
+    pub arguments: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatTool {
+    Function { function: FunctionDef },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FunctionDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JsonSchemaFormat {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub schema: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+/// Server-wide settings that shape every translated request.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub instructions: String,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    pub reasoning_summary: Option<ReasoningSummary>,
+}
+
+/// The model name split into the catalog slug and an effort suffix (`gpt-5.1-codex-high`,
+/// `gpt-5.1-codex:high`).
+pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
+    if let Some((base, suffix)) = model.rsplit_once(':') {
+        if let Some(e) = ReasoningEffort::parse(suffix) {
+            return (base, Some(e));
+        }
+    }
+    if let Some((base, suffix)) = model.rsplit_once('-') {
+        // "none" and "minimal" are not used as name suffixes: too easy to confuse with real names.
+        if let Some(e) = ReasoningEffort::parse(suffix).filter(|e| {
+            matches!(
+                e,
+                ReasoningEffort::Low
+                    | ReasoningEffort::Medium
+                    | ReasoningEffort::High
+                    | ReasoningEffort::Xhigh
+            )
+        }) {
+            return (base, Some(e));
+        }
+    }
+    (model, None)
+}
+
+impl MessageContent {
+    fn into_parts(
+        self,
+        role: &str,
+        out: &mut Vec<ContentPart>,
+        assistant: bool,
+    ) -> Result<(), ApiError> {
+        match self {
+            MessageContent::Text(text) => out.push(text_part(text, assistant)),
+            MessageContent::Parts(parts) => {
+                for p in parts {
+                    match p {
+                        ContentPartIn::Text { text } => out.push(text_part(text, assistant)),
+                        ContentPartIn::Refusal { refusal } if assistant => {
+                            out.push(text_part(refusal, true))
+                        }
+                        ContentPartIn::ImageUrl { image_url } if !assistant => {
+                            out.push(ContentPart::InputImage {
+                                image_url: image_url.url,
+                                detail: image_url.detail,
+                            })
+                        }
+                        other => {
+                            let kind = match other {
+                                ContentPartIn::ImageUrl { .. } => "image_url",
+                                ContentPartIn::Refusal { .. } => "refusal",
+                                ContentPartIn::InputAudio {} => "input_audio",
+                                ContentPartIn::File {} => "file",
+                                ContentPartIn::Text { .. } => "text",
+                            };
+                            return Err(ApiError::invalid(format!(
+                                "content part of type '{kind}' is not supported in a {role} message by the Codex backend"
+                            ))
+                            .with_code("unsupported_content_part"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plain text of the message (system/developer/tool messages), text parts joined.
+    fn into_text(self, role: &str) -> Result<String, ApiError> {
+        match self {
+            MessageContent::Text(t) => Ok(t),
+            MessageContent::Parts(parts) => {
+                let mut text = String::new();
+                for p in parts {
+                    match p {
+                        ContentPartIn::Text { text: t } => {
+                            if !text.is_empty() {
+                                text.push('\n');
+                            }
+                            text.push_str(&t);
+                        }
+                        _ => {
+                            return Err(ApiError::invalid(format!(
+                                "a {role} message can only hold text parts"
+                            ))
+                            .with_code("unsupported_content_part"))
+                        }
+                    }
+                }
+                Ok(text)
+            }
+        }
+    }
+}
+
+fn text_part(text: String, assistant: bool) -> ContentPart {
+    if assistant {
+        ContentPart::OutputText { text }
+    } else {
+        ContentPart::InputText { text }
+    }
+}
+
+/// What the translation produced besides the request.
+pub struct Translated {
+    pub request: ResponsesRequest,
+    /// The model slug without an effort suffix.
+    pub model: String,
+    pub effort: Option<ReasoningEffort>,
+}
+
+impl ChatRequest {
+    /// Checks and translates; `session` is the client's own conversation id (the `X-Session-Id` header).
+    pub fn translate(
+        self,
+        defaults: &Defaults,
+        session: Option<&str>,
+    ) -> Result<Translated, ApiError> {
+        if self.model.trim().is_empty() {
+            return Err(ApiError::invalid("`model` must not be empty").with_param("model"));
+        }
+        if self.messages.is_empty() {
+            return Err(
+                ApiError::invalid("`messages` must hold at least one message")
+                    .with_param("messages"),
+            );
+        }
+        if self.n.is_some_and(|n| n != 1) {
+            return Err(
+                ApiError::invalid("the Codex backend returns one choice: `n` must be 1")
+                    .with_param("n"),
+            );
+        }
+        if self.logprobs == Some(true) {
+            return Err(
+                ApiError::invalid("the Codex backend does not return log probabilities")
+                    .with_param("logprobs"),
+            );
+        }
+
+        let (slug, suffix_effort) = split_model(&self.model);
+        let effort = match &self.reasoning_effort {
+            Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "unknown reasoning_effort '{e}': use one of none, minimal, low, medium, high, xhigh"
+                ))
+                .with_param("reasoning_effort")
+            })?),
+            None => suffix_effort.or(defaults.reasoning_effort),
+        };
+        let model = slug.to_owned();
+
+        let mut instructions: Vec<String> = Vec::new();
+        let mut input: Vec<InputItem> = Vec::with_capacity(self.messages.len());
+        let mut seen_conversation = false;
+        for msg in self.messages {
+            match msg {
+                // Leading system text is the backend's `instructions`; later system messages become
+                // developer guidance, since the backend rejects `system` items in `input`.
+                ChatMessage::System { content } if !seen_conversation => {
+                    instructions.push(content.into_text("system")?)
+                }
+                ChatMessage::System { content } | ChatMessage::Developer { content } => {
+                    input.push(InputItem::text(
+                        Role::Developer,
+                        content.into_text("developer")?,
+                    ));
+                }
+                ChatMessage::User { content } => {
+                    seen_conversation = true;
+                    let mut parts = Vec::new();
+                    content.into_parts("user", &mut parts, false)?;
+                    input.push(InputItem::Message {
+                        role: Role::User,
+                        content: parts,
+                    });
+                }
+                ChatMessage::Assistant {
+                    content,
+                    refusal,
+                    tool_calls,
+                } => {
+                    seen_conversation = true;
+                    let mut parts = Vec::new();
+                    if let Some(c) = content {
+                        c.into_parts("assistant", &mut parts, true)?;
+                    }
+                    if let Some(r) = refusal {
+                        parts.push(ContentPart::OutputText { text: r });
+                    }
+                    parts.retain(
+                        |p| !matches!(p, ContentPart::OutputText { text } if text.is_empty()),
+                    );
+                    if !parts.is_empty() {
+                        input.push(InputItem::Message {
+                            role: Role::Assistant,
+                            content: parts,
+                        });
+                    }
+                    for call in tool_calls {
+                        let f = call.function.ok_or_else(|| {
+                            ApiError::invalid("an assistant tool call needs `function`")
+                                .with_param("messages")
+                        })?;
+                        input.push(InputItem::FunctionCall {
+                            call_id: call.id,
+                            name: f.name,
+                            arguments: f.arguments,
+                        });
+                    }
+                }
+                ChatMessage::Tool {
+                    content,
+                    tool_call_id,
+                } => {
+                    seen_conversation = true;
+                    input.push(InputItem::FunctionCallOutput {
+                        call_id: tool_call_id,
+                        output: content.into_text("tool")?,
+                    });
+                }
+            }
+        }
+        let instructions = instructions.join("\n\n");
+        let instructions = if instructions.trim().is_empty() {
+            defaults.instructions.clone()
+        } else {
+            instructions
+        };
+
+        let cache_key = self
+            .prompt_cache_key
+            .or(self.user)
+            .or_else(|| session.map(str::to_owned))
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
+
+        let mut req = ResponsesRequest::new(model.clone(), instructions, input);
+        req.prompt_cache_key = Some(cache_key);
+        req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
+        req.reasoning = Some(Reasoning {
+            effort,
+            summary: defaults.reasoning_summary,
+        });
+        req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
+        req.tools = self
+            .tools
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ChatTool::Function { function: f }| Tool::Function {
+                name: f.name,
+                description: f.description,
+                parameters: f.parameters,
+                strict: f.strict,
+            })
+            .collect();
+        req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
+        let format = self.response_format.map(|f| match f {
+            ResponseFormat::Text => TextFormat::Text,
+            ResponseFormat::JsonObject => TextFormat::JsonObject,
+            ResponseFormat::JsonSchema { json_schema: s } => TextFormat::JsonSchema {
+                name: s.name,
+                schema: s
+                    .schema
+                    .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+                strict: s.strict,
+                description: s.description,
+            },
+        });
+        if format.is_some() || self.verbosity.is_some() {
+            req.text = Some(TextControls {
+                verbosity: self.verbosity,
+                format,
+            });
+        }
+        Ok(Translated {
+            request: req,
+            model,
+            effort,
+        })
+    }
+}
+
+fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
+    let bad = || {
+        ApiError::invalid("`tool_choice` must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}")
+            .with_param("tool_choice")
+    };
+    match &v {
+        Value::String(s) => match s.as_str() {
+            "auto" => Ok(ToolChoice::Mode(ToolChoiceMode::Auto)),
+            "none" => Ok(ToolChoice::Mode(ToolChoiceMode::None)),
+            "required" => Ok(ToolChoice::Mode(ToolChoiceMode::Required)),
+            _ => Err(bad()),
+        },
+        Value::Object(o) => {
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .or_else(|| o.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?;
+            Ok(ToolChoice::Function(FunctionChoice {
+                name: name.to_owned(),
+            }))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// A conversation's cache key when the client gives none: stable across the turns of one conversation
+/// because it only covers what does not change as the conversation grows (model, instructions, the first
+/// user message).
+fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
+    let first_user = input.iter().find_map(|i| match i {
+        InputItem::Message {
+            role: Role::User,
+            content,
+        } => Some(content),
+        _ => None,
+    });
+    let mut parts = Vec::with_capacity(2);
+    for seed in [0x636f_6465_7873_7276u64, 0x7072_6f6d_7074_6b79] {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut h);
+        model.hash(&mut h);
+        instructions.hash(&mut h);
+        if let Some(c) = first_user {
+            for p in c {
+                match p {
+                    ContentPart::InputText { text } => text.hash(&mut h),
+                    ContentPart::InputImage { image_url, .. } => image_url.hash(&mut h),
+                    _ => {}
+                }
+            }
+        }
+        parts.push(h.finish());
+    }
+    format!("codex-serve-{:016x}{:016x}", parts[0], parts[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            instructions: "default".into(),
+            reasoning_effort: None,
+            reasoning_summary: Some(ReasoningSummary::Auto),
+        }
+    }
+
+    fn parse(v: Value) -> ChatRequest {
+        serde_json::from_value(v).expect("request")
+    }
+
+    #[test]
+    fn system_goes_to_instructions_and_later_guidance_to_developer() {
+        let t = parse(serde_json::json!({"model":"gpt-5.1-codex","messages":[
+            {"role":"system","content":"be brief"},
+            {"role":"user","content":"hi"},
+            {"role":"assistant","content":"hello"},
+            {"role":"system","content":"now be formal"},
+            {"role":"developer","content":[{"type":"text","text":"dev"}]},
+            {"role":"user","content":"again"}]}))
+        .translate(&defaults(), None)
+        .expect("translate");
+        let v = serde_json::to_value(&t.request).expect("json");
+        assert_eq!(v["instructions"], "be brief");
+        let roles: Vec<_> = v["input"]
+            .as_array()
+            .expect("input")
+            .iter()
+            .map(|i| i["role"].clone())
+            .collect();
+        assert_eq!(
+            roles,
+            ["user", "assistant", "developer", "developer", "user"]
+        );
+        assert_eq!(v["store"], false);
+        assert!(v.get("temperature").is_none());
+    }
+
+    #[test]
+    fn cache_key_is_stable_across_turns_and_client_ids_win() {
+        let turn1 =
+            parse(serde_json::json!({"model":"m","messages":[{"role":"user","content":"q"}]}))
+                .translate(&defaults(), None)
+                .expect("t1");
+        let turn2 = parse(serde_json::json!({"model":"m","messages":[
+            {"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"q2"}]}))
+        .translate(&defaults(), None)
+        .expect("t2");
+        assert_eq!(
+            turn1.request.prompt_cache_key,
+            turn2.request.prompt_cache_key
+        );
+        let own = parse(
+            serde_json::json!({"model":"m","user":"u1","messages":[{"role":"user","content":"q"}]}),
+        )
+        .translate(&defaults(), Some("hdr"))
+        .expect("own");
+        assert_eq!(own.request.prompt_cache_key.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn effort_suffixes_and_bad_input() {
+        assert_eq!(
+            split_model("gpt-5.1-codex-high"),
+            ("gpt-5.1-codex", Some(ReasoningEffort::High))
+        );
+        assert_eq!(
+            split_model("gpt-5.1-codex:xhigh"),
+            ("gpt-5.1-codex", Some(ReasoningEffort::Xhigh))
+        );
+        assert_eq!(
+            split_model("gpt-5.1-codex-mini"),
+            ("gpt-5.1-codex-mini", None)
+        );
+        let err = parse(serde_json::json!({"model":"m","messages":[]}))
+            .translate(&defaults(), None)
+            .err()
+            .expect("empty messages");
+        assert_eq!(err.param.as_deref(), Some("messages"));
+        let err = parse(
+            serde_json::json!({"model":"m","n":2,"messages":[{"role":"user","content":"x"}]}),
+        )
+        .translate(&defaults(), None)
+        .err()
+        .expect("n");
+        assert_eq!(err.param.as_deref(), Some("n"));
+        assert!(serde_json::from_value::<ChatRequest>(
+            serde_json::json!({"model":"m","messages":[{"role":"wizard","content":"x"}]})
+        )
+        .is_err());
+        let err = parse(serde_json::json!({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}))
+            .translate(&defaults(), None)
+            .err()
+            .expect("audio");
+        assert!(err.message.contains("input_audio"));
+    }
+}

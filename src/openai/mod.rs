@@ -1,0 +1,6 @@
+//! The OpenAI API: request shapes, their translation to the codex crate's types, and the answers.
+
+pub mod chat;
+pub mod chat_request;
+pub mod fold;
+pub mod models;

@@ -1,0 +1,411 @@
+//! A scriptable mock of the Codex backend for tests: `POST /responses` (SSE), `POST /oauth/token`,
+//! `GET /models`, and `/_mock/*` control endpoints for out-of-process tests.
+//!
+//! Replies queued with [`MockCodex::push`] are served in order. With nothing queued the mock answers
+//! from the last user message of the request: `echo: <text>` streamed in about three deltas, or, if
+//! the text is a directive, `mock:reasoning TEXT` (a reasoning item, then the echo of TEXT),
+//! `mock:tool NAME ARGS_JSON` (one function call `call_1`), `mock:status CODE BODY`,
+//! `mock:usage_limit` (429 with rate-limit headers) or `mock:fixture NAME` (replays
+//! `reference/NAME.sse`; `CODEX_MOCK_FIXTURES` names another directory).
+//!
+//! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`,
+//! `GET /_mock/connections`, `POST /_mock/reply` (`{"kind": "sse"|"status"|"hang"|"raw", ..}`),
+//! `POST /_mock/token_reply` (`{"kind": "ok"|"status", ..}`), `POST /_mock/issue_tokens`,
+//! `POST /_mock/reset`.
+
+mod control;
+mod events;
+mod server;
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+pub use events::{
+    function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
+    Usage, DEFAULT_MODEL,
+};
+
+/// A scripted answer to one `POST /responses`.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// 200 SSE stream: each chunk is its own network write, after its optional delay. `headers`
+    /// replace the defaults (`content-type: text/event-stream`, rate-limit headers); an empty value
+    /// removes one.
+    Sse {
+        headers: Vec<(String, String)>,
+        chunks: Vec<Chunk>,
+    },
+    /// A plain HTTP answer (e.g. 429 usage limit, 400 `{"detail":..}`, 500).
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Accept the request and never answer.
+    Hang,
+}
+
+/// One network write of an SSE reply.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    pub bytes: Bytes,
+    pub delay_ms: u64,
+}
+
+impl Chunk {
+    /// A chunk written without delay.
+    pub fn now(bytes: impl Into<Bytes>) -> Chunk {
+        Chunk::delayed(bytes, 0)
+    }
+
+    /// A chunk written `delay_ms` after the previous one.
+    pub fn delayed(bytes: impl Into<Bytes>, delay_ms: u64) -> Chunk {
+        Chunk {
+            bytes: bytes.into(),
+            delay_ms,
+        }
+    }
+}
+
+/// A scripted answer to one `POST /oauth/token`.
+#[derive(Clone, Debug)]
+pub enum TokenReply {
+    /// Mint and rotate as normal.
+    Ok,
+    /// Answer with this status and JSON body.
+    Status { status: u16, body: Value },
+}
+
+/// One `POST /responses` as received (also those that failed authentication).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub path: String,
+    /// Header names are lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body; a string holding the raw body when it was not JSON.
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Tokens minted by the mock; it accepts the access token until it expires and the refresh token once.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedTokens {
+    pub id_token: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// A running mock server; it stops when dropped.
+pub struct MockCodex {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl MockCodex {
+    /// Bind `127.0.0.1:0` and serve in a background task.
+    ///
+    /// # Panics
+    /// If the loopback port cannot be bound.
+    pub async fn start() -> MockCodex {
+        Self::start_on_port(0)
+            .await
+            .expect("codex-mock: cannot bind 127.0.0.1:0")
+    }
+
+    /// Bind `127.0.0.1:port` (0 = any) and serve in a background task.
+    pub async fn start_on_port(port: u16) -> io::Result<MockCodex> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new());
+        let counting = CountingListener {
+            inner: listener,
+            open: Arc::clone(&shared.connections),
+        };
+        let app = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            // Serving only ends with an I/O error on the listener; there is nobody to report it to.
+            let _ = axum::serve(counting, app).await;
+        });
+        Ok(MockCodex { shared, addr, task })
+    }
+
+    /// `http://127.0.0.1:PORT`, the upstream base (`POST {url}/responses`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The same server; the token endpoint is `POST {auth_url}/oauth/token`.
+    pub fn auth_url(&self) -> String {
+        self.url()
+    }
+
+    /// Queue a reply for the next authenticated `POST /responses` (FIFO).
+    pub fn push(&self, reply: Reply) {
+        self.shared.state().replies.push_back(reply);
+    }
+
+    /// Every `POST /responses` received, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.state().requests.clone()
+    }
+
+    /// Every `POST /oauth/token` body, in order.
+    pub fn token_requests(&self) -> Vec<Value> {
+        self.shared.state().token_requests.clone()
+    }
+
+    /// Queue an answer for the next token request (FIFO).
+    pub fn push_token_reply(&self, reply: TokenReply) {
+        self.shared.state().token_replies.push_back(reply);
+    }
+
+    /// Currently open TCP connections to the mock.
+    pub fn open_connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Mint tokens for `account_id`; the access token expires in `exp_in_secs` (may be negative).
+    pub fn issue_tokens(&self, account_id: &str, exp_in_secs: i64) -> IssuedTokens {
+        self.shared.state().mint(account_id, exp_in_secs)
+    }
+
+    /// Clear queued replies and the request logs (minted tokens stay valid).
+    pub fn reset(&self) {
+        self.shared.state().reset();
+    }
+}
+
+impl Drop for MockCodex {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// State shared between the handle and the server.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    connections: Arc<AtomicUsize>,
+    next_response: AtomicU64,
+    fixtures: PathBuf,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        let fixtures = std::env::var_os("CODEX_MOCK_FIXTURES").map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../reference")),
+            PathBuf::from,
+        );
+        Shared {
+            state: Mutex::new(State::default()),
+            connections: Arc::new(AtomicUsize::new(0)),
+            next_response: AtomicU64::new(1),
+            fixtures,
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn next_response_id(&self) -> String {
+        let n = self.next_response.fetch_add(1, Ordering::Relaxed);
+        format!("resp_mock{n:06}")
+    }
+}
+
+pub(crate) struct AccessGrant {
+    pub(crate) account_id: String,
+    pub(crate) exp: i64,
+}
+
+pub(crate) struct RefreshGrant {
+    pub(crate) account_id: String,
+    pub(crate) used: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) replies: VecDeque<Reply>,
+    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) token_replies: VecDeque<TokenReply>,
+    pub(crate) token_requests: Vec<Value>,
+    pub(crate) access: HashMap<String, AccessGrant>,
+    pub(crate) refresh: HashMap<String, RefreshGrant>,
+    minted: u64,
+}
+
+impl State {
+    pub(crate) fn mint(&mut self, account_id: &str, exp_in_secs: i64) -> IssuedTokens {
+        self.minted += 1;
+        let now = now_secs();
+        let exp = now.saturating_add(exp_in_secs);
+        let auth = json!({
+            "chatgpt_account_id": account_id,
+            "chatgpt_plan_type": "plus",
+            "chatgpt_user_id": "user-mock",
+        });
+        let id_token = jwt(&json!({
+            "iss": "https://auth.openai.com",
+            "aud": ["app_EMoamEEZ73f0CkXaXp7hrann"],
+            "email": "dev@example.com",
+            "email_verified": true,
+            "iat": now,
+            "exp": now + 3600,
+            "https://api.openai.com/auth": auth,
+        }));
+        let access_token = jwt(&json!({
+            "iss": "https://auth.openai.com",
+            "aud": ["https://api.openai.com/v1"],
+            "jti": format!("mock-{}", self.minted),
+            "iat": now,
+            "exp": exp,
+            "https://api.openai.com/auth": auth,
+            "https://api.openai.com/profile": {"email": "dev@example.com"},
+        }));
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .subsec_nanos();
+        let refresh_token = format!("rt_mock_{}_{nanos:08x}", self.minted);
+        let account_id = account_id.to_owned();
+        self.access.insert(
+            access_token.clone(),
+            AccessGrant {
+                account_id: account_id.clone(),
+                exp,
+            },
+        );
+        self.refresh.insert(
+            refresh_token.clone(),
+            RefreshGrant {
+                account_id,
+                used: false,
+            },
+        );
+        IssuedTokens {
+            id_token,
+            access_token,
+            refresh_token,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.replies.clear();
+        self.requests.clear();
+        self.token_replies.clear();
+        self.token_requests.clear();
+    }
+}
+
+/// A TCP listener that counts the connections it has handed out and that are still open.
+struct CountingListener {
+    inner: TcpListener,
+    open: Arc<AtomicUsize>,
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = CountedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (CountedStream, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    // Small SSE chunks must leave as separate segments, not be coalesced by Nagle.
+                    let _ = stream.set_nodelay(true);
+                    self.open.fetch_add(1, Ordering::SeqCst);
+                    let open = Arc::clone(&self.open);
+                    return (CountedStream { stream, open }, addr);
+                }
+                // E.g. too many open files: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A TCP stream that decrements the open-connection count when dropped.
+struct CountedStream {
+    stream: TcpStream,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for CountedStream {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

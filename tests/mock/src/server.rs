@@ -1,0 +1,458 @@
+//! The backend endpoints: `POST /responses`, `POST /oauth/token`, `GET /models`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use serde_json::{json, Value};
+
+use crate::events::{self, split_chars, split_words, DEFAULT_MODEL};
+use crate::{control, now_secs, Chunk, RecordedRequest, Reply, Shared, TokenReply};
+
+/// How long a token request takes, so that racing refreshers overlap in tests.
+const REFRESH_DELAY: Duration = Duration::from_millis(50);
+const MODELS_ETAG: &str = "\"codex-mock-models-1\"";
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/responses", post(responses))
+        .route("/oauth/token", post(token))
+        .route("/models", get(models))
+        .merge(control::routes())
+        .layer(DefaultBodyLimit::disable())
+        .with_state(shared)
+}
+
+pub(crate) type Answer = Result<Response, Fail>;
+
+/// An error answer, small enough to travel in a `Result`; rendered as JSON.
+pub(crate) struct Fail {
+    status: u16,
+    body: Value,
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        json_response(self.status, &self.body)
+    }
+}
+
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
+    text_response(status, "application/json", body.to_string())
+}
+
+fn text_response(status: u16, content_type: &'static str, body: String) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let value = HeaderValue::from_static(content_type);
+    resp.headers_mut().insert(CONTENT_TYPE, value);
+    resp
+}
+
+/// `{"detail": message}`, the backend's shape for plain errors.
+pub(crate) fn detail(status: u16, message: impl Into<String>) -> Fail {
+    let body = json!({ "detail": message.into() });
+    Fail { status, body }
+}
+
+/// `{"error": {message, type, code}}`, the shape of authentication errors.
+fn auth_error(code: &str, message: &str) -> Fail {
+    let body =
+        json!({"error": {"message": message, "type": "invalid_request_error", "code": code}});
+    Fail { status: 401, body }
+}
+
+fn token_expired() -> Fail {
+    let message = "Your authentication token has expired. Please try signing in again.";
+    auth_error("token_expired", message)
+}
+
+/// Set (replace) each header; an empty value removes the header instead.
+fn set_headers(resp: &mut Response, headers: &[(String, String)]) -> Result<(), Fail> {
+    for (name, value) in headers {
+        let invalid = || {
+            detail(
+                500,
+                format!("mock: invalid scripted header {name}: {value}"),
+            )
+        };
+        let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+        if value.is_empty() {
+            resp.headers_mut().remove(name);
+            continue;
+        }
+        let value = HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        resp.headers_mut().insert(name, value);
+    }
+    Ok(())
+}
+
+fn owned_headers(headers: &[(&str, String)]) -> Vec<(String, String)> {
+    let owned = headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone()));
+    owned.collect()
+}
+
+/// Accept an `sk-` API key, or a live access token minted by the mock sent with its account id.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(token_expired)?;
+    if token.starts_with("sk-") {
+        return Ok(());
+    }
+    let state = shared.state();
+    let grant = state.access.get(token).filter(|g| g.exp > now_secs());
+    let grant = grant.ok_or_else(token_expired)?;
+    let account = headers
+        .get("chatgpt-account-id")
+        .and_then(|v| v.to_str().ok());
+    if account == Some(grant.account_id.as_str()) {
+        Ok(())
+    } else {
+        Err(detail(403, "account mismatch"))
+    }
+}
+
+// ---------------------------------------------------------------- POST /responses
+
+async fn responses(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let parsed = serde_json::from_slice::<Value>(&body);
+    let lossy = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    shared.state().requests.push(RecordedRequest {
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), lossy(v.as_bytes())))
+            .collect(),
+        body: parsed
+            .as_ref()
+            .map_or_else(|_| Value::String(lossy(&body)), Clone::clone),
+    });
+    authorize(&shared, &headers)?;
+    let request = parsed.map_err(|e| detail(400, format!("mock: body is not JSON: {e}")))?;
+    let queued = shared.state().replies.pop_front();
+    let reply = match queued {
+        Some(reply) => reply,
+        None => default_reply(&shared, &request).await?,
+    };
+    render(reply).await
+}
+
+async fn render(reply: Reply) -> Answer {
+    match reply {
+        Reply::Sse { headers, chunks } => {
+            // A pause (the delay, or a yield) before each chunk makes hyper flush it on its own.
+            let stream = futures_util::stream::iter(chunks).then(|chunk| async move {
+                if chunk.delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(chunk.delay_ms)).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, Infallible>(chunk.bytes)
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
+            let now = now_secs();
+            let defaults = [
+                ("content-type", "text/event-stream".to_owned()),
+                ("x-codex-primary-used-percent", "12.5".to_owned()),
+                ("x-codex-primary-window-minutes", "300".to_owned()),
+                ("x-codex-primary-reset-at", (now + 3600).to_string()),
+                ("x-codex-secondary-used-percent", "40.0".to_owned()),
+                ("x-codex-secondary-window-minutes", "10080".to_owned()),
+                ("x-codex-secondary-reset-at", (now + 3 * 86_400).to_string()),
+            ];
+            set_headers(&mut resp, &owned_headers(&defaults))?;
+            set_headers(&mut resp, &headers)?;
+            Ok(resp)
+        }
+        Reply::Status {
+            status,
+            headers,
+            body,
+        } => {
+            StatusCode::from_u16(status)
+                .map_err(|_| detail(500, format!("mock: invalid scripted status {status}")))?;
+            let content_type = match serde_json::from_str::<Value>(&body) {
+                Ok(_) => "application/json",
+                Err(_) => "text/plain; charset=utf-8",
+            };
+            let mut resp = text_response(status, content_type, body);
+            set_headers(&mut resp, &headers)?;
+            Ok(resp)
+        }
+        Reply::Hang => std::future::pending().await,
+    }
+}
+
+/// The text of the last user message in `input`.
+fn last_user_text(request: &Value) -> String {
+    let items = match request.get("input") {
+        Some(Value::String(text)) => return text.clone(),
+        Some(Value::Array(items)) => items,
+        _ => return String::new(),
+    };
+    let is_user = |item: &&Value| item.get("role").and_then(Value::as_str) == Some("user");
+    match items
+        .iter()
+        .rev()
+        .find(is_user)
+        .and_then(|item| item.get("content"))
+    {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| p.get("type").and_then(Value::as_str) == Some("input_text"))
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// A rough token count: characters of every string in `instructions` and `input`, divided by 4.
+fn approx_input_tokens(request: &Value) -> u64 {
+    fn chars(value: &Value) -> usize {
+        match value {
+            Value::String(s) => s.chars().count(),
+            Value::Array(items) => items.iter().map(chars).sum(),
+            Value::Object(map) => map.values().map(chars).sum(),
+            _ => 0,
+        }
+    }
+    let total = ["instructions", "input"]
+        .iter()
+        .filter_map(|k| request.get(k))
+        .map(chars);
+    u64::try_from(total.sum::<usize>() / 4)
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn word_count(text: &str) -> u64 {
+    u64::try_from(text.split_whitespace().count()).unwrap_or(u64::MAX)
+}
+
+/// The answer when nothing is queued: an echo of the last user message, or a `mock:` directive.
+async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> {
+    let text = last_user_text(request);
+    let model = request.get("model").and_then(Value::as_str);
+    let input_tokens = approx_input_tokens(request);
+    let resp_id = shared.next_response_id();
+    let directive = text.trim().strip_prefix("mock:").map(|rest| {
+        let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        (command, arg.trim())
+    });
+    let mut events = match directive {
+        Some(("reasoning", rest)) => {
+            let answer = format!("echo: {rest}");
+            let summary = "thinking about it";
+            let encrypted = STANDARD.encode(format!("codex-mock reasoning for {resp_id}"));
+            let (output, reasoning) = (word_count(&answer), word_count(summary));
+            events::reasoning_then_text_events(
+                &resp_id,
+                &split_words(summary, 3),
+                &split_words(&answer, 3),
+                &encrypted,
+                (input_tokens, 0, output + reasoning, reasoning),
+            )
+        }
+        Some(("tool", rest)) => {
+            let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, "{}"));
+            let args = args.trim();
+            if name.is_empty() || serde_json::from_str::<Value>(args).is_err() {
+                return Err(detail(400, "mock: usage is `mock:tool NAME ARGS_JSON`"));
+            }
+            let usage = (input_tokens, 0, word_count(args).max(1), 0);
+            let call = ("call_1", name, split_chars(args, 3));
+            events::function_call_events(&resp_id, &[(call.0, call.1, &call.2)], usage)
+        }
+        Some(("status", rest)) => {
+            let (code, body) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let status = code
+                .parse::<u16>()
+                .ok()
+                .filter(|s| StatusCode::from_u16(*s).is_ok());
+            let status =
+                status.ok_or_else(|| detail(400, "mock: usage is `mock:status CODE BODY`"))?;
+            let body = body.trim().to_owned();
+            return Ok(Reply::Status {
+                status,
+                headers: Vec::new(),
+                body,
+            });
+        }
+        Some(("fixture", name)) => return fixture_reply(shared, name).await,
+        Some(("usage_limit", _)) => return Ok(usage_limit_reply()),
+        _ => {
+            let answer = format!("echo: {text}");
+            let usage = (input_tokens, 0, word_count(&answer), 0);
+            events::text_events(&resp_id, &split_words(&answer, 3), usage)
+        }
+    };
+    events::set_model(&mut events, model.unwrap_or(DEFAULT_MODEL));
+    Ok(events::sse_reply(&events))
+}
+
+/// Replay `reference/NAME.sse` verbatim, one chunk per SSE frame.
+async fn fixture_reply(shared: &Shared, name: &str) -> Result<Reply, Fail> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(allowed) {
+        return Err(detail(400, format!("mock: bad fixture name {name:?}")));
+    }
+    let path = shared.fixtures.join(format!("{name}.sse"));
+    let text = tokio::fs::read_to_string(&path).await;
+    let text = text.map_err(|e| detail(400, format!("mock: fixture {}: {e}", path.display())))?;
+    let frames = text
+        .split_inclusive("\n\n")
+        .map(|f| Chunk::now(f.to_owned()));
+    Ok(Reply::Sse {
+        headers: Vec::new(),
+        chunks: frames.collect(),
+    })
+}
+
+fn usage_limit_reply() -> Reply {
+    let reset_at = now_secs() + 3600;
+    let body = json!({"error": {
+        "type": "usage_limit_reached",
+        "message": "The usage limit has been reached",
+        "plan_type": "plus",
+        "resets_at": reset_at,
+    }});
+    let headers = [
+        ("x-codex-primary-used-percent", "100.0".to_owned()),
+        ("x-codex-primary-window-minutes", "300".to_owned()),
+        ("x-codex-primary-reset-at", reset_at.to_string()),
+        ("x-codex-secondary-used-percent", "42.0".to_owned()),
+        ("x-codex-secondary-window-minutes", "10080".to_owned()),
+    ];
+    let headers = owned_headers(&headers);
+    Reply::Status {
+        status: 429,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- POST /oauth/token
+
+/// A JSON body, or a form-encoded one turned into a JSON object.
+fn parse_token_body(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !content_type.is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")) {
+        return serde_json::from_slice(body).ok();
+    }
+    let uri: Uri = format!("/?{}", std::str::from_utf8(body).ok()?)
+        .parse()
+        .ok()?;
+    let Query(form) = Query::<BTreeMap<String, String>>::try_from_uri(&uri).ok()?;
+    serde_json::to_value(form).ok()
+}
+
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let request = parse_token_body(&headers, &body);
+    let queued = {
+        let mut state = shared.state();
+        let raw = || Value::String(String::from_utf8_lossy(&body).into_owned());
+        state
+            .token_requests
+            .push(request.clone().unwrap_or_else(raw));
+        state.token_replies.pop_front()
+    };
+    tokio::time::sleep(REFRESH_DELAY).await;
+    if let Some(TokenReply::Status { status, body }) = queued {
+        return Ok(json_response(status, &body));
+    }
+    let bad_request = |error: &str| Fail {
+        status: 400,
+        body: json!({ "error": error }),
+    };
+    let request = request.ok_or_else(|| bad_request("invalid_request"))?;
+    if request.get("grant_type").and_then(Value::as_str) != Some("refresh_token") {
+        return Err(bad_request("unsupported_grant_type"));
+    }
+    let refresh_token = request.get("refresh_token").and_then(Value::as_str);
+    let refresh_token = refresh_token.ok_or_else(|| bad_request("invalid_request"))?;
+    let mut state = shared.state();
+    let account_id = match state.refresh.get_mut(refresh_token) {
+        None => {
+            let message = "Your refresh token has been invalidated. Please try signing in again.";
+            return Err(auth_error("refresh_token_invalidated", message));
+        }
+        Some(grant) if grant.used => {
+            let message = "Your refresh token has already been used to generate a new access \
+                           token. Please try signing in again.";
+            return Err(auth_error("refresh_token_reused", message));
+        }
+        Some(grant) => {
+            grant.used = true;
+            grant.account_id.clone()
+        }
+    };
+    let tokens = state.mint(&account_id, 3600);
+    Ok(json_response(200, &json!(tokens)))
+}
+
+// ---------------------------------------------------------------- GET /models
+
+fn model(slug: &str, priority: u32, efforts: &[&str]) -> Value {
+    let levels: Vec<Value> = efforts
+        .iter()
+        .map(|effort| {
+            let description = match *effort {
+                "low" => "Fast responses with lighter reasoning",
+                "medium" => "Balances speed and reasoning depth",
+                "high" => "Greater reasoning depth for complex problems",
+                _ => "Extra high reasoning depth for the hardest problems",
+            };
+            json!({"effort": effort, "description": description})
+        })
+        .collect();
+    json!({
+        "slug": slug,
+        "display_name": slug,
+        "visibility": "list",
+        "supported_in_api": true,
+        "priority": priority,
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": levels,
+    })
+}
+
+async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
+    authorize(&shared, &headers)?;
+    let mut resp = if headers.get(IF_NONE_MATCH).is_some_and(|v| v == MODELS_ETAG) {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        resp
+    } else {
+        let models = [
+            model("gpt-5.5", 0, &["low", "medium", "high", "xhigh"]),
+            model("gpt-5.1-codex", 1, &["low", "medium", "high"]),
+            model("gpt-5.1-codex-mini", 2, &["medium", "high"]),
+        ];
+        json_response(200, &json!({ "models": models }))
+    };
+    let etag = HeaderValue::from_static(MODELS_ETAG);
+    resp.headers_mut().insert(ETAG, etag);
+    Ok(resp)
+}
