@@ -1,0 +1,246 @@
+//! Test harness: the real `codex-serve` binary on a temp socket, the mock backend in-process, and a hyper
+//! client speaking HTTP/1.1 over the Unix socket.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use codex_mock::{IssuedTokens, MockCodex};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::Request;
+use hyperlocal::{UnixClientExt, UnixConnector, Uri};
+use serde_json::{json, Value};
+
+pub const ACCOUNT: &str = "acc-test-1";
+
+pub struct Server {
+    pub mock: MockCodex,
+    pub home: tempfile::TempDir,
+    pub run: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub tokens: IssuedTokens,
+    child: Child,
+    pub stderr_path: PathBuf,
+}
+
+pub fn write_auth(home: &Path, tokens: &IssuedTokens, extra: Value) {
+    let mut doc = json!({
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": null,
+        "tokens": {
+            "id_token": tokens.id_token,
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "account_id": ACCOUNT,
+        },
+        "last_refresh": "2026-11-24T10:00:00.000000Z",
+    });
+    if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    let path = home.join("auth.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write auth.json");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+pub struct Options {
+    /// Seconds until the access token in auth.json expires (negative: already expired).
+    pub token_exp: i64,
+    pub write_auth: bool,
+    pub args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            token_exp: 3600,
+            write_auth: true,
+            args: Vec::new(),
+        }
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Server {
+        let mock = MockCodex::start().await;
+        let home = tempfile::tempdir().expect("home");
+        let run = tempfile::tempdir().expect("run");
+        let tokens = mock.issue_tokens(ACCOUNT, opts.token_exp);
+        if opts.write_auth {
+            write_auth(home.path(), &tokens, json!({"agent_identity": {"kept": true}}));
+        }
+        let socket = run.path().join("codex-serve").join("codex-serve.sock");
+        let stderr_path = run.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let child = Command::new(env!("CARGO_BIN_EXE_codex-serve"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--codex-home")
+            .arg(home.path())
+            .arg("--upstream-url")
+            .arg(mock.url())
+            .arg("--auth-url")
+            .arg(mock.auth_url())
+            .arg("-vv")
+            .args(&opts.args)
+            .env_remove("CODEX_REFRESH_TOKEN_URL_OVERRIDE")
+            .env_remove("CODEX_SERVE_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn codex-serve");
+        let server = Server {
+            mock,
+            home,
+            run,
+            socket,
+            tokens,
+            child,
+            stderr_path,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.socket.exists() && tokio::net::UnixStream::connect(&self.socket).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("codex-serve did not start:\n{}", self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn auth_path(&self) -> PathBuf {
+        self.home.path().join("auth.json")
+    }
+
+    pub fn auth_json(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.auth_path()).expect("read auth")).expect("auth json")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        self.child.wait().expect("wait")
+    }
+
+    pub async fn request(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.raw(method, path, &[], body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.request("POST", path, Some(body)).await
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+        let resp = self.send(method, path, headers, body).await;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, body: bytes }
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> hyper::Response<Incoming> {
+        let client: hyper_util::client::legacy::Client<UnixConnector, Full<Bytes>> =
+            hyper_util::client::legacy::Client::unix();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(Uri::new(&self.socket, path))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).expect("request");
+        client.request(req).await.expect("request over the socket")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `data:` payloads of an SSE body, in order.
+    pub fn sse_data(&self) -> Vec<String> {
+        self.text()
+            .split("\n\n")
+            .filter_map(|frame| frame.strip_prefix("data: "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Asserts the OpenAI error shape and returns the error object.
+    pub fn error(&self) -> Value {
+        let v = self.json();
+        let e = v.get("error").cloned().unwrap_or_else(|| panic!("no error object: {v}"));
+        for k in ["message", "type", "param", "code"] {
+            assert!(e.get(k).is_some(), "error lacks {k}: {e}");
+        }
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        e
+    }
+}
+
+pub fn chat(text: &str) -> Value {
+    json!({"model": "gpt-5.1-codex", "messages": [{"role": "user", "content": text}]})
+}
+
+pub fn chat_stream(text: &str) -> Value {
+    json!({"model": "gpt-5.1-codex", "stream": true, "stream_options": {"include_usage": true},
+           "messages": [{"role": "user", "content": text}]})
+}
