@@ -17,7 +17,12 @@ async fn healthz_and_models() {
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["object"], "list");
-    let ids: Vec<&str> = v["data"].as_array().expect("data").iter().filter_map(|m| m["id"].as_str()).collect();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
     assert!(ids.contains(&"gpt-5.1-codex"), "{ids:?}");
     for m in v["data"].as_array().expect("data") {
         assert_eq!(m["object"], "model");
@@ -55,12 +60,20 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     assert!(usage["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
     assert_eq!(
         usage["total_tokens"].as_u64(),
-        Some(usage["prompt_tokens"].as_u64().unwrap_or(0) + usage["completion_tokens"].as_u64().unwrap_or(0))
+        Some(
+            usage["prompt_tokens"].as_u64().unwrap_or(0)
+                + usage["completion_tokens"].as_u64().unwrap_or(0)
+        )
     );
     assert!(usage["prompt_tokens_details"]["cached_tokens"].is_u64());
     assert!(usage["completion_tokens_details"]["reasoning_tokens"].is_u64());
 
-    let up = s.mock.requests().into_iter().rfind(|r| r.path == "/responses").expect("upstream request");
+    let up = s
+        .mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/responses")
+        .expect("upstream request");
     let b = &up.body;
     assert_eq!(b["instructions"], "Answer in French.");
     assert_eq!(b["store"], false);
@@ -69,17 +82,32 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     for dropped in ["temperature", "max_tokens", "max_output_tokens", "messages"] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
     }
-    let roles: Vec<&str> = b["input"].as_array().expect("input").iter().filter_map(|i| i["role"].as_str()).collect();
+    let roles: Vec<&str> = b["input"]
+        .as_array()
+        .expect("input")
+        .iter()
+        .filter_map(|i| i["role"].as_str())
+        .collect();
     assert_eq!(roles, ["user", "assistant", "developer", "user"]);
-    assert!(b["include"].as_array().expect("include").contains(&json!("reasoning.encrypted_content")));
+    assert!(b["include"]
+        .as_array()
+        .expect("include")
+        .contains(&json!("reasoning.encrypted_content")));
     let key = b["prompt_cache_key"].as_str().expect("cache key");
     assert_eq!(up.header("session-id"), Some(key));
     assert_eq!(up.header("chatgpt-account-id"), Some(common::ACCOUNT));
     assert_eq!(up.header("originator"), Some("codex_cli_rs"));
-    assert!(up.header("user-agent").is_some_and(|ua| ua.starts_with("codex_cli_rs/") && ua.contains("codex-serve/")));
-    let install = up.header("x-codex-installation-id").expect("installation id");
+    assert!(up
+        .header("user-agent")
+        .is_some_and(|ua| ua.starts_with("codex_cli_rs/") && ua.contains("codex-serve/")));
+    let install = up
+        .header("x-codex-installation-id")
+        .expect("installation id");
     assert_eq!(b["client_metadata"]["x-codex-installation-id"], install);
-    assert_eq!(up.header("authorization"), Some(format!("Bearer {}", s.tokens.access_token).as_str()));
+    assert_eq!(
+        up.header("authorization"),
+        Some(format!("Bearer {}", s.tokens.access_token).as_str())
+    );
 
     // The same conversation, one turn later, keeps its cache key; the installation id is stable.
     let r = s
@@ -93,7 +121,12 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
         )
         .await;
     assert_eq!(r.status, 200);
-    let up2 = s.mock.requests().into_iter().rfind(|r| r.path == "/responses").expect("second");
+    let up2 = s
+        .mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/responses")
+        .expect("second");
     assert_eq!(up2.body["prompt_cache_key"], key);
     assert_eq!(up2.header("x-codex-installation-id"), Some(install));
 }
@@ -112,9 +145,13 @@ fn chunks(r: &common::Reply) -> (Vec<Value>, bool) {
 #[tokio::test]
 async fn streaming_chat_has_the_openai_shape() {
     let s = Server::start().await;
-    let r = s.post("/v1/chat/completions", chat_stream("stream me please")).await;
+    let r = s
+        .post("/v1/chat/completions", chat_stream("stream me please"))
+        .await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/event-stream")));
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream")));
     let (chunks, done) = chunks(&r);
     assert!(done, "no [DONE]: {}", r.text());
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
@@ -136,11 +173,17 @@ async fn streaming_chat_has_the_openai_shape() {
     assert_eq!(finishes, vec![json!("stop")]);
     let last = chunks.last().expect("usage chunk");
     assert_eq!(last["choices"], json!([]));
-    assert!(last["usage"]["completion_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert!(last["usage"]["completion_tokens"]
+        .as_u64()
+        .is_some_and(|n| n > 0));
     // Several content deltas, not one lump.
     let content_chunks = chunks
         .iter()
-        .filter(|c| c["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty()))
+        .filter(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        })
         .count();
     assert!(content_chunks >= 2, "{content_chunks} content chunks");
 }
@@ -148,27 +191,35 @@ async fn streaming_chat_has_the_openai_shape() {
 #[tokio::test]
 async fn reasoning_goes_to_reasoning_content_not_content() {
     let s = Server::start().await;
-    s.mock.push(sse_reply(&codex_mock::reasoning_then_text_events(
-        "resp_r",
-        &["Weighing ", "options"],
-        &["Final ", "answer"],
-        "ZW5jcnlwdGVk",
-        (10, 4, 6, 3),
-    )));
+    s.mock
+        .push(sse_reply(&codex_mock::reasoning_then_text_events(
+            "resp_r",
+            &["Weighing ", "options"],
+            &["Final ", "answer"],
+            "ZW5jcnlwdGVk",
+            (10, 4, 6, 3),
+        )));
     let r = s.post("/v1/chat/completions", chat("think")).await;
     let m = &r.json()["choices"][0]["message"];
     assert_eq!(m["content"], "Final answer");
     assert_eq!(m["reasoning_content"], "Weighing options");
-    assert_eq!(r.json()["usage"]["completion_tokens_details"]["reasoning_tokens"], 3);
-    assert_eq!(r.json()["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
+    assert_eq!(
+        r.json()["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        3
+    );
+    assert_eq!(
+        r.json()["usage"]["prompt_tokens_details"]["cached_tokens"],
+        4
+    );
 
-    s.mock.push(sse_reply(&codex_mock::reasoning_then_text_events(
-        "resp_r2",
-        &["Weighing ", "options"],
-        &["Final ", "answer"],
-        "ZW5jcnlwdGVk",
-        (10, 4, 6, 3),
-    )));
+    s.mock
+        .push(sse_reply(&codex_mock::reasoning_then_text_events(
+            "resp_r2",
+            &["Weighing ", "options"],
+            &["Final ", "answer"],
+            "ZW5jcnlwdGVk",
+            (10, 4, 6, 3),
+        )));
     let r = s.post("/v1/chat/completions", chat_stream("think")).await;
     let (chunks, done) = chunks(&r);
     assert!(done);
@@ -210,7 +261,11 @@ async fn utf8_split_across_network_reads_arrives_whole() {
         .iter()
         .filter(|d| *d != "[DONE]")
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(got, text);
 }
@@ -218,7 +273,11 @@ async fn utf8_split_across_network_reads_arrives_whole() {
 #[tokio::test]
 async fn a_cut_stream_ends_with_an_error_and_no_done() {
     let s = Server::start().await;
-    let events = text_events("resp_cut", &["partial ", "answer ", "never finished"], (1, 0, 1, 0));
+    let events = text_events(
+        "resp_cut",
+        &["partial ", "answer ", "never finished"],
+        (1, 0, 1, 0),
+    );
     // Everything up to the second delta, then the connection closes.
     let cut: Vec<Chunk> = events
         .iter()
@@ -233,9 +292,17 @@ async fn a_cut_stream_ends_with_an_error_and_no_done() {
     let r = s.post("/v1/chat/completions", chat_stream("x")).await;
     assert_eq!(r.status, 200);
     let data = r.sse_data();
-    assert!(!data.iter().any(|d| d == "[DONE]"), "a cut stream must not look finished");
+    assert!(
+        !data.iter().any(|d| d == "[DONE]"),
+        "a cut stream must not look finished"
+    );
     let last: Value = serde_json::from_str(data.last().expect("frames")).expect("json");
-    assert!(last["error"]["message"].as_str().is_some_and(|m| m.contains("closed")), "{last}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("closed")),
+        "{last}"
+    );
     assert!(!data.iter().any(|d| d.contains("finish_reason\":\"stop")));
 
     // The same cut without streaming is a 502, and the server is fine afterwards.
@@ -298,11 +365,27 @@ async fn usage_limit_is_a_429_that_says_when_it_resets() {
     assert_eq!(r.status, 429);
     let e = r.error();
     assert_eq!(e["code"], "usage_limit_reached");
-    assert!(e["message"].as_str().is_some_and(|m| m.contains("resets in 1h 29m") || m.contains("resets in 1h 30m")), "{e}");
-    let after: u64 = r.header("retry-after").expect("retry-after").parse().expect("seconds");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("resets in 1h 29m") || m.contains("resets in 1h 30m")),
+        "{e}"
+    );
+    let after: u64 = r
+        .header("retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("seconds");
     assert!((5390..=5400).contains(&after), "{after}");
     // Never retried.
-    assert_eq!(s.mock.requests().iter().filter(|r| r.path == "/responses").count(), 1);
+    assert_eq!(
+        s.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/responses")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -316,7 +399,9 @@ async fn backend_errors_are_passed_on_readably() {
     });
     let r = s.post("/v1/chat/completions", chat("x")).await;
     assert_eq!(r.status, 400);
-    assert!(r.error()["message"].as_str().is_some_and(|m| m.contains("'gpt-9' model is not supported")));
+    assert!(r.error()["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("'gpt-9' model is not supported")));
 
     for _ in 0..5 {
         s.mock.push(Reply::Status {
@@ -328,27 +413,53 @@ async fn backend_errors_are_passed_on_readably() {
     let r = s.post("/v1/chat/completions", chat("x")).await;
     assert_eq!(r.status, 502, "{}", r.text());
     // One try and four retries, then the error.
-    assert_eq!(s.mock.requests().iter().filter(|r| r.path == "/responses").count(), 6);
+    assert_eq!(
+        s.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/responses")
+            .count(),
+        6
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_get_openai_errors() {
     let s = Server::start().await;
-    let r = s.raw("POST", "/v1/chat/completions", &[], b"{not json".to_vec()).await;
-    assert_eq!(r.status, 400);
-    assert!(r.error()["message"].as_str().is_some_and(|m| m.contains("not valid JSON")));
-
     let r = s
-        .post("/v1/chat/completions", json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}))
+        .raw("POST", "/v1/chat/completions", &[], b"{not json".to_vec())
         .await;
     assert_eq!(r.status, 400);
-    assert!(r.error()["message"].as_str().is_some_and(|m| m.contains("wizard")));
+    assert!(r.error()["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("not valid JSON")));
 
-    let r = s.post("/v1/chat/completions", json!({"model": "m", "messages": []})).await;
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.error()["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("wizard")));
+
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": []}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error()["param"], "messages");
 
-    let r = s.post("/v1/chat/completions", json!({"messages": [{"role": "user", "content": "x"}]})).await;
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     r.error();
 
@@ -366,5 +477,12 @@ async fn bad_requests_get_openai_errors() {
     r.error();
 
     // None of these reached the backend.
-    assert_eq!(s.mock.requests().iter().filter(|r| r.path == "/responses").count(), 0);
+    assert_eq!(
+        s.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/responses")
+            .count(),
+        0
+    );
 }

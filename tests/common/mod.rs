@@ -78,7 +78,11 @@ impl Server {
         let run = tempfile::tempdir().expect("run");
         let tokens = mock.issue_tokens(ACCOUNT, opts.token_exp);
         if opts.write_auth {
-            write_auth(home.path(), &tokens, json!({"agent_identity": {"kept": true}}));
+            write_auth(
+                home.path(),
+                &tokens,
+                json!({"agent_identity": {"kept": true}}),
+            );
         }
         let socket = run.path().join("codex-serve").join("codex-serve.sock");
         let stderr_path = run.path().join("stderr.log");
@@ -134,7 +138,8 @@ impl Server {
     }
 
     pub fn auth_json(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.auth_path()).expect("read auth")).expect("auth json")
+        serde_json::from_slice(&std::fs::read(self.auth_path()).expect("read auth"))
+            .expect("auth json")
     }
 
     pub fn pid(&self) -> u32 {
@@ -151,20 +156,35 @@ impl Server {
     }
 
     pub async fn request(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        self.raw(method, path, &[], body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
-            .await
+        self.raw(
+            method,
+            path,
+            &[],
+            body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.request("POST", path, Some(body)).await
     }
 
-    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
         let resp = self.send(method, path, headers, body).await;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, headers, body: bytes }
+        Reply {
+            status,
+            headers,
+            body: bytes,
+        }
     }
 
     pub async fn send(
@@ -227,7 +247,10 @@ impl Reply {
     /// Asserts the OpenAI error shape and returns the error object.
     pub fn error(&self) -> Value {
         let v = self.json();
-        let e = v.get("error").cloned().unwrap_or_else(|| panic!("no error object: {v}"));
+        let e = v
+            .get("error")
+            .cloned()
+            .unwrap_or_else(|| panic!("no error object: {v}"));
         for k in ["message", "type", "param", "code"] {
             assert!(e.get(k).is_some(), "error lacks {k}: {e}");
         }
@@ -243,4 +266,24 @@ pub fn chat(text: &str) -> Value {
 pub fn chat_stream(text: &str) -> Value {
     json!({"model": "gpt-5.1-codex", "stream": true, "stream_options": {"include_usage": true},
            "messages": [{"role": "user", "content": text}]})
+}
+
+/// POSTs JSON over TCP (to the mock's own endpoints, as another program such as the codex CLI would).
+pub async fn post_tcp(url: &str, body: Value) -> (u16, Value) {
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let req = Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("request");
+    let resp = client.request(req).await.expect("tcp request");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

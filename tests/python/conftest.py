@@ -1,0 +1,407 @@
+"""Fixtures for the end-to-end tests: a `codex-mock` backend, a `codex-serve` on a private socket, an
+OpenAI SDK client speaking to it, and an OpenAPI schema validator.
+
+Build the binaries first (`cargo build --workspace --bins`); CARGO_TARGET_DIR is honoured, and
+CODEX_SERVE_BIN / CODEX_MOCK_BIN name other binaries. The OpenAPI document is read from
+OPENAI_OPENAPI_YAML, else `<repo>/../shared/openai-openapi.yaml`; without it schema checks are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import openai
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "acc-1"
+START_TIMEOUT_S = 10.0
+# Environment that would change what the binaries do; the tests pass everything explicitly.
+SCRUBBED_ENV = (
+    "CODEX_HOME",
+    "CODEX_SERVE_SOCKET",
+    "CODEX_SERVE_UPSTREAM_URL",
+    "CODEX_SERVE_AUTH_URL",
+    "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
+    "CODEX_MOCK_FIXTURES",
+    "OPENAI_API_KEY",
+    "RUST_LOG",
+)
+
+
+# ---------------------------------------------------------------------------------------------- binaries
+
+
+def _target_dir() -> Path:
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if not target:
+        return REPO / "target"
+    path = Path(target)
+    return path if path.is_absolute() else REPO / path
+
+
+def _binary(name: str, env_var: str) -> Path:
+    override = os.environ.get(env_var)
+    path = Path(override) if override else _target_dir() / "debug" / name
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"{name} not found at {path}: run `cargo build --workspace --bins` first "
+            f"(or set {env_var})",
+            pytrace=False,
+        )
+    return path
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.update(extra)
+    return env
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Terminate one child process we started, and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------- the mock
+
+
+class Mock:
+    """Handle on a running codex-mock: its URL and its `/_mock/*` control endpoints."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10.0)
+
+    def _post(self, path: str, body: Any = None) -> Any:
+        resp = self.http.post(path, json=body if body is not None else {})
+        assert resp.status_code == 200, f"mock {path}: {resp.status_code} {resp.text}"
+        return resp.json()
+
+    def reset(self) -> None:
+        """Forget queued replies and recorded requests (issued tokens stay valid)."""
+        self._post("/_mock/reset")
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`."""
+        resp = self.http.get("/_mock/requests")
+        resp.raise_for_status()
+        return resp.json()
+
+    def token_requests(self) -> list[Any]:
+        resp = self.http.get("/_mock/token_requests")
+        resp.raise_for_status()
+        return resp.json()
+
+    def issue_tokens(self, account_id: str = ACCOUNT_ID, exp_in_secs: int = 3600) -> dict[str, str]:
+        return self._post("/_mock/issue_tokens", {"account_id": account_id, "exp_in_secs": exp_in_secs})
+
+    def reply_sse(self, events: list[dict[str, Any]], headers: dict[str, str] | None = None) -> None:
+        """Queue an SSE answer: one `event:`/`data:` frame per event."""
+        self._post("/_mock/reply", {"kind": "sse", "events": events, "headers": headers or {}})
+
+    def reply_status(
+        self, status: int, body: Any = "", headers: dict[str, str] | None = None
+    ) -> None:
+        """Queue a plain HTTP answer."""
+        self._post(
+            "/_mock/reply",
+            {"kind": "status", "status": status, "body": body, "headers": headers or {}},
+        )
+
+    def reply_raw(self, chunks: list[str | tuple[str, int]]) -> None:
+        """Queue a 200 SSE answer written verbatim, chunk by chunk (`(text, delay_ms)` or text)."""
+        spec = [
+            {"text": c, "delay_ms": 0} if isinstance(c, str) else {"text": c[0], "delay_ms": c[1]}
+            for c in chunks
+        ]
+        self._post("/_mock/reply", {"kind": "raw", "chunks": spec})
+
+    def reply_hang(self) -> None:
+        self._post("/_mock/reply", {"kind": "hang"})
+
+    def models(self, tokens: dict[str, str], account_id: str = ACCOUNT_ID) -> list[dict[str, Any]]:
+        """The mock's own model catalog, read the way the backend's clients read it."""
+        resp = self.http.get(
+            "/models",
+            headers={
+                "authorization": f"Bearer {tokens['access_token']}",
+                "chatgpt-account-id": account_id,
+            },
+        )
+        resp.raise_for_status()
+        return resp.json()["models"]
+
+
+@pytest.fixture(scope="session")
+def _mock_process() -> Iterator[Mock]:
+    binary = _binary("codex-mock", "CODEX_MOCK_BIN")
+    stderr = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [str(binary)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=_child_env(CODEX_MOCK_FIXTURES=str(REPO / "reference")),
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+        line = proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("listening http://"):
+            stderr.seek(0)
+            pytest.fail(
+                f"codex-mock did not start (stdout {line!r}):\n{stderr.read().decode(errors='replace')}",
+                pytrace=False,
+            )
+        mock = Mock(line.split(None, 1)[1].strip())
+        yield mock
+        mock.http.close()
+    finally:
+        # Closing stdin is the mock's signal to exit; terminate it if it does not.
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
+        stderr.close()
+
+
+@pytest.fixture
+def mock(_mock_process: Mock) -> Mock:
+    """The session's mock backend, reset before each test."""
+    _mock_process.reset()
+    return _mock_process
+
+
+# ---------------------------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    socket: str
+    codex_home: Path
+    tokens: dict[str, str]
+    proc: subprocess.Popen
+    log: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stderr(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _uds_client(socket: str, timeout: float = 20.0) -> httpx.Client:
+    return httpx.Client(
+        base_url="http://localhost",
+        transport=httpx.HTTPTransport(uds=socket),
+        timeout=timeout,
+    )
+
+
+def _write_auth(codex_home: Path, tokens: dict[str, str]) -> None:
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    auth = {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "tokens": {
+            "id_token": tokens["id_token"],
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "account_id": ACCOUNT_ID,
+        },
+        "last_refresh": now,
+    }
+    path = codex_home / "auth.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(auth, f)
+
+
+def _wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last_error = "no answer"
+    with _uds_client(server.socket, timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if server.proc.poll() is not None:
+                pytest.fail(
+                    f"codex-serve exited with {server.proc.returncode} before answering "
+                    f"/healthz:\n{server.stderr()}",
+                    pytrace=False,
+                )
+            if os.path.exists(server.socket):
+                try:
+                    resp = http.get("/healthz")
+                    if resp.status_code == 200:
+                        return
+                    last_error = f"HTTP {resp.status_code}: {resp.text}"
+                except httpx.TransportError as e:
+                    last_error = repr(e)
+            time.sleep(0.05)
+    pytest.fail(
+        f"codex-serve did not answer /healthz within {START_TIMEOUT_S:.0f}s ({last_error}):\n"
+        f"{server.stderr()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def server(mock: Mock) -> Iterator[Server]:
+    """A codex-serve of its own for each test: fresh CODEX_HOME, fresh tokens, socket in a short temp dir."""
+    binary = _binary("codex-serve", "CODEX_SERVE_BIN")
+    # Unix socket paths are limited to ~108 bytes: keep it short rather than under pytest's tmp_path.
+    workdir = Path(tempfile.mkdtemp(prefix="cs-e2e-"))
+    codex_home = workdir / "codex-home"
+    codex_home.mkdir(mode=0o700)
+    tokens = mock.issue_tokens(ACCOUNT_ID, 3600)
+    _write_auth(codex_home, tokens)
+    socket = str(workdir / "serve.sock")
+    log = workdir / "serve.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "--socket",
+                socket,
+                "--codex-home",
+                str(codex_home),
+                "--upstream-url",
+                mock.url,
+                "--auth-url",
+                mock.url,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=_child_env(),
+        )
+    srv = Server(socket=socket, codex_home=codex_home, tokens=tokens, proc=proc, log=log)
+    try:
+        _wait_healthy(srv)
+        yield srv
+    finally:
+        _stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    """A plain httpx client on the server's socket (base URL `http://localhost`)."""
+    with _uds_client(server.socket) as client:
+        yield client
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[openai.OpenAI]:
+    """The official SDK pointed at the socket. `max_retries=0`: every error reaches the test as sent."""
+    http_client = httpx.Client(transport=httpx.HTTPTransport(uds=server.socket), timeout=20.0)
+    sdk = openai.OpenAI(
+        base_url="http://localhost/v1",
+        api_key="unused",
+        http_client=http_client,
+        max_retries=0,
+    )
+    try:
+        yield sdk
+    finally:
+        sdk.close()
+        http_client.close()
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+def _spec_path() -> Path:
+    override = os.environ.get("OPENAI_OPENAPI_YAML")
+    if override:
+        return Path(override)
+    return REPO.parent / "shared" / "openai-openapi.yaml"
+
+
+class SchemaUnavailable(UserWarning):
+    pass
+
+
+class Schema:
+    """Validates objects against `#/components/schemas/NAME` of the OpenAI OpenAPI document."""
+
+    DOC_URI = "urn:openai:openapi"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.available = path.is_file()
+        self.reason = (
+            ""
+            if self.available
+            else f"OpenAPI document not found at {path} (set OPENAI_OPENAPI_YAML): schema checks skipped"
+        )
+        self._validators: dict[str, Any] = {}
+        self._registry = None
+        self._doc: dict[str, Any] | None = None
+
+    def _load(self) -> None:
+        import yaml
+        from jsonschema import Draft202012Validator  # noqa: F401  (import errors surface here)
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        with open(self.path, "rb") as f:
+            self._doc = yaml.load(f, Loader=loader)
+        resource = Resource.from_contents(self._doc, default_specification=DRAFT202012)
+        self._registry = Registry().with_resource(self.DOC_URI, resource)
+
+    def validator(self, name: str):
+        from jsonschema import Draft202012Validator
+
+        if self._doc is None:
+            self._load()
+        assert name in self._doc["components"]["schemas"], f"no schema {name!r} in {self.path}"
+        if name not in self._validators:
+            self._validators[name] = Draft202012Validator(
+                {"$ref": f"{self.DOC_URI}#/components/schemas/{name}"}, registry=self._registry
+            )
+        return self._validators[name]
+
+    def validate(self, name: str, obj: Any) -> None:
+        """Assert that `obj` is a valid `NAME`; a no-op (with a warning) without the document."""
+        if not self.available:
+            warnings.warn(self.reason, SchemaUnavailable, stacklevel=2)
+            return
+        from jsonschema.exceptions import best_match
+
+        errors = list(self.validator(name).iter_errors(obj))
+        if errors:
+            err = best_match(errors)
+            where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+            raise AssertionError(
+                f"not a valid {name} at {where}: {err.message}\n"
+                f"({len(errors)} error(s)) object: {json.dumps(obj)[:2000]}"
+            )
+
+
+@pytest.fixture(scope="session")
+def schema() -> Schema:
+    return Schema(_spec_path())
