@@ -486,3 +486,131 @@ async fn bad_requests_get_openai_errors() {
         0
     );
 }
+
+#[tokio::test]
+async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
+    let s = Server::start().await;
+    let events = codex_mock::function_call_events(
+        "resp_t",
+        &[
+            ("call_a", "get_weather", &["{\"city\":", "\"Paris\"}"]),
+            ("call_b", "get_time", &["{\"tz\":\"CET\"}"]),
+        ],
+        (12, 0, 8, 0),
+    );
+    s.mock.push(sse_reply(&events));
+    let body = json!({"model": "gpt-5.1-codex", "stream": true,
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}, "strict": true}},
+                  {"type": "function", "function": {"name": "get_time", "description": "time"}}],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "messages": [{"role": "user", "content": "weather and time?"}]});
+    let r = s.post("/v1/chat/completions", body).await;
+    let (chunks, done) = chunks(&r);
+    assert!(done);
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    let mut finishes = Vec::new();
+    for c in &chunks {
+        let Some(ch) = c["choices"].get(0) else {
+            continue;
+        };
+        if !ch["finish_reason"].is_null() {
+            finishes.push(ch["finish_reason"].clone());
+        }
+        for tc in ch["delta"]["tool_calls"].as_array().into_iter().flatten() {
+            let i = tc["index"].as_u64().expect("index") as usize;
+            if let Some(id) = tc["id"].as_str() {
+                assert_eq!(i, calls.len(), "indices in output order");
+                assert_eq!(tc["type"], "function");
+                calls.push((
+                    id.into(),
+                    tc["function"]["name"].as_str().expect("name").into(),
+                    String::new(),
+                ));
+            }
+            calls[i]
+                .2
+                .push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
+        }
+    }
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "call_a".into(),
+                "get_weather".into(),
+                "{\"city\":\"Paris\"}".into()
+            ),
+            (
+                "call_b".into(),
+                "get_time".into(),
+                "{\"tz\":\"CET\"}".into()
+            )
+        ]
+    );
+    assert_eq!(finishes, vec![json!("tool_calls")]);
+    // Arguments arrived in increments, not in one piece.
+    let arg_chunks = chunks
+        .iter()
+        .filter(|c| c["choices"][0]["delta"]["tool_calls"][0]["id"].is_null())
+        .filter(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].is_string())
+        .count();
+    assert!(arg_chunks >= 3, "{arg_chunks}");
+
+    let up = s
+        .mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/responses")
+        .expect("upstream");
+    assert_eq!(
+        up.body["tools"][0],
+        json!({"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": true})
+    );
+    assert_eq!(
+        up.body["tool_choice"],
+        json!({"type": "function", "name": "get_weather"})
+    );
+    assert_eq!(up.body["parallel_tool_calls"], true);
+
+    // Non-streaming: full arguments on the message; the history goes back as function_call items.
+    s.mock.push(sse_reply(&codex_mock::function_call_events(
+        "resp_t2",
+        &[("call_c", "f", &["{}"])],
+        (1, 0, 1, 0),
+    )));
+    let r = s.post("/v1/chat/completions", chat("call f")).await;
+    let v = r.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        v["choices"][0]["message"]["tool_calls"][0]["function"],
+        json!({"name": "f", "arguments": "{}"})
+    );
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "call_c");
+
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-5.1-codex", "messages": [
+                {"role": "user", "content": "call f"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_c", "content": "42"},
+                {"role": "user", "content": "thanks"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let up = s
+        .mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/responses")
+        .expect("upstream");
+    let input = up.body["input"].as_array().expect("input");
+    assert_eq!(
+        input[1],
+        json!({"type": "function_call", "call_id": "call_c", "name": "f", "arguments": "{}"})
+    );
+    assert_eq!(
+        input[2],
+        json!({"type": "function_call_output", "call_id": "call_c", "output": "42"})
+    );
+}
