@@ -614,3 +614,16 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         json!({"type": "function_call_output", "call_id": "call_c", "output": "42"})
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_fails_before_any_output_gets_an_http_status() {
+    let s = Server::start().await;
+    s.mock.push(sse_reply(&[
+        json!({"type":"response.created","response":{"id":"r"}}),
+        json!({"type":"response.in_progress","response":{"id":"r"}}),
+        json!({"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"context_length_exceeded","message":"too long"}}}),
+    ]));
+    let r = s.post("/v1/chat/completions", chat_stream("x")).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.error()["code"], "context_length_exceeded");
+}

@@ -41,21 +41,32 @@ pub async fn completions(
             .await
             .map(|c| axum::Json(c).into_response());
     }
-    // A failure in the very first event still gets a proper HTTP status rather than a stream.
-    let first = match upstream.next().await {
-        None => return Err(CodexError::StreamClosed.into()),
-        Some(Err(e)) => return Err(e.into()),
-        Some(Ok(ev)) => {
-            if let ResponseEvent::Failed { .. } | ResponseEvent::Error { .. } = ev.event {
+    // Until the backend has produced output, a failure can still get a proper HTTP status; the
+    // lifecycle events before that point are held back (they carry nothing for the client).
+    let mut pending = Vec::new();
+    loop {
+        let ev = match upstream.next().await {
+            None => return Err(CodexError::StreamClosed.into()),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(ev)) => ev.event,
+        };
+        match ev {
+            ResponseEvent::Created { .. } | ResponseEvent::InProgress {} | ResponseEvent::Other => {
+                pending.push(ev)
+            }
+            ResponseEvent::Failed { .. } | ResponseEvent::Error { .. } => {
                 let mut f = Folder::default();
-                if let Err(fail) = f.push(&ev.event, &mut |_| {}) {
+                if let Err(fail) = f.push(&ev, &mut |_| {}) {
                     return Err(failure_error(fail));
                 }
             }
-            ev
+            _ => {
+                pending.push(ev);
+                break;
+            }
         }
-    };
-    Ok(sse_response(upstream, first.event, meta, include_usage))
+    }
+    Ok(sse_response(upstream, pending, meta, include_usage))
 }
 
 struct Meta {
@@ -370,7 +381,7 @@ fn error_frame(buf: &mut Vec<u8>, err: &ApiError) {
 
 fn sse_response(
     upstream: ResponseStream,
-    first: ResponseEvent,
+    pending: Vec<ResponseEvent>,
     meta: Meta,
     include_usage: bool,
 ) -> Response {
@@ -392,10 +403,14 @@ fn sse_response(
         },
         None,
     );
-    let (first_bytes, first_done) = writer.event(&first);
-    head.extend_from_slice(&first_bytes);
+    let mut done = false;
+    for ev in &pending {
+        let (bytes, end) = writer.event(ev);
+        head.extend_from_slice(&bytes);
+        done |= end;
+    }
 
-    let state = (writer, upstream, first_done);
+    let state = (writer, upstream, done);
     let rest = futures_util::stream::unfold(state, |(mut writer, mut upstream, done)| async move {
         if done {
             return None;

@@ -340,6 +340,24 @@ def _spec_path() -> Path:
     return REPO.parent / "shared" / "openai-openapi.yaml"
 
 
+def _honour_nullable(node: Any) -> Any:
+    """Give OpenAPI 3.0's `nullable: true` its meaning under JSON Schema 2020-12.
+
+    The document says `openapi: 3.1.0` but still marks some schemas `nullable: true` (e.g. a stream
+    chunk's `finish_reason`), a keyword 2020-12 ignores; read literally, every chunk OpenAI itself sends
+    would fail. Such a schema `S` becomes `anyOf: [S, {type: null}]` (in memory only).
+    """
+    if isinstance(node, list):
+        return [_honour_nullable(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _honour_nullable(v) for k, v in node.items()}
+    if out.get("nullable") is True:
+        del out["nullable"]
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
 class SchemaUnavailable(UserWarning):
     pass
 
@@ -369,7 +387,7 @@ class Schema:
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         with open(self.path, "rb") as f:
-            self._doc = yaml.load(f, Loader=loader)
+            self._doc = _honour_nullable(yaml.load(f, Loader=loader))
         resource = Resource.from_contents(self._doc, default_specification=DRAFT202012)
         self._registry = Registry().with_resource(self.DOC_URI, resource)
 
