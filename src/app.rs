@@ -5,12 +5,15 @@ use codex_client::CodexClient;
 
 use crate::http::error::ApiError;
 use crate::openai::chat_request::Defaults;
+use crate::openai::reasoning_cache::ReasoningCache;
 
 pub struct App {
     pub codex: CodexClient,
     pub defaults: Defaults,
     /// List `model-effort` names in `/v1/models` too (`--list-effort-variants`).
     pub list_effort_variants: bool,
+    /// Encrypted reasoning to replay in front of the assistant turns chat clients send back.
+    pub reasoning: ReasoningCache,
 }
 
 impl App {

@@ -13,6 +13,7 @@ use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 use crate::app::App;
 use crate::listen::{self, ConnLimits};
 use crate::openai::chat_request::Defaults;
+use crate::openai::reasoning_cache::ReasoningCache;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 
@@ -219,6 +220,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
             reasoning_summary: summary,
         },
         list_effort_variants: args.list_effort_variants,
+        reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
     })
 }
 

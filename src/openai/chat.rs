@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::chat_request::ChatRequest;
 use super::fold::{Failure, FinishReason, Folder, Piece};
+use super::reasoning_cache::Turn;
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
@@ -25,7 +26,8 @@ pub async fn completions(
     let streaming = req.stream;
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
-    let t = req.translate(&app.defaults, session)?;
+    let mut t = req.translate(&app.defaults, session)?;
+    t.request.input = app.reasoning.restore(std::mem::take(&mut t.request.input));
     if let Some(effort) = t.effort {
         app.check_effort(&t.model, effort).await?;
     }
@@ -37,7 +39,7 @@ pub async fn completions(
         model: t.model,
     };
     if !streaming {
-        return collect(upstream, meta)
+        return collect(&app, upstream, meta)
             .await
             .map(|c| axum::Json(c).into_response());
     }
@@ -66,7 +68,7 @@ pub async fn completions(
             }
         }
     }
-    Ok(sse_response(upstream, pending, meta, include_usage))
+    Ok(sse_response(app, upstream, pending, meta, include_usage))
 }
 
 struct Meta {
@@ -217,8 +219,13 @@ struct FunctionDelta<'a> {
 
 // ---- non-streaming -------------------------------------------------------------------------------------
 
-async fn collect(mut upstream: ResponseStream, meta: Meta) -> Result<Completion, ApiError> {
+async fn collect(
+    app: &App,
+    mut upstream: ResponseStream,
+    meta: Meta,
+) -> Result<Completion, ApiError> {
     let mut folder = Folder::default();
+    let mut turn = Turn::default();
     let mut content = String::new();
     let mut reasoning = String::new();
     let mut calls: Vec<ToolCall> = Vec::new();
@@ -244,9 +251,16 @@ async fn collect(mut upstream: ResponseStream, meta: Meta) -> Result<Completion,
             Piece::Finish { reason, usage } => finish = Some((reason, usage)),
         };
         folder.push(&ev.event, &mut emit).map_err(failure_error)?;
+        turn.observe(&ev.event);
         if folder.is_done() {
             break;
         }
+    }
+    if matches!(
+        finish,
+        Some((FinishReason::Stop | FinishReason::ToolCalls, _))
+    ) {
+        app.reasoning.remember(turn);
     }
     let (reason, usage) = finish.ok_or(CodexError::StreamClosed)?;
     Ok(Completion {
@@ -355,6 +369,8 @@ impl Framer {
 struct ChunkWriter {
     framer: Framer,
     folder: Folder,
+    app: Arc<App>,
+    turn: Turn,
 }
 
 impl ChunkWriter {
@@ -363,6 +379,10 @@ impl ChunkWriter {
         let mut buf = Vec::new();
         let framer = &self.framer;
         let res = self.folder.push(ev, &mut |p| framer.piece(&mut buf, p));
+        self.turn.observe(ev);
+        if let ResponseEvent::Completed { .. } = ev {
+            self.app.reasoning.remember(std::mem::take(&mut self.turn));
+        }
         match res {
             Ok(()) => (buf, self.folder.is_done()),
             Err(f) => {
@@ -380,6 +400,7 @@ fn error_frame(buf: &mut Vec<u8>, err: &ApiError) {
 }
 
 fn sse_response(
+    app: Arc<App>,
     upstream: ResponseStream,
     pending: Vec<ResponseEvent>,
     meta: Meta,
@@ -391,6 +412,8 @@ fn sse_response(
             include_usage,
         },
         folder: Folder::default(),
+        app,
+        turn: Turn::default(),
     };
     // The role chunk goes out at once, before the first delta.
     let mut head = Vec::new();

@@ -4,3 +4,4 @@ pub mod chat;
 pub mod chat_request;
 pub mod fold;
 pub mod models;
+pub mod reasoning_cache;

@@ -261,6 +261,8 @@ pub(crate) struct State {
     pub(crate) token_requests: Vec<Value>,
     pub(crate) access: HashMap<String, AccessGrant>,
     pub(crate) refresh: HashMap<String, RefreshGrant>,
+    /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
+    pub(crate) prompt_cache: HashMap<String, u64>,
     minted: u64,
 }
 
@@ -324,6 +326,7 @@ impl State {
         self.requests.clear();
         self.token_replies.clear();
         self.token_requests.clear();
+        self.prompt_cache.clear();
     }
 }
 

@@ -256,6 +256,16 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
     let text = last_user_text(request);
     let model = request.get("model").and_then(Value::as_str);
     let input_tokens = approx_input_tokens(request);
+    // Like the backend's prompt cache: a request whose cache key was seen before finds the earlier
+    // request's prefix cached.
+    let cached = match request.get("prompt_cache_key").and_then(Value::as_str) {
+        Some(key) => {
+            let mut state = shared.state();
+            let before = state.prompt_cache.insert(key.to_owned(), input_tokens);
+            before.map_or(0, |b| b.min(input_tokens))
+        }
+        None => 0,
+    };
     let resp_id = shared.next_response_id();
     let directive = text.trim().strip_prefix("mock:").map(|rest| {
         let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -272,7 +282,7 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
                 &split_words(summary, 3),
                 &split_words(&answer, 3),
                 &encrypted,
-                (input_tokens, 0, output + reasoning, reasoning),
+                (input_tokens, cached, output + reasoning, reasoning),
             )
         }
         Some(("tool", rest)) => {
@@ -281,7 +291,7 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
             if name.is_empty() || serde_json::from_str::<Value>(args).is_err() {
                 return Err(detail(400, "mock: usage is `mock:tool NAME ARGS_JSON`"));
             }
-            let usage = (input_tokens, 0, word_count(args).max(1), 0);
+            let usage = (input_tokens, cached, word_count(args).max(1), 0);
             let call = ("call_1", name, split_chars(args, 3));
             events::function_call_events(&resp_id, &[(call.0, call.1, &call.2)], usage)
         }
@@ -304,7 +314,7 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
         Some(("usage_limit", _)) => return Ok(usage_limit_reply()),
         _ => {
             let answer = format!("echo: {text}");
-            let usage = (input_tokens, 0, word_count(&answer), 0);
+            let usage = (input_tokens, cached, word_count(&answer), 0);
             events::text_events(&resp_id, &split_words(&answer, 3), usage)
         }
     };
