@@ -82,7 +82,7 @@ pub enum InputItem {
     },
     FunctionCallOutput {
         call_id: String,
-        output: String,
+        output: ToolOutput,
     },
     /// Replayed unchanged from an earlier answer: how reasoning carries across turns with `store: false`.
     Reasoning {
@@ -103,6 +103,20 @@ impl InputItem {
             role,
             content: vec![part],
         }
+    }
+}
+
+/// A tool's result: plain text, or content parts (text and images).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolOutput {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+impl From<String> for ToolOutput {
+    fn from(s: String) -> Self {
+        ToolOutput::Text(s)
     }
 }
 
@@ -153,6 +167,8 @@ pub enum Tool {
         #[serde(skip_serializing_if = "Option::is_none")]
         strict: Option<bool>,
     },
+    /// The backend's own web search.
+    WebSearch {},
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

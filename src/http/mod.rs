@@ -25,6 +25,7 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/v1/chat/completions", post(openai::chat::completions))
+        .route("/v1/responses", post(openai::responses::create))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

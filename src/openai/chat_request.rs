@@ -380,7 +380,7 @@ impl ChatRequest {
                     seen_conversation = true;
                     input.push(InputItem::FunctionCallOutput {
                         call_id: tool_call_id,
-                        output: content.into_text("tool")?,
+                        output: content.into_text("tool")?.into(),
                     });
                 }
             }
@@ -445,7 +445,7 @@ impl ChatRequest {
     }
 }
 
-fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
+pub(crate) fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
     let bad = || {
         ApiError::invalid("`tool_choice` must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":...}}")
             .with_param("tool_choice")
@@ -475,7 +475,7 @@ fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
 /// A conversation's cache key when the client gives none: stable across the turns of one conversation
 /// because it only covers what does not change as the conversation grows (model, instructions, the first
 /// user message).
-fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
+pub(crate) fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
     let first_user = input.iter().find_map(|i| match i {
         InputItem::Message {
             role: Role::User,

@@ -5,3 +5,4 @@ pub mod chat_request;
 pub mod fold;
 pub mod models;
 pub mod reasoning_cache;
+pub mod responses;

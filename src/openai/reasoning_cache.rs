@@ -262,7 +262,7 @@ mod tests {
             },
             InputItem::FunctionCallOutput {
                 call_id: "call_1".into(),
-                output: "1".into(),
+                output: "1".to_owned().into(),
             },
             InputItem::text(Role::Assistant, "final words"),
         ];
