@@ -1,7 +1,13 @@
 //! What every handler shares.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
 use codex_client::request::ReasoningEffort;
 use codex_client::CodexClient;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::error::ApiError;
 use crate::openai::chat_request::Defaults;
@@ -14,6 +20,60 @@ pub struct App {
     pub list_effort_variants: bool,
     /// Encrypted reasoning to replay in front of the assistant turns chat clients send back.
     pub reasoning: ReasoningCache,
+    /// Bounds the requests in flight to the backend, and the queue waiting for one.
+    pub upstream: UpstreamLimit,
+}
+
+pub struct UpstreamLimit {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+/// Counts a waiter for as long as it waits, whichever way the wait ends.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl UpstreamLimit {
+    pub fn new(max_in_flight: usize, max_waiting: usize) -> Self {
+        UpstreamLimit {
+            slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    /// A slot for one upstream request, held until its answer is fully streamed. When every slot is busy
+    /// and the queue is full, a 503 the client can retry.
+    pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        if ahead >= self.max_waiting {
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "codex-serve is at its limit of concurrent requests to the Codex backend (--max-upstream) and its queue is full; retry shortly",
+            )
+            .with_code("server_busy");
+            err.retry_after = Some(Duration::from_secs(1));
+            return Err(err);
+        }
+        self.slots.clone().acquire_owned().await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "shutting down",
+            )
+        })
+    }
 }
 
 impl App {

@@ -10,7 +10,7 @@ use codex_client::auth::{DEFAULT_AUTH_URL, REFRESH_URL_OVERRIDE_ENV};
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
-use crate::app::App;
+use crate::app::{App, UpstreamLimit};
 use crate::listen::{self, ConnLimits};
 use crate::openai::chat_request::Defaults;
 use crate::openai::reasoning_cache::ReasoningCache;
@@ -79,6 +79,18 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Seconds a client has to send its request headers.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub header_read_timeout: u64,
+
+    /// Requests in flight to the backend at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_upstream: usize,
+
+    /// Requests that may wait for a free upstream slot; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_queue: usize,
 
     /// Seconds to wait for a backend event before giving up on a stream.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
@@ -221,6 +233,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         },
         list_effort_variants: args.list_effort_variants,
         reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
+        upstream: UpstreamLimit::new(args.max_upstream, args.max_queue),
     })
 }
 
@@ -241,6 +254,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(socket = %socket.path().display(), "codex-serve listening");
     let limits = ConnLimits {
         max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         ..ConnLimits::default()
     };
     listen::serve_unix(&socket.listener, router, limits, shutdown_signal()).await;

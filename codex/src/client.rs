@@ -71,6 +71,8 @@ pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
     reqwest::Client::builder()
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
+        // Idle keep-alive connections to the backend are reused, but not hoarded.
+        .pool_max_idle_per_host(16)
         .tcp_nodelay(true)
         .build()
         .map_err(|e| CodexError::Transport(e.to_string()))

@@ -118,9 +118,14 @@ impl From<AuthError> for ApiError {
             | AuthError::Unreadable { .. } => "codex_login_required",
             AuthError::LoginExpired { .. } => "codex_login_expired",
             AuthError::KeyRejected => "invalid_api_key",
+            // The token could not be renewed right now; the login itself may be fine.
             AuthError::RefreshUnavailable(_) => {
-                return ApiError::new(StatusCode::BAD_GATEWAY, "api_error", e.to_string())
-                    .with_code("codex_refresh_unavailable")
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication_error",
+                    format!("{e}; retry shortly, and run `codex login` if this persists"),
+                )
+                .with_code("codex_refresh_failed")
             }
             AuthError::Write { .. } => {
                 return ApiError::new(

@@ -51,7 +51,8 @@ pub async fn serve_unix(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_header_size(limits.max_header_bytes)
+        .max_headers(128);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use codex_client::{CodexError, ResponseEvent, ResponseStream, Usage};
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::chat_request::ChatRequest;
 use super::fold::{Failure, FinishReason, Folder, Piece};
@@ -31,6 +32,7 @@ pub async fn completions(
     if let Some(effort) = t.effort {
         app.check_effort(&t.model, effort).await?;
     }
+    let slot = app.upstream.acquire().await?;
     let mut upstream = app.codex.stream(t.request).await?;
 
     let meta = Meta {
@@ -68,7 +70,14 @@ pub async fn completions(
             }
         }
     }
-    Ok(sse_response(app, upstream, pending, meta, include_usage))
+    Ok(sse_response(
+        app,
+        slot,
+        upstream,
+        pending,
+        meta,
+        include_usage,
+    ))
 }
 
 struct Meta {
@@ -371,6 +380,8 @@ struct ChunkWriter {
     folder: Folder,
     app: Arc<App>,
     turn: Turn,
+    /// The upstream slot, released when the stream ends or the client goes away.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl ChunkWriter {
@@ -401,6 +412,7 @@ fn error_frame(buf: &mut Vec<u8>, err: &ApiError) {
 
 fn sse_response(
     app: Arc<App>,
+    slot: OwnedSemaphorePermit,
     upstream: ResponseStream,
     pending: Vec<ResponseEvent>,
     meta: Meta,
@@ -414,6 +426,7 @@ fn sse_response(
         folder: Folder::default(),
         app,
         turn: Turn::default(),
+        _slot: slot,
     };
     // The role chunk goes out at once, before the first delta.
     let mut head = Vec::new();

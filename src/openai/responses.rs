@@ -393,32 +393,34 @@ pub async fn create(
         app.check_effort(&upstream_req.model, effort).await?;
     }
     let model = upstream_req.model.clone();
+    let slot = app.upstream.acquire().await?;
     let mut upstream = app.codex.stream(upstream_req).await?;
     if !streaming {
         return assemble(&mut upstream, &model)
             .await
             .map(|v| axum::Json(v).into_response());
     }
-    let body = futures_util::stream::unfold((upstream, false), |(mut up, done)| async move {
-        if done {
-            return None;
-        }
-        let (frame, end) = match up.next().await {
-            None => return None,
-            Some(Ok(ev)) => {
-                let end = matches!(
-                    ev.event,
-                    ResponseEvent::Completed { .. }
-                        | ResponseEvent::Incomplete { .. }
-                        | ResponseEvent::Failed { .. }
-                        | ResponseEvent::Error { .. }
-                );
-                (frame(&ev), end)
+    let body =
+        futures_util::stream::unfold((upstream, false, slot), |(mut up, done, slot)| async move {
+            if done {
+                return None;
             }
-            Some(Err(e)) => (error_event(&ApiError::from(e)), true),
-        };
-        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), (up, end)))
-    });
+            let (frame, end) = match up.next().await {
+                None => return None,
+                Some(Ok(ev)) => {
+                    let end = matches!(
+                        ev.event,
+                        ResponseEvent::Completed { .. }
+                            | ResponseEvent::Incomplete { .. }
+                            | ResponseEvent::Failed { .. }
+                            | ResponseEvent::Error { .. }
+                    );
+                    (frame(&ev), end)
+                }
+                Some(Err(e)) => (error_event(&ApiError::from(e)), true),
+            };
+            Some((Ok::<_, std::io::Error>(Bytes::from(frame)), (up, end, slot)))
+        });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(

@@ -55,6 +55,8 @@ pub struct Options {
     pub token_exp: i64,
     pub write_auth: bool,
     pub args: Vec<String>,
+    /// Replaces the mock's URL as the upstream.
+    pub upstream_url: Option<String>,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             token_exp: 3600,
             write_auth: true,
             args: Vec::new(),
+            upstream_url: None,
         }
     }
 }
@@ -93,7 +96,7 @@ impl Server {
             .arg("--codex-home")
             .arg(home.path())
             .arg("--upstream-url")
-            .arg(mock.url())
+            .arg(opts.upstream_url.clone().unwrap_or_else(|| mock.url()))
             .arg("--auth-url")
             .arg(mock.auth_url())
             .arg("-vv")
