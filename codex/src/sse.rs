@@ -137,3 +137,63 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Properties of the decoder on untrusted bytes: whatever the upstream sends and however the network
+    //! splits it, the decoder neither panics nor depends on the split.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode(chunks: Vec<Vec<u8>>, max: usize) -> Vec<Result<String, String>> {
+        let body = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(
+            data_frames(body, max)
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for p in points {
+            out.push(bytes[at..p].to_vec());
+            at = p;
+        }
+        out.push(bytes[at..].to_vec());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_any_split_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+                                            cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+            let _ = decode(split(&bytes, &cuts), 256);
+        }
+
+        #[test]
+        fn the_split_does_not_change_the_events(texts in proptest::collection::vec("\\PC{0,40}", 1..6),
+                                                cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+            let stream: String = texts.iter().map(|t| format!("event: e\ndata: {t}\n\n")).collect();
+            let whole = decode(vec![stream.clone().into_bytes()], 4096);
+            let pieces = decode(split(stream.as_bytes(), &cuts), 4096);
+            prop_assert_eq!(&whole, &pieces);
+            let expected: Vec<Result<String, String>> = texts
+                .iter()
+                .filter(|t| !t.is_empty())
+                .map(|t| Ok(t.to_string()))
+                .collect();
+            prop_assert_eq!(whole, expected);
+        }
+    }
+}

@@ -385,6 +385,12 @@ impl ChatRequest {
                 }
             }
         }
+        if input.is_empty() {
+            return Err(ApiError::invalid(
+                "`messages` holds only system messages: add at least one user message",
+            )
+            .with_param("messages"));
+        }
         let instructions = instructions.join("\n\n");
         let instructions = if instructions.trim().is_empty() {
             defaults.instructions.clone()
@@ -603,5 +609,88 @@ mod tests {
             .err()
             .expect("audio");
         assert!(err.message.contains("input_audio"));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The translator takes client JSON: any value, well-formed or not, is an answer or a 400, never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            prop_oneof![
+                Just("user"),
+                Just("assistant"),
+                Just("system"),
+                Just("tool"),
+                Just("developer"),
+                Just("text"),
+                Just("image_url"),
+                Just("function"),
+                Just("auto"),
+                Just("required"),
+                Just("high"),
+                Just("json_schema"),
+                Just("gpt-5.1-codex-high"),
+                Just("")
+            ]
+            .prop_map(|s| Value::String(s.into())),
+            "\\PC{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            let keys = prop_oneof![
+                Just("model"),
+                Just("messages"),
+                Just("role"),
+                Just("content"),
+                Just("type"),
+                Just("text"),
+                Just("tool_calls"),
+                Just("id"),
+                Just("function"),
+                Just("name"),
+                Just("arguments"),
+                Just("tool_call_id"),
+                Just("tools"),
+                Just("tool_choice"),
+                Just("response_format"),
+                Just("json_schema"),
+                Just("schema"),
+                Just("image_url"),
+                Just("url"),
+                Just("n"),
+                Just("reasoning_effort"),
+                Just("stream"),
+                Just("refusal")
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(keys.prop_map(str::to_owned), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_is_translated_or_refused(v in json()) {
+            let defaults = Defaults {
+                instructions: "d".into(),
+                reasoning_effort: None,
+                reasoning_summary: None,
+            };
+            let bytes = serde_json::to_vec(&v).expect("json");
+            if let Ok(req) = crate::http::json::parse_json::<ChatRequest>(&bytes) {
+                if let Ok(t) = req.translate(&defaults, None) {
+                    prop_assert!(!t.request.instructions.is_empty());
+                    prop_assert!(!t.request.input.is_empty());
+                }
+            }
+        }
     }
 }

@@ -372,3 +372,60 @@ mod tests {
         assert!(out[0].starts_with("Finish { reason: Length"));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Any sequence of backend events folds without panicking, finishes at most once, and never both
+    //! finishes and fails.
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn event() -> impl Strategy<Value = serde_json::Value> {
+        let idx = proptest::option::of(0u32..4);
+        let text = "\\PC{0,6}";
+        prop_oneof![
+            Just(json!({"type":"response.created","response":{"id":"r"}})),
+            (idx.clone(), text).prop_map(|(i, d)| json!({"type":"response.output_text.delta","output_index":i,"delta":d})),
+            (text, proptest::option::of(0u32..3)).prop_map(|(d, s)| json!({"type":"response.reasoning_summary_text.delta","delta":d,"summary_index":s})),
+            proptest::option::of(0u32..3).prop_map(|s| json!({"type":"response.reasoning_summary_part.added","summary_index":s})),
+            (idx.clone(), text).prop_map(|(i, n)| json!({"type":"response.output_item.added","output_index":i,"item":{"type":"function_call","call_id":format!("c{n}"),"name":n,"arguments":""}})),
+            (idx.clone(), text).prop_map(|(i, d)| json!({"type":"response.function_call_arguments.delta","output_index":i,"delta":d})),
+            (idx.clone(), text, text).prop_map(|(i, n, a)| json!({"type":"response.output_item.done","output_index":i,"item":{"type":"function_call","call_id":format!("c{n}"),"name":n,"arguments":a}})),
+            (idx.clone(), text).prop_map(|(i, t)| json!({"type":"response.output_item.done","output_index":i,"item":{"type":"message","content":[{"type":"output_text","text":t}]}})),
+            (idx, text).prop_map(|(i, t)| json!({"type":"response.output_item.done","output_index":i,"item":{"type":"reasoning","summary":[{"type":"summary_text","text":t}]}})),
+            Just(json!({"type":"response.output_item.done","item":{"type":"web_search_call"}})),
+            Just(json!({"type":"response.completed","response":{"id":"r"}})),
+            Just(json!({"type":"response.incomplete","response":{"incomplete_details":{"reason":"max_output_tokens"}}})),
+            Just(json!({"type":"response.failed","response":{"error":{"code":"x","message":"y"}}})),
+            Just(json!({"type":"error","code":"x"})),
+            Just(json!({"type":"response.something_new"})),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_event_sequence_folds_safely(events in proptest::collection::vec(event(), 0..24)) {
+            let mut f = Folder::default();
+            let mut finishes = 0;
+            let mut failed = false;
+            let mut last_args: HashMap<u32, usize> = HashMap::new();
+            for e in &events {
+                if f.is_done() {
+                    break;
+                }
+                let ev: ResponseEvent = serde_json::from_value(e.clone()).expect("event");
+                let mut emit = |p: Piece<'_>| match p {
+                    Piece::Finish { .. } => finishes += 1,
+                    Piece::ToolCallArgs { index, args } => *last_args.entry(index).or_default() += args.len(),
+                    _ => {}
+                };
+                if f.push(&ev, &mut emit).is_err() {
+                    failed = true;
+                }
+            }
+            prop_assert!(finishes <= 1);
+            prop_assert!(!(failed && finishes > 0));
+        }
+    }
+}
