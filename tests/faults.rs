@@ -403,14 +403,15 @@ async fn the_token_endpoint_failing_leaves_the_file_alone() {
     assert_eq!(s.mock.token_requests().len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cli_rewriting_auth_json_in_a_loop_never_tears_a_request() {
     let s = std::sync::Arc::new(Server::start().await);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A real thread, like the codex CLI in another process: it is not paused while requests run.
     let writer = {
         let s = s.clone();
         let stop = stop.clone();
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             let mut writes = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let fresh = s.mock.issue_tokens(common::ACCOUNT, 3600);
@@ -422,29 +423,34 @@ async fn a_cli_rewriting_auth_json_in_a_loop_never_tears_a_request() {
                 let mut f = std::fs::File::create(s.auth_path()).expect("create");
                 let (a, b) = doc.as_bytes().split_at(doc.len() / 2);
                 f.write_all(a).expect("write");
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                std::thread::sleep(Duration::from_millis(1));
                 f.write_all(b).expect("write");
                 drop(f);
                 writes += 1;
-                tokio::time::sleep(Duration::from_millis(3)).await;
+                std::thread::sleep(Duration::from_millis(1));
             }
             writes
         })
     };
-    let mut tasks = Vec::new();
-    for i in 0..100 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.post("/v1/chat/completions", chat(&format!("r{i}"))).await
-        }));
-    }
-    for t in tasks {
-        let r = t.await.expect("task");
-        assert_eq!(r.status, 200, "{}", r.text());
+    for wave in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.post("/v1/chat/completions", chat(&format!("w{wave} r{i}")))
+                    .await
+            }));
+        }
+        for t in tasks {
+            let r = t.await.expect("task");
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.await.expect("writer");
+    let writes = writer.join().expect("writer");
     assert!(writes > 5, "the writer barely ran ({writes})");
+    eprintln!("300 requests during {writes} torn rewrites of auth.json");
     assert!(
         s.mock.token_requests().is_empty(),
         "a refresh happened while tokens were valid"

@@ -30,9 +30,9 @@ pub const REFRESH_URL_OVERRIDE_ENV: &str = "CODEX_REFRESH_TOKEN_URL_OVERRIDE";
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// The codex CLI refreshes a login older than this even when the token still looks valid.
 const MAX_REFRESH_AGE: Duration = Duration::from_secs(8 * 24 * 3600);
-/// A torn read (the CLI truncates, then writes) is retried for about this long in total.
-const TORN_READ_RETRIES: u32 = 10;
-const TORN_READ_PAUSE: Duration = Duration::from_millis(25);
+/// A torn read (the CLI truncates, then writes) is retried for about half a second in total.
+const TORN_READ_RETRIES: u32 = 40;
+const TORN_READ_PAUSE: Duration = Duration::from_millis(8);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -382,7 +382,24 @@ impl AuthManager {
         if let Some(hit) = self.cached().filter(|c| c.stamp == now_stamp) {
             return Ok(hit);
         }
-        let loaded = Arc::new(read_file(&path).await?);
+        // A file caught mid-rewrite (the CLI truncates, then writes) is not worth waiting for when the last
+        // good read still holds a live token: use that, and read again on the next request.
+        let cached = self
+            .cached()
+            .filter(|c| !c.login.expired(SystemTime::now()));
+        let attempts = if cached.is_some() {
+            1
+        } else {
+            TORN_READ_RETRIES
+        };
+        let loaded = match read_file_tries(&path, attempts).await {
+            Ok(l) => Arc::new(l),
+            Err(AuthError::Unreadable { .. }) if cached.is_some() => {
+                tracing::debug!("auth.json is being rewritten; using the last good read");
+                return cached.ok_or_else(|| AuthError::NotLoggedIn { path: path.clone() });
+            }
+            Err(e) => return Err(e),
+        };
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
         Ok(loaded)
     }
@@ -539,10 +556,19 @@ fn oauth_error_code(body: &[u8]) -> Option<String> {
 
 /// Reads and parses auth.json, retrying briefly when it looks half-written.
 async fn read_file(path: &Path) -> Result<Loaded, AuthError> {
+    read_file_tries(path, TORN_READ_RETRIES).await
+}
+
+async fn read_file_tries(path: &Path, attempts: u32) -> Result<Loaded, AuthError> {
     let mut last_reason = String::new();
-    for attempt in 0..TORN_READ_RETRIES {
+    for attempt in 0..attempts {
         if attempt > 0 {
-            tokio::time::sleep(TORN_READ_PAUSE).await;
+            // Jittered, so retries do not fall into step with a writer's rhythm.
+            let jitter = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| u64::from(d.subsec_nanos()) % 10)
+                .unwrap_or(5);
+            tokio::time::sleep(TORN_READ_PAUSE + Duration::from_millis(jitter)).await;
         }
         let (raw, meta) = match read_with_meta(path) {
             Ok(x) => x,
