@@ -400,27 +400,33 @@ pub async fn create(
             .await
             .map(|v| axum::Json(v).into_response());
     }
-    let body =
-        futures_util::stream::unfold((upstream, false, slot), |(mut up, done, slot)| async move {
-            if done {
-                return None;
+    // `seq` is the next sequence number, for an error event of our own after the backend's last one.
+    let state = (upstream, false, slot, 0u64);
+    let body = futures_util::stream::unfold(state, |(mut up, done, slot, mut seq)| async move {
+        if done {
+            return None;
+        }
+        let (bytes, end) = match up.next().await {
+            None => return None,
+            Some(Ok(ev)) => {
+                let end = matches!(
+                    ev.event,
+                    ResponseEvent::Completed { .. }
+                        | ResponseEvent::Incomplete { .. }
+                        | ResponseEvent::Failed { .. }
+                        | ResponseEvent::Error { .. }
+                );
+                let (bytes, event_seq) = frame(&ev);
+                seq = event_seq.map_or(seq + 1, |n| n + 1);
+                (bytes, end)
             }
-            let (frame, end) = match up.next().await {
-                None => return None,
-                Some(Ok(ev)) => {
-                    let end = matches!(
-                        ev.event,
-                        ResponseEvent::Completed { .. }
-                            | ResponseEvent::Incomplete { .. }
-                            | ResponseEvent::Failed { .. }
-                            | ResponseEvent::Error { .. }
-                    );
-                    (frame(&ev), end)
-                }
-                Some(Err(e)) => (error_event(&ApiError::from(e)), true),
-            };
-            Some((Ok::<_, std::io::Error>(Bytes::from(frame)), (up, end, slot)))
-        });
+            Some(Err(e)) => (error_event(&ApiError::from(e), seq), true),
+        };
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(bytes)),
+            (up, end, slot, seq),
+        ))
+    });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(
@@ -433,32 +439,34 @@ pub async fn create(
 }
 
 #[derive(Deserialize)]
-struct TypeOnly<'a> {
+struct Envelope<'a> {
     #[serde(rename = "type", borrow)]
     kind: &'a str,
+    #[serde(default)]
+    sequence_number: Option<u64>,
 }
 
-/// The backend's event, unchanged, as an SSE frame with its `event:` name.
-fn frame(ev: &StreamEvent) -> Vec<u8> {
-    let kind = serde_json::from_str::<TypeOnly<'_>>(&ev.data)
-        .map(|t| t.kind)
-        .unwrap_or("message");
+/// The backend's event, unchanged, as an SSE frame with its `event:` name; and its sequence number.
+fn frame(ev: &StreamEvent) -> (Vec<u8>, Option<u64>) {
+    let env = serde_json::from_str::<Envelope<'_>>(&ev.data).ok();
+    let kind = env.as_ref().map_or("message", |e| e.kind);
     let mut buf = Vec::with_capacity(ev.data.len() + kind.len() + 16);
     buf.extend_from_slice(b"event: ");
     buf.extend_from_slice(kind.as_bytes());
     buf.extend_from_slice(b"\ndata: ");
     buf.extend_from_slice(ev.data.as_bytes());
     buf.extend_from_slice(b"\n\n");
-    buf
+    (buf, env.and_then(|e| e.sequence_number))
 }
 
 /// A failure after the stream began, as the Responses API's own `error` event.
-fn error_event(err: &ApiError) -> Vec<u8> {
+fn error_event(err: &ApiError, sequence_number: u64) -> Vec<u8> {
     let v = serde_json::json!({
         "type": "error",
         "code": err.code,
         "message": err.message,
         "param": err.param,
+        "sequence_number": sequence_number,
     });
     format!("event: error\ndata: {v}\n\n").into_bytes()
 }
@@ -563,6 +571,40 @@ fn fill_defaults(r: &mut Map<String, Value>, status: &str, model: &str, items: V
         .or_insert(Value::String("auto".into()));
     r.entry("tools").or_insert(Value::Array(Vec::new()));
     r.entry("metadata").or_insert(Value::Object(Map::new()));
+    if let Some(Value::Object(usage)) = r.get_mut("usage") {
+        for (details, fields) in [
+            (
+                "input_tokens_details",
+                &["cached_tokens", "cache_write_tokens"][..],
+            ),
+            ("output_tokens_details", &["reasoning_tokens"][..]),
+        ] {
+            let d = usage
+                .entry(details)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if d.is_null() {
+                *d = Value::Object(Map::new());
+            }
+            if let Value::Object(d) = d {
+                for f in fields {
+                    d.entry(*f).or_insert(Value::from(0));
+                }
+            }
+        }
+    }
+    // `output_text` parts carry `logprobs` in the published schema; the backend leaves it out.
+    if let Some(Value::Array(items)) = r.get_mut("output") {
+        for item in items.iter_mut() {
+            if let Some(Value::Array(parts)) = item.get_mut("content") {
+                for part in parts.iter_mut().filter(|p| p["type"] == "output_text") {
+                    if let Value::Object(p) = part {
+                        p.entry("logprobs").or_insert(Value::Array(Vec::new()));
+                        p.entry("annotations").or_insert(Value::Array(Vec::new()));
+                    }
+                }
+            }
+        }
+    }
     r.entry("temperature").or_insert(Value::Null);
     r.entry("top_p").or_insert(Value::Null);
 }

@@ -97,8 +97,14 @@ class Mock:
         return resp.json()
 
     def reset(self) -> None:
-        """Forget queued replies and recorded requests (issued tokens stay valid)."""
-        self._post("/_mock/reset")
+        """Forget queued replies and recorded requests (issued tokens stay valid).
+
+        Sent without a body: the endpoint never reads one, and a body that arrives after the headers is then
+        left unread, so the mock closes the kept-alive connection after answering and the next control
+        request on it fails with "Server disconnected without sending a response".
+        """
+        resp = self.http.post("/_mock/reset")
+        assert resp.status_code == 200, f"mock /_mock/reset: {resp.status_code} {resp.text}"
 
     def requests(self) -> list[dict[str, Any]]:
         """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`."""
@@ -402,6 +408,21 @@ class Schema:
                 {"$ref": f"{self.DOC_URI}#/components/schemas/{name}"}, registry=self._registry
             )
         return self._validators[name]
+
+    def union_member(self, union: str, type_value: str) -> str | None:
+        """The member of `union` (an `anyOf` of `$ref`s, e.g. `ResponseStreamEvent`) whose `type` enum holds
+        `type_value`, so that an event can be checked against its own schema and fail with a clear message."""
+        if not self.available:
+            return None
+        if self._doc is None:
+            self._load()
+        schemas = self._doc["components"]["schemas"]
+        for ref in schemas[union].get("anyOf", []):
+            name = ref.get("$ref", "").rsplit("/", 1)[-1]
+            kind = schemas.get(name, {}).get("properties", {}).get("type", {})
+            if type_value in kind.get("enum", []):
+                return name
+        return None
 
     def validate(self, name: str, obj: Any) -> None:
         """Assert that `obj` is a valid `NAME`; a no-op (with a warning) without the document."""
