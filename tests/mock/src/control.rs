@@ -186,7 +186,8 @@ async fn issue_tokens(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer 
     Ok(json_response(200, &json!(tokens)))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+// The body is read (and ignored) so a client's keep-alive connection stays usable.
+async fn reset(State(shared): State<Arc<Shared>>, _body: Bytes) -> Response {
     shared.state().reset();
     ok()
 }
