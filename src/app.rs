@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::http::error::ApiError;
 use crate::openai::chat_request::Defaults;
 use crate::openai::reasoning_cache::ReasoningCache;
+use crate::openai::response_store::ResponseStore;
 
 pub struct App {
     pub codex: CodexClient,
@@ -22,6 +23,10 @@ pub struct App {
     pub reasoning: ReasoningCache,
     /// Bounds the requests in flight to the backend, and the queue waiting for one.
     pub upstream: UpstreamLimit,
+    /// Finished `/v1/responses` answers, for `previous_response_id`.
+    pub responses: ResponseStore,
+    /// Largest request body (and WebSocket message).
+    pub max_body_bytes: usize,
 }
 
 pub struct UpstreamLimit {

@@ -14,6 +14,7 @@ use crate::app::{App, UpstreamLimit};
 use crate::listen::{self, ConnLimits};
 use crate::openai::chat_request::Defaults;
 use crate::openai::reasoning_cache::ReasoningCache;
+use crate::openai::response_store::ResponseStore;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 
@@ -91,6 +92,14 @@ pub struct ServeArgs {
     /// Requests that may wait for a free upstream slot; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_queue: usize,
+
+    /// Finished /v1/responses answers kept for previous_response_id (0 keeps none).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub response_store_max: usize,
+
+    /// Seconds a kept response stays available for previous_response_id.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub response_store_ttl: u64,
 
     /// Seconds to wait for a backend event before giving up on a stream.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
@@ -234,6 +243,12 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         list_effort_variants: args.list_effort_variants,
         reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
         upstream: UpstreamLimit::new(args.max_upstream, args.max_queue),
+        responses: ResponseStore::new(
+            args.response_store_max,
+            256 * 1024 * 1024,
+            Duration::from_secs(args.response_store_ttl),
+        ),
+        max_body_bytes: args.max_body_bytes,
     })
 }
 

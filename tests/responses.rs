@@ -57,8 +57,27 @@ async fn non_streaming_assembles_the_response_object() {
     );
 }
 
+/// Every field the backend sent is in `got` with the same value; `got` may have more.
+fn assert_superset(got: &Value, want: &Value, at: &str) {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, wv) in w {
+                let gv = g.get(k).unwrap_or_else(|| panic!("{at}.{k} dropped"));
+                assert_superset(gv, wv, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            assert_eq!(g.len(), w.len(), "{at}: length");
+            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
+                assert_superset(gv, wv, &format!("{at}[{i}]"));
+            }
+        }
+        _ => assert_eq!(got, want, "{at}"),
+    }
+}
+
 #[tokio::test]
-async fn streaming_passes_the_backend_events_through_unchanged() {
+async fn streaming_keeps_every_backend_field_and_fills_the_rest() {
     let s = Server::start().await;
     let events = text_events("resp_pass", &["one ", "two ", "three"], (7, 0, 3, 0));
     s.mock.push(sse_reply(&events));
@@ -74,7 +93,7 @@ async fn streaming_passes_the_backend_events_through_unchanged() {
         .is_some_and(|c| c.starts_with("text/event-stream")));
     let expected: String = events.iter().map(sse_frame).collect();
     let got = r.text();
-    // Same events, same order, same JSON (the mock writes compact JSON, as we forward it).
+    // Same events in the same order, every backend field kept, OpenAI's required fields filled in.
     let parse = |text: &str| -> Vec<(String, Value)> {
         text.split("\n\n")
             .filter(|f| !f.is_empty())
@@ -92,7 +111,36 @@ async fn streaming_passes_the_backend_events_through_unchanged() {
             })
             .collect()
     };
-    assert_eq!(parse(&got), parse(&expected));
+    let (got, want) = (parse(&got), parse(&expected));
+    assert_eq!(got.len(), want.len());
+    for (i, ((gk, gv), (wk, wv))) in got.iter().zip(&want).enumerate() {
+        assert_eq!(gk, wk);
+        assert_eq!(gv["type"], *wk);
+        assert_eq!(gv["sequence_number"], i as u64);
+        assert_superset(gv, wv, wk);
+    }
+    let done = &got.last().expect("completed").1["response"];
+    for k in [
+        "object",
+        "created_at",
+        "status",
+        "model",
+        "output",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "metadata",
+    ] {
+        assert!(!done[k].is_null(), "response.{k} missing");
+    }
+    assert_eq!(
+        done["usage"]["input_tokens_details"]["cache_write_tokens"],
+        0
+    );
+    assert!(got
+        .iter()
+        .filter(|(k, _)| k == "response.output_text.delta")
+        .all(|(_, v)| v["logprobs"] == json!([])));
 }
 
 #[tokio::test]

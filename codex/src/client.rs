@@ -16,7 +16,7 @@ use crate::error::CodexError;
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::limits::{self, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, ModelInfo};
-use crate::request::ResponsesRequest;
+use crate::request::{CompactRequest, ResponsesRequest};
 use crate::sse;
 
 pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
@@ -230,6 +230,54 @@ impl CodexClient {
             Err(_) => Err(CodexError::IdleTimeout(self.cfg.idle_timeout)),
             Ok(Err(e)) => Err(CodexError::Transport(transport_message(&e))),
             Ok(Ok(resp)) => Ok(resp),
+        }
+    }
+
+    /// `POST {base}/responses/compact`: the backend summarises a history into fewer items. The answer is
+    /// the backend's JSON, passed on as it is.
+    pub async fn compact(&self, req: &CompactRequest) -> Result<Value, CodexError> {
+        let body =
+            Bytes::from(serde_json::to_vec(req).map_err(|e| CodexError::Decode(e.to_string()))?);
+        let mut creds = self.auth.credentials().await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let url = format!("{}/responses/compact", self.base_url(creds.mode()));
+            let sent = self
+                .authorize(self.http.post(url), &creds)
+                .header("content-type", "application/json")
+                .header("x-codex-installation-id", &self.installation_id)
+                .timeout(self.cfg.idle_timeout)
+                .body(body.clone())
+                .send()
+                .await;
+            let err = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    self.record_limits(resp.headers());
+                    let bytes = resp
+                        .bytes()
+                        .await
+                        .map_err(|e| CodexError::Transport(transport_message(&e)))?;
+                    return serde_json::from_slice(&bytes)
+                        .map_err(|e| CodexError::Decode(e.to_string()));
+                }
+                Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed => {
+                    creds = self.auth.after_unauthorized(&creds).await?;
+                    refreshed = true;
+                    continue;
+                }
+                Ok(resp) => {
+                    self.record_limits(resp.headers());
+                    error_from_response(resp).await
+                }
+                Err(e) if e.is_timeout() => CodexError::IdleTimeout(self.cfg.idle_timeout),
+                Err(e) => CodexError::Transport(transport_message(&e)),
+            };
+            if !err.is_transient() || attempt >= self.cfg.max_retries {
+                return Err(err);
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 

@@ -68,6 +68,14 @@ impl ResponsesRequest {
     }
 }
 
+/// The body of `POST /responses/compact`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompactRequest {
+    pub model: String,
+    pub input: Vec<InputItem>,
+    pub instructions: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputItem {

@@ -25,7 +25,15 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/v1/chat/completions", post(openai::chat::completions))
-        .route("/v1/responses", post(openai::responses::create))
+        .route(
+            "/v1/responses",
+            post(openai::responses::create).get(openai::responses::websocket),
+        )
+        .route("/v1/responses/compact", post(openai::responses::compact))
+        .route(
+            "/v1/responses/{id}",
+            get(openai::responses::get).delete(openai::responses::delete),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

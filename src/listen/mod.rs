@@ -9,9 +9,9 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
@@ -44,7 +44,11 @@ pub async fn serve_unix(
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    // Connections are tracked so shutdown can wait for them; each one is told to finish its current
+    // request and close when `stop` flips. (hyper-util's GracefulShutdown cannot watch connections that
+    // allow upgrades, which WebSocket mode needs.)
+    let tracker = TaskTracker::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let me = nix::unistd::geteuid().as_raw();
     let mut builder = http1::Builder::new();
@@ -86,17 +90,30 @@ pub async fn serve_unix(
             }
         }
         let service = TowerToHyperService::new(router.clone());
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        tracker.spawn(async move {
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = async { drop(stop.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(slot);
         });
     }
     tracing::info!("shutting down: no new connections; waiting for running requests");
+    let _ = stop_tx.send(true);
+    tracker.close();
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = tracker.wait() => {}
         _ = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("requests still running after the grace period; stopping them");
         }

@@ -1,384 +1,396 @@
-//! `POST /v1/responses`: a near pass-through for Responses-API clients.
+//! The Responses API: `POST /v1/responses` (SSE or one object), `GET`/`DELETE /v1/responses/{id}`,
+//! `POST /v1/responses/compact`, and WebSocket mode on `GET /v1/responses`.
 //!
-//! The request is normalised into what the backend accepts (typed, so only allowlisted fields go out;
-//! `store: false` and `stream: true` upstream; encrypted reasoning included). When the client streams, the
-//! backend's events are forwarded unchanged; otherwise the final `response` object is assembled from them.
-//! The backend's objects are passed on as JSON values here on purpose: this route promises the backend's
-//! own shapes, and typing them would drop fields a client may rely on.
+//! One [`Turn`] drives every form: it pulls the backend's events, makes each one schema-valid where the
+//! backend's objects are thinner than OpenAI's published ones (sequence numbers, full response objects,
+//! `logprobs` on text), tracks the output, and on a clean finish keeps the conversation for
+//! `previous_response_id`. Events are JSON values here on purpose: this route promises OpenAI's event
+//! objects, including fields codex-serve does not interpret.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use codex_client::request::{
-    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, SummaryText,
-    TextControls, TextFormat, Tool, ToolOutput,
-};
-use codex_client::{CodexError, ResponseEvent, ResponsesRequest, StreamEvent};
+use axum::Json;
+use codex_client::request::CompactRequest;
+use codex_client::{CodexError, ResponseEvent, ResponseStream};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::chat_request::{derived_cache_key, split_model, tool_choice};
+use super::response_store::replay_item;
+use super::responses_request::{bad, items, CreateResponse, Echo};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
 
-#[derive(Debug, Deserialize)]
-pub struct CreateResponse {
-    pub model: String,
-    #[serde(default)]
-    pub input: Option<Value>,
-    #[serde(default)]
-    pub instructions: Option<String>,
-    #[serde(default)]
-    pub tools: Vec<Value>,
-    #[serde(default)]
-    pub tool_choice: Option<Value>,
-    #[serde(default)]
-    pub parallel_tool_calls: Option<bool>,
-    #[serde(default)]
-    pub reasoning: Option<ReasoningIn>,
-    #[serde(default)]
-    pub text: Option<TextIn>,
-    #[serde(default)]
-    pub stream: bool,
-    #[serde(default)]
-    pub prompt_cache_key: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub service_tier: Option<String>,
-    #[serde(default)]
-    pub previous_response_id: Option<String>,
+/// One response in flight: the backend's events in, OpenAI's events out.
+pub struct Turn {
+    app: Arc<App>,
+    upstream: ResponseStream,
+    _slot: OwnedSemaphorePermit,
+    echo: Echo,
+    model: String,
+    created_at: i64,
+    id: Option<String>,
+    seq: u64,
+    /// The conversation so far, to keep when this turn finishes cleanly; `None` with `store: false`.
+    history: Option<Vec<codex_client::request::InputItem>>,
+    output: BTreeMap<u32, Value>,
+    /// Item ids and function names by output index, for events that leave them out.
+    item_ids: HashMap<u32, String>,
+    names: HashMap<u32, String>,
+    last_index: u32,
+    done: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ReasoningIn {
-    #[serde(default)]
-    pub effort: Option<String>,
-    #[serde(default)]
-    pub summary: Option<String>,
-}
+impl Turn {
+    /// Checks, translates and sends the request; the turn then yields its events.
+    pub async fn start(
+        app: Arc<App>,
+        req: CreateResponse,
+        session: Option<&str>,
+    ) -> Result<Turn, ApiError> {
+        let prepared = req.translate(&app, session)?;
+        if let Some(effort) = prepared.effort {
+            app.check_effort(&prepared.request.model, effort).await?;
+        }
+        let model = prepared.request.model.clone();
+        let history = prepared.remember.then(|| prepared.request.input.clone());
+        let slot = app.upstream.acquire().await?;
+        let upstream = app.codex.stream(prepared.request).await?;
+        Ok(Turn {
+            app,
+            upstream,
+            _slot: slot,
+            echo: prepared.echo,
+            model,
+            created_at: unix_now(),
+            id: None,
+            seq: 0,
+            history,
+            output: BTreeMap::new(),
+            item_ids: HashMap::new(),
+            names: HashMap::new(),
+            last_index: 0,
+            done: false,
+        })
+    }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct TextIn {
-    #[serde(default)]
-    pub format: Option<Value>,
-    #[serde(default)]
-    pub verbosity: Option<String>,
-}
-
-fn bad(param: &str, message: impl Into<String>) -> ApiError {
-    ApiError::invalid(message).with_param(param)
-}
-
-fn text_of(v: &Value, param: &str) -> Result<String, ApiError> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Array(parts) => {
-            let mut out = String::new();
-            for (i, p) in parts.iter().enumerate() {
-                match p.get("text").and_then(Value::as_str) {
-                    Some(t) => {
-                        if !out.is_empty() {
-                            out.push('\n');
-                        }
-                        out.push_str(t);
-                    }
-                    None => {
-                        return Err(bad(
-                            &format!("{param}[{i}]"),
-                            "only text parts are allowed here",
-                        ))
-                    }
+    /// The next event, schema-valid; `None` after the last one. An `Err` ends the turn.
+    pub async fn next(&mut self) -> Option<Result<Value, ApiError>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let ev = match self.upstream.next().await {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e.into()));
+                }
+                Some(Ok(ev)) => ev,
+            };
+            let Some(mut value) = ev.value().filter(Value::is_object) else {
+                continue;
+            };
+            let terminal = matches!(
+                ev.event,
+                ResponseEvent::Completed { .. }
+                    | ResponseEvent::Incomplete { .. }
+                    | ResponseEvent::Failed { .. }
+                    | ResponseEvent::Error { .. }
+            );
+            self.normalize(&mut value);
+            if terminal {
+                self.done = true;
+                if matches!(ev.event, ResponseEvent::Completed { .. }) {
+                    self.remember(&value);
                 }
             }
-            Ok(out)
+            return Some(Ok(value));
         }
-        _ => Err(bad(param, "expected a string or an array of text parts")),
     }
-}
 
-fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiError> {
-    let assistant = role == Role::Assistant;
-    let text = |t: String| {
-        if assistant {
-            ContentPart::OutputText { text: t }
-        } else {
-            ContentPart::InputText { text: t }
-        }
-    };
-    match v {
-        Value::String(s) => Ok(vec![text(s.clone())]),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let here = format!("{param}[{i}]");
-                let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
-                let str_field = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
-                match kind {
-                    "input_text" | "output_text" | "text" => Ok(text(
-                        str_field("text").ok_or_else(|| bad(&here, "a text part needs `text`"))?,
-                    )),
-                    "refusal" if assistant => Ok(text(str_field("refusal").unwrap_or_default())),
-                    "input_image" if !assistant => Ok(ContentPart::InputImage {
-                        image_url: str_field("image_url").ok_or_else(|| {
-                            bad(&here, "the Codex backend takes images by `image_url` only")
-                        })?,
-                        detail: str_field("detail"),
-                    }),
-                    other => Err(bad(
-                        &here,
-                        format!(
-                            "content part of type '{other}' is not supported by the Codex backend"
-                        ),
-                    )
-                    .with_code("unsupported_content_part")),
-                }
-            })
-            .collect(),
-        _ => Err(bad(
-            param,
-            "`content` must be a string or an array of parts",
-        )),
+    /// The sequence number the next event (or an error of ours) gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.seq
     }
-}
 
-/// Client items → backend items; leading system messages are returned apart, as instructions.
-fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
-    let list = match input {
-        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
-        Some(Value::String(s)) => return Ok((Vec::new(), vec![InputItem::text(Role::User, s)])),
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(bad(
-                "input",
-                "`input` must be a string or an array of items",
-            ))
+    fn id(&mut self, from_backend: Option<&str>) -> String {
+        if self.id.is_none() {
+            self.id = Some(
+                from_backend
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("resp_{}", uuid::Uuid::new_v4().simple())),
+            );
         }
-    };
-    let mut system = Vec::new();
-    let mut out = Vec::with_capacity(list.len());
-    for (i, item) in list.into_iter().enumerate() {
-        let here = format!("input[{i}]");
-        let kind = item
+        self.id.clone().unwrap_or_default()
+    }
+
+    fn normalize(&mut self, ev: &mut Value) {
+        let kind = ev
             .get("type")
             .and_then(Value::as_str)
-            .unwrap_or("message");
-        let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
-        let need = |k: &str| s(k).ok_or_else(|| bad(&here, format!("a {kind} item needs `{k}`")));
-        match kind {
-            "message" => {
-                let role = item.get("role").and_then(Value::as_str).unwrap_or("");
-                let content = item.get("content").unwrap_or(&Value::Null);
-                let role = match role {
-                    "user" => Role::User,
-                    "assistant" => Role::Assistant,
-                    "developer" => Role::Developer,
-                    "system" if out.is_empty() => {
-                        system.push(text_of(content, &format!("{here}.content"))?);
-                        continue;
+            .unwrap_or("")
+            .to_owned();
+        ev["sequence_number"] = Value::from(self.seq);
+        self.seq += 1;
+
+        let index = ev
+            .get("output_index")
+            .and_then(Value::as_u64)
+            .map(|i| i as u32);
+        if let Some(i) = index {
+            self.last_index = i;
+        }
+        let index = index.unwrap_or(self.last_index);
+        match kind.as_str() {
+            "response.output_item.added" | "response.output_item.done" => {
+                let done = kind.ends_with("done");
+                ev["output_index"] = Value::from(index);
+                if let Some(item) = ev.get_mut("item").filter(|i| i.is_object()) {
+                    fill_item(item, done);
+                    if let Some(id) = item.get("id").and_then(Value::as_str) {
+                        self.item_ids.insert(index, id.to_owned());
                     }
-                    // The backend refuses `system` items; later guidance is developer guidance.
-                    "system" => Role::Developer,
-                    other => {
-                        return Err(bad(
-                            &format!("{here}.role"),
-                            format!("unknown role '{other}': use user, assistant, developer or system"),
-                        ))
+                    if let Some(name) = item.get("name").and_then(Value::as_str) {
+                        self.names.insert(index, name.to_owned());
                     }
-                };
-                out.push(InputItem::Message {
-                    role,
-                    content: parts(content, role, &format!("{here}.content"))?,
-                });
+                    if done {
+                        self.output.insert(index, item.clone());
+                    }
+                }
             }
-            "function_call" => out.push(InputItem::FunctionCall {
-                call_id: need("call_id")?,
-                name: need("name")?,
-                arguments: s("arguments").unwrap_or_default(),
-            }),
-            "function_call_output" => {
-                let output = match item.get("output") {
-                    Some(Value::String(t)) => ToolOutput::Text(t.clone()),
-                    Some(v @ Value::Array(_)) => ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?),
-                    _ => return Err(bad(&here, "a function_call_output item needs `output`")),
-                };
-                out.push(InputItem::FunctionCallOutput {
-                    call_id: need("call_id")?,
-                    output,
-                });
+            "response.content_part.added" | "response.content_part.done" => {
+                self.locate(ev, index);
+                if let Some(part) = ev.get_mut("part") {
+                    fill_part(part);
+                }
             }
-            "reasoning" => {
-                let summary = item
-                    .get("summary")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| p.get("text").and_then(Value::as_str))
-                            .map(|t| SummaryText { text: t.to_owned() })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(InputItem::Reasoning {
-                    summary,
-                    encrypted_content: s("encrypted_content"),
-                });
+            "response.output_text.delta" | "response.output_text.done" => {
+                self.locate(ev, index);
+                ev.as_object_mut()
+                    .map(|o| o.entry("logprobs").or_insert(Value::Array(Vec::new())));
             }
-            "item_reference" => {
-                return Err(bad(
-                    &here,
-                    "item references need stored responses, which the Codex backend does not keep: send the items themselves",
-                ))
+            "response.function_call_arguments.delta" | "response.function_call_arguments.done" => {
+                self.locate(ev, index);
+                if kind.ends_with("done") {
+                    if let (Some(o), Some(name)) = (ev.as_object_mut(), self.names.get(&index)) {
+                        o.entry("name").or_insert(Value::String(name.clone()));
+                    }
+                }
             }
-            other => {
-                return Err(bad(&here, format!("input items of type '{other}' are not supported")))
+            k if k.starts_with("response.reasoning_summary")
+                || k.starts_with("response.reasoning_text") =>
+            {
+                self.locate(ev, index);
+                if let Some(o) = ev.as_object_mut() {
+                    o.entry("summary_index").or_insert(Value::from(0));
+                }
+            }
+            _ => {}
+        }
+        let status = match kind.as_str() {
+            "response.completed" => "completed",
+            "response.incomplete" => "incomplete",
+            "response.failed" => "failed",
+            _ => "in_progress",
+        };
+        if let Some(resp) = ev.get_mut("response") {
+            let from_backend = resp.get("id").and_then(Value::as_str).map(str::to_owned);
+            let id = self.id(from_backend.as_deref());
+            let output = if status == "in_progress" {
+                Vec::new()
+            } else {
+                self.output.values().cloned().collect()
+            };
+            if let Value::Object(r) = resp {
+                r.insert("id".into(), Value::String(id));
+                self.fill_response(r, status, output);
             }
         }
     }
-    Ok((system, out))
-}
 
-fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
-    list.into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let here = format!("tools[{i}]");
-            match t.get("type").and_then(Value::as_str) {
-                Some("function") => Ok(Tool::Function {
-                    name: t
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| bad(&here, "a function tool needs `name`"))?
-                        .to_owned(),
-                    description: t
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    parameters: t.get("parameters").cloned().filter(|p| !p.is_null()),
-                    strict: t.get("strict").and_then(Value::as_bool),
-                }),
-                Some("web_search" | "web_search_preview") => Ok(Tool::WebSearch {}),
-                Some(other) => Err(bad(
-                    &here,
-                    format!("tools of type '{other}' are not supported by the Codex backend"),
-                )),
-                None => Err(bad(&here, "a tool needs `type`")),
-            }
-        })
-        .collect()
-}
-
-fn text_format(v: Value) -> Result<TextFormat, ApiError> {
-    match v.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(TextFormat::Text),
-        Some("json_object") => Ok(TextFormat::JsonObject),
-        Some("json_schema") => Ok(TextFormat::JsonSchema {
-            name: v
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("text.format.name", "a json_schema format needs `name`"))?
-                .to_owned(),
-            schema: v
-                .get("schema")
+    /// Events about a part of an item carry the item's id, index and content index.
+    fn locate(&self, ev: &mut Value, index: u32) {
+        let Some(o) = ev.as_object_mut() else { return };
+        o.insert("output_index".into(), Value::from(index));
+        if !o.get("item_id").is_some_and(Value::is_string) {
+            let id = self
+                .item_ids
+                .get(&index)
                 .cloned()
-                .unwrap_or_else(|| serde_json::json!({"type": "object"})),
-            strict: v.get("strict").and_then(Value::as_bool),
-            description: v
-                .get("description")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        }),
-        _ => Err(bad(
-            "text.format",
-            "`text.format.type` must be text, json_object or json_schema",
-        )),
+                .unwrap_or_else(|| format!("item_{index}"));
+            o.insert("item_id".into(), Value::String(id));
+        }
+        o.entry("content_index").or_insert(Value::from(0));
+    }
+
+    fn fill_response(&self, r: &mut Map<String, Value>, status: &str, items: Vec<Value>) {
+        let missing = |r: &Map<String, Value>, k: &str| r.get(k).is_none_or(Value::is_null);
+        r.insert("object".into(), Value::String("response".into()));
+        if missing(r, "created_at") {
+            r.insert("created_at".into(), Value::from(self.created_at));
+        }
+        if missing(r, "model") {
+            r.insert("model".into(), Value::String(self.model.clone()));
+        }
+        if missing(r, "status") {
+            r.insert("status".into(), Value::String(status.into()));
+        }
+        let has_output = r
+            .get("output")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        if !has_output {
+            r.insert("output".into(), Value::Array(items));
+        }
+        if let Some(Value::Array(out)) = r.get_mut("output") {
+            for item in out.iter_mut() {
+                fill_item(item, true);
+            }
+        }
+        let e = &self.echo;
+        let defaults = [
+            ("error", Value::Null),
+            ("incomplete_details", Value::Null),
+            (
+                "instructions",
+                e.instructions.clone().map_or(Value::Null, Value::String),
+            ),
+            ("tools", e.tools.clone()),
+            ("tool_choice", e.tool_choice.clone()),
+            ("parallel_tool_calls", Value::Bool(e.parallel_tool_calls)),
+            ("reasoning", e.reasoning.clone()),
+            ("text", e.text.clone()),
+            (
+                "previous_response_id",
+                e.previous_response_id
+                    .clone()
+                    .map_or(Value::Null, Value::String),
+            ),
+            ("metadata", Value::Object(Map::new())),
+            ("temperature", Value::Null),
+            ("top_p", Value::Null),
+        ];
+        for (k, v) in defaults {
+            if missing(r, k) {
+                r.insert(k.into(), v);
+            }
+        }
+        // `usage` is an object or absent in the published schema, never null.
+        if r.get("usage").is_some_and(Value::is_null) {
+            r.remove("usage");
+        }
+        if let Some(Value::Object(usage)) = r.get_mut("usage") {
+            for (details, fields) in [
+                (
+                    "input_tokens_details",
+                    &["cached_tokens", "cache_write_tokens"][..],
+                ),
+                ("output_tokens_details", &["reasoning_tokens"][..]),
+            ] {
+                let d = usage.entry(details).or_insert(Value::Null);
+                if !d.is_object() {
+                    *d = Value::Object(Map::new());
+                }
+                if let Value::Object(d) = d {
+                    for f in fields {
+                        d.entry(*f).or_insert(Value::from(0));
+                    }
+                }
+            }
+        }
+    }
+
+    fn remember(&mut self, completed: &Value) {
+        let Some(mut history) = self.history.take() else {
+            return;
+        };
+        let Some(response) = completed.get("response") else {
+            return;
+        };
+        let Some(id) = response.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        if let Some(out) = response.get("output").and_then(Value::as_array) {
+            history.extend(out.iter().filter_map(replay_item));
+        }
+        self.app
+            .responses
+            .put(id.to_owned(), response.clone(), history);
     }
 }
 
-impl CreateResponse {
-    pub fn translate(
-        self,
-        app: &App,
-        session: Option<&str>,
-    ) -> Result<(ResponsesRequest, Option<ReasoningEffort>), ApiError> {
-        if self.previous_response_id.is_some() {
-            return Err(bad(
-                "previous_response_id",
-                "previous_response_id is not supported yet: the Codex backend keeps no responses, so send the whole conversation in `input`",
-            )
-            .with_code("unsupported_parameter"));
-        }
-        if self.model.trim().is_empty() {
-            return Err(bad("model", "`model` must not be empty"));
-        }
-        let (slug, suffix_effort) = split_model(&self.model);
-        let model = slug.to_owned();
-        let (system, input) = items(self.input)?;
-        if input.is_empty() {
-            return Err(bad("input", "`input` must hold at least one item"));
-        }
-        let mut instructions: Vec<String> = self
-            .instructions
-            .into_iter()
-            .filter(|i| !i.trim().is_empty())
-            .collect();
-        instructions.extend(system);
-        let instructions = if instructions.is_empty() {
-            app.defaults.instructions.clone()
-        } else {
-            instructions.join("\n\n")
+/// Output items carry an id and a status in OpenAI's objects; text parts carry `logprobs` and
+/// `annotations`.
+fn fill_item(item: &mut Value, done: bool) {
+    let Some(o) = item.as_object_mut() else {
+        return;
+    };
+    let kind = o
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if !o.get("id").is_some_and(Value::is_string) {
+        let prefix = match kind.as_str() {
+            "message" => "msg",
+            "function_call" => "fc",
+            "reasoning" => "rs",
+            _ => "item",
         };
-        let reasoning = self.reasoning.unwrap_or_default();
-        let effort = match reasoning.effort.as_deref() {
-            Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
-                bad(
-                    "reasoning.effort",
-                    format!("unknown reasoning effort '{e}'"),
-                )
-            })?),
-            None => suffix_effort.or(app.defaults.reasoning_effort),
-        };
-        let summary = match reasoning.summary.as_deref() {
-            None => app.defaults.reasoning_summary,
-            Some("auto") => Some(ReasoningSummary::Auto),
-            Some("concise") => Some(ReasoningSummary::Concise),
-            Some("detailed") => Some(ReasoningSummary::Detailed),
-            Some("none") => None,
-            Some(other) => {
-                return Err(bad(
-                    "reasoning.summary",
-                    format!("unknown reasoning summary '{other}'"),
-                ))
-            }
-        };
-        let cache_key = self
-            .prompt_cache_key
-            .or(self.user)
-            .or_else(|| session.map(str::to_owned))
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
-        let mut req = ResponsesRequest::new(model, instructions, input);
-        req.prompt_cache_key = Some(cache_key);
-        req.tools = tools(self.tools)?;
-        req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
-        req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
-        req.reasoning = Some(Reasoning { effort, summary });
-        req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
-        if let Some(text) = self.text {
-            req.text = Some(TextControls {
-                verbosity: text.verbosity,
-                format: text.format.map(text_format).transpose()?,
-            });
-        }
-        Ok((req, effort))
+        o.insert(
+            "id".into(),
+            Value::String(format!("{prefix}_{}", uuid::Uuid::new_v4().simple())),
+        );
+    }
+    if kind == "message" {
+        o.entry("role").or_insert(Value::String("assistant".into()));
+    }
+    if kind != "reasoning" && o.get("status").is_none_or(Value::is_null) {
+        let status = if done { "completed" } else { "in_progress" };
+        o.insert("status".into(), Value::String(status.into()));
+    }
+    if kind == "reasoning" {
+        o.entry("summary").or_insert(Value::Array(Vec::new()));
+    }
+    if let Some(Value::Array(parts)) = o.get_mut("content") {
+        parts.iter_mut().for_each(fill_part);
     }
 }
+
+fn fill_part(part: &mut Value) {
+    if part.get("type").and_then(Value::as_str) == Some("output_text") {
+        if let Some(p) = part.as_object_mut() {
+            p.entry("logprobs").or_insert(Value::Array(Vec::new()));
+            p.entry("annotations").or_insert(Value::Array(Vec::new()));
+            p.entry("text").or_insert(Value::String(String::new()));
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn error_object(err: &ApiError) -> Value {
+    json!({"type": err.kind, "code": err.code, "message": err.message, "param": err.param})
+}
+
+// ---- HTTP ----------------------------------------------------------------------------------------------
 
 pub async fn create(
     State(app): State<Arc<App>>,
@@ -388,47 +400,26 @@ pub async fn create(
     let req: CreateResponse = parse_json(&body)?;
     let streaming = req.stream;
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
-    let (upstream_req, effort) = req.translate(&app, session)?;
-    if let Some(effort) = effort {
-        app.check_effort(&upstream_req.model, effort).await?;
-    }
-    let model = upstream_req.model.clone();
-    let slot = app.upstream.acquire().await?;
-    let mut upstream = app.codex.stream(upstream_req).await?;
+    let mut turn = Turn::start(app, req, session).await?;
     if !streaming {
-        return assemble(&mut upstream, &model)
-            .await
-            .map(|v| axum::Json(v).into_response());
+        return finish(&mut turn).await.map(|v| Json(v).into_response());
     }
-    // `seq` is the next sequence number, for an error event of our own after the backend's last one.
-    let state = (upstream, false, slot, 0u64);
-    let body = futures_util::stream::unfold(state, |(mut up, done, slot, mut seq)| async move {
-        if done {
-            return None;
-        }
-        let (bytes, end) = match up.next().await {
-            None => return None,
-            Some(Ok(ev)) => {
-                let end = matches!(
-                    ev.event,
-                    ResponseEvent::Completed { .. }
-                        | ResponseEvent::Incomplete { .. }
-                        | ResponseEvent::Failed { .. }
-                        | ResponseEvent::Error { .. }
-                );
-                let (bytes, event_seq) = frame(&ev);
-                seq = event_seq.map_or(seq + 1, |n| n + 1);
-                (bytes, end)
+    let body = futures_util::stream::unfold(turn, |mut turn| async move {
+        let frame = match turn.next().await? {
+            Ok(ev) => {
+                let kind = ev.get("type").and_then(Value::as_str).unwrap_or("message");
+                format!("event: {kind}\ndata: {ev}\n\n")
             }
-            Some(Err(e)) => (error_event(&ApiError::from(e), seq), true),
+            Err(e) => {
+                let mut ev = error_object(&e);
+                ev["type"] = Value::String("error".into());
+                ev["sequence_number"] = Value::from(turn.next_sequence());
+                format!("event: error\ndata: {ev}\n\n")
+            }
         };
-        Some((
-            Ok::<_, std::io::Error>(Bytes::from(bytes)),
-            (up, end, slot, seq),
-        ))
+        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), turn))
     });
     let mut resp = Response::new(Body::from_stream(body));
-    *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
@@ -438,92 +429,35 @@ pub async fn create(
     Ok(resp)
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(default)]
-    sequence_number: Option<u64>,
-}
-
-/// The backend's event, unchanged, as an SSE frame with its `event:` name; and its sequence number.
-fn frame(ev: &StreamEvent) -> (Vec<u8>, Option<u64>) {
-    let env = serde_json::from_str::<Envelope<'_>>(&ev.data).ok();
-    let kind = env.as_ref().map_or("message", |e| e.kind);
-    let mut buf = Vec::with_capacity(ev.data.len() + kind.len() + 16);
-    buf.extend_from_slice(b"event: ");
-    buf.extend_from_slice(kind.as_bytes());
-    buf.extend_from_slice(b"\ndata: ");
-    buf.extend_from_slice(ev.data.as_bytes());
-    buf.extend_from_slice(b"\n\n");
-    (buf, env.and_then(|e| e.sequence_number))
-}
-
-/// A failure after the stream began, as the Responses API's own `error` event.
-fn error_event(err: &ApiError, sequence_number: u64) -> Vec<u8> {
-    let v = serde_json::json!({
-        "type": "error",
-        "code": err.code,
-        "message": err.message,
-        "param": err.param,
-        "sequence_number": sequence_number,
-    });
-    format!("event: error\ndata: {v}\n\n").into_bytes()
-}
-
-/// Collects the stream into the final `response` object.
-async fn assemble(
-    upstream: &mut codex_client::ResponseStream,
-    model: &str,
-) -> Result<Value, ApiError> {
-    let mut output: BTreeMap<u32, Value> = BTreeMap::new();
-    let mut next_index = 0u32;
-    while let Some(ev) = upstream.next().await {
-        let ev = ev?;
-        match &ev.event {
-            ResponseEvent::OutputItemDone { output_index, .. } => {
-                let idx = output_index.unwrap_or(next_index);
-                next_index = next_index.max(idx + 1);
-                if let Some(item) = ev
-                    .value()
-                    .and_then(|mut v| v.get_mut("item").map(Value::take))
-                {
-                    output.insert(idx, item);
-                }
+/// Runs a turn to its end and returns the final response object; a failure before then is an error.
+async fn finish(turn: &mut Turn) -> Result<Value, ApiError> {
+    while let Some(ev) = turn.next().await {
+        let mut ev = ev?;
+        match ev.get("type").and_then(Value::as_str) {
+            Some("response.completed" | "response.incomplete") => {
+                return Ok(ev
+                    .get_mut("response")
+                    .map(Value::take)
+                    .unwrap_or(Value::Null));
             }
-            ResponseEvent::Completed { .. } | ResponseEvent::Incomplete { .. } => {
-                let status = if matches!(ev.event, ResponseEvent::Completed { .. }) {
-                    "completed"
-                } else {
-                    "incomplete"
-                };
-                let mut response = ev
-                    .value()
-                    .and_then(|mut v| v.get_mut("response").map(Value::take))
-                    .and_then(|v| match v {
-                        Value::Object(m) => Some(m),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                fill_defaults(&mut response, status, model, output.into_values().collect());
-                return Ok(Value::Object(response));
-            }
-            ResponseEvent::Failed { response } => {
-                let err = response.error.clone().unwrap_or_default();
+            Some("response.failed") => {
+                let err = &ev["response"]["error"];
                 return Err(CodexError::Failed {
-                    code: err.code.unwrap_or_else(|| "response_failed".into()),
-                    message: err
-                        .message
-                        .unwrap_or_else(|| "the Codex backend reported a failed response".into()),
+                    code: err["code"].as_str().unwrap_or("response_failed").to_owned(),
+                    message: err["message"]
+                        .as_str()
+                        .unwrap_or("the Codex backend reported a failed response")
+                        .to_owned(),
                 }
                 .into());
             }
-            ResponseEvent::Error { code, message } => {
+            Some("error") => {
                 return Err(CodexError::Failed {
-                    code: code.clone().unwrap_or_else(|| "upstream_error".into()),
-                    message: message
-                        .clone()
-                        .unwrap_or_else(|| "the Codex backend reported an error".into()),
+                    code: ev["code"].as_str().unwrap_or("upstream_error").to_owned(),
+                    message: ev["message"]
+                        .as_str()
+                        .unwrap_or("the Codex backend reported an error")
+                        .to_owned(),
                 }
                 .into());
             }
@@ -533,78 +467,184 @@ async fn assemble(
     Err(CodexError::StreamClosed.into())
 }
 
-/// The backend's final object can be thin; fill what a Responses client expects to find.
-fn fill_defaults(r: &mut Map<String, Value>, status: &str, model: &str, items: Vec<Value>) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let missing = |r: &Map<String, Value>, k: &str| r.get(k).is_none_or(Value::is_null);
-    if missing(r, "id") {
-        r.insert(
-            "id".into(),
-            Value::String(format!("resp_{}", uuid::Uuid::new_v4().simple())),
-        );
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("No response with id '{id}' is kept by this codex-serve (it may have expired or been stored with store: false)"),
+    )
+    .with_param("response_id")
+    .with_code("response_not_found")
+}
+
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app.responses
+        .get(&id)
+        .map(|s| Json(s.response.clone()))
+        .ok_or_else(|| not_found(&id))
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if app.responses.remove(&id) {
+        Ok(Json(
+            json!({"id": id, "object": "response.deleted", "deleted": true}),
+        ))
+    } else {
+        Err(not_found(&id))
     }
-    r.insert("object".into(), Value::String("response".into()));
-    if missing(r, "created_at") {
-        r.insert("created_at".into(), Value::from(now));
+}
+
+#[derive(serde::Deserialize)]
+pub struct CompactIn {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    instructions: Option<String>,
+    #[serde(default)]
+    previous_response_id: Option<String>,
+}
+
+/// `POST /v1/responses/compact`, passed through to the backend's `/responses/compact`.
+pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: CompactIn = parse_json(&body)?;
+    let model = req
+        .model
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| bad("model", "`model` is required"))?;
+    let (system, new_items) = items(req.input)?;
+    let mut input = match &req.previous_response_id {
+        Some(id) => app
+            .responses
+            .get(id)
+            .map(|s| s.items.as_ref().clone())
+            .ok_or_else(|| {
+                bad(
+                    "previous_response_id",
+                    format!("Previous response with id '{id}' not found"),
+                )
+                .with_code("previous_response_not_found")
+            })?,
+        None => Vec::new(),
+    };
+    input.extend(new_items);
+    if input.is_empty() {
+        return Err(bad("input", "nothing to compact: `input` is empty"));
     }
-    if missing(r, "model") {
-        r.insert("model".into(), Value::String(model.to_owned()));
-    }
-    if missing(r, "status") {
-        r.insert("status".into(), Value::String(status.into()));
-    }
-    let has_output = r
-        .get("output")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if !has_output {
-        r.insert("output".into(), Value::Array(items));
-    }
-    for k in ["error", "incomplete_details", "instructions", "usage"] {
-        r.entry(k).or_insert(Value::Null);
-    }
-    r.entry("parallel_tool_calls").or_insert(Value::Bool(true));
-    r.entry("tool_choice")
-        .or_insert(Value::String("auto".into()));
-    r.entry("tools").or_insert(Value::Array(Vec::new()));
-    r.entry("metadata").or_insert(Value::Object(Map::new()));
-    if let Some(Value::Object(usage)) = r.get_mut("usage") {
-        for (details, fields) in [
-            (
-                "input_tokens_details",
-                &["cached_tokens", "cache_write_tokens"][..],
-            ),
-            ("output_tokens_details", &["reasoning_tokens"][..]),
-        ] {
-            let d = usage
-                .entry(details)
-                .or_insert_with(|| Value::Object(Map::new()));
-            if d.is_null() {
-                *d = Value::Object(Map::new());
-            }
-            if let Value::Object(d) = d {
-                for f in fields {
-                    d.entry(*f).or_insert(Value::from(0));
+    let mut instructions: Vec<String> = req
+        .instructions
+        .into_iter()
+        .filter(|i| !i.trim().is_empty())
+        .collect();
+    instructions.extend(system);
+    let instructions = if instructions.is_empty() {
+        app.defaults.instructions.clone()
+    } else {
+        instructions.join("\n\n")
+    };
+    let _slot = app.upstream.acquire().await?;
+    let answer = app
+        .codex
+        .compact(&CompactRequest {
+            model: super::chat_request::split_model(&model).0.to_owned(),
+            input,
+            instructions,
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+// ---- WebSocket -----------------------------------------------------------------------------------------
+
+pub async fn websocket(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let session = headers
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    ws.max_message_size(app.max_body_bytes)
+        .on_upgrade(move |socket| session_loop(app, socket, session))
+}
+
+async fn send_error(socket: &mut WebSocket, err: &ApiError) -> bool {
+    let frame = json!({"type": "error", "status": err.status.as_u16(), "error": error_object(err)});
+    socket
+        .send(Message::Text(frame.to_string().into()))
+        .await
+        .is_ok()
+}
+
+/// One conversation per socket: each `response.create` frame runs a turn whose events go back one per
+/// frame. Turns chain through `previous_response_id` like HTTP requests do.
+async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<String>) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Close(_) => break,
+            // Pings are answered by the library; binary frames are not part of the protocol.
+            Message::Binary(_) => {
+                if !send_error(&mut socket, &ApiError::invalid("send JSON text frames")).await {
+                    break;
                 }
+                continue;
+            }
+            _ => continue,
+        };
+        let req = match parse_create(text.as_bytes()) {
+            Ok(r) => r,
+            Err(e) => {
+                if !send_error(&mut socket, &e).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let mut turn = match Turn::start(app.clone(), req, session.as_deref()).await {
+            Ok(t) => t,
+            Err(e) => {
+                if !send_error(&mut socket, &e).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        while let Some(ev) = turn.next().await {
+            let sent = match ev {
+                Ok(ev) => socket
+                    .send(Message::Text(ev.to_string().into()))
+                    .await
+                    .is_ok(),
+                Err(e) => send_error(&mut socket, &e).await,
+            };
+            if !sent {
+                // The client left: dropping the turn cancels the upstream request.
+                return;
             }
         }
     }
-    // `output_text` parts carry `logprobs` in the published schema; the backend leaves it out.
-    if let Some(Value::Array(items)) = r.get_mut("output") {
-        for item in items.iter_mut() {
-            if let Some(Value::Array(parts)) = item.get_mut("content") {
-                for part in parts.iter_mut().filter(|p| p["type"] == "output_text") {
-                    if let Value::Object(p) = part {
-                        p.entry("logprobs").or_insert(Value::Array(Vec::new()));
-                        p.entry("annotations").or_insert(Value::Array(Vec::new()));
-                    }
-                }
-            }
-        }
+}
+
+/// A `{"type":"response.create", ...}` frame; the request fields may also sit under `response`.
+fn parse_create(bytes: &[u8]) -> Result<CreateResponse, ApiError> {
+    let mut v: Value = parse_json(bytes)?;
+    if v.get("type").and_then(Value::as_str) != Some("response.create") {
+        return Err(bad("type", "expected a frame of type \"response.create\""));
     }
-    r.entry("temperature").or_insert(Value::Null);
-    r.entry("top_p").or_insert(Value::Null);
+    if let Some(Value::Object(inner)) = v.get_mut("response").map(Value::take) {
+        v = Value::Object(inner);
+    } else if let Value::Object(o) = &mut v {
+        o.remove("type");
+    }
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::invalid(format!("invalid response.create: {e}")))
 }

@@ -569,13 +569,13 @@ def test_responses_create_with_system_developer_and_user_items(client: openai.Op
 def test_responses_object_is_the_backend_object_and_schema_valid(
     client: openai.OpenAI, http: httpx.Client, mock: Mock, schema: Schema
 ) -> None:
-    """With a complete backend answer, the assembled object is the backend's final response, unchanged."""
+    """With a complete backend answer, the assembled object keeps every field of the backend's final response."""
     events = Codex("resp_whole").reasoning(["Short."], "ENC-W").message(["All ", "good."]).complete(reasoning_tokens=3)
     mock.reply_sse(events)
     resp = http.post(RESPONSES_PATH, json={"model": MODEL, "input": "status?"})
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body == events[-1]["response"]
+    assert_superset(body, events[-1]["response"])
     Response.model_validate(body)
     schema.validate("Response", body)
 
@@ -612,7 +612,22 @@ def test_responses_object_for_the_mock_echo_validates_strictly(
 # ---------------------------------------------------------------------------------------------- responses: stream
 
 
-def test_responses_stream_passes_events_through_unchanged(
+def assert_superset(got: Any, want: Any, at: str = "$") -> None:
+    """Every field of `want` is in `got` with the same value; `got` may carry more (filled defaults)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict), f"{at}: {got!r}"
+        for k, v in want.items():
+            assert k in got, f"{at}.{k} dropped"
+            assert_superset(got[k], v, f"{at}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{at}: {got!r}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_superset(g, w, f"{at}[{i}]")
+    else:
+        assert got == want, f"{at}: {got!r} != {want!r}"
+
+
+def test_responses_stream_keeps_every_backend_field(
     client: openai.OpenAI, http: httpx.Client, mock: Mock, schema: Schema
 ) -> None:
     text_deltas = ["The answer ", "is ", "forty-two."]
@@ -628,7 +643,8 @@ def test_responses_stream_passes_events_through_unchanged(
     mock.reply_sse(events)
     got = list(client.responses.create(model=MODEL, input="what is it?", stream=True, max_output_tokens=10))
     assert [e.type for e in got] == [e["type"] for e in events]
-    assert [e.to_dict() for e in got] == events
+    for g, sent in zip(got, events):
+        assert_superset(g.to_dict(), sent)
     assert "".join(e.delta for e in got if e.type == "response.output_text.delta") == "".join(text_deltas)
     assert_normalised_upstream(upstream_bodies(mock)[-1])
 
@@ -638,9 +654,10 @@ def test_responses_stream_passes_events_through_unchanged(
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
     assert len(frames) == len(events)
-    for (name, data), sent in zip(frames, events):
+    for i, ((name, data), sent) in enumerate(zip(frames, events)):
         event = json.loads(data)
-        assert event == sent
+        assert_superset(event, sent)
+        assert event["sequence_number"] == i
         assert name == event["type"]
         validate_stream_event(schema, event)
 

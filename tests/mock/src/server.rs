@@ -27,6 +27,7 @@ const MODELS_ETAG: &str = "\"codex-mock-models-1\"";
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/responses", post(responses))
+        .route("/responses/compact", post(compact))
         .route("/oauth/token", post(token))
         .route("/models", get(models))
         .merge(control::routes())
@@ -156,6 +157,38 @@ async fn responses(
         None => default_reply(&shared, &request).await?,
     };
     render(reply).await
+}
+
+/// `POST /responses/compact`: the history comes back as one summary message (recorded like `/responses`).
+async fn compact(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let lossy = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    shared.state().requests.push(RecordedRequest {
+        path: "/responses/compact".to_owned(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), lossy(v.as_bytes())))
+            .collect(),
+        body: parsed.clone(),
+    });
+    authorize(&shared, &headers)?;
+    let queued = shared.state().replies.pop_front();
+    if let Some(reply) = queued {
+        return render(reply).await;
+    }
+    let items = parsed
+        .get("input")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if parsed.get("model").and_then(Value::as_str).is_none() {
+        return Err(detail(400, "Missing required parameter: 'model'."));
+    }
+    let summary = format!("Summary of {items} earlier items.");
+    Ok(json_response(
+        200,
+        &json!({"output": [{"type": "message", "role": "user",
+                            "content": [{"type": "input_text", "text": summary}]}]}),
+    ))
 }
 
 async fn render(reply: Reply) -> Answer {

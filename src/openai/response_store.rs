@@ -1,0 +1,209 @@
+//! Finished responses of `/v1/responses`, kept so a client can continue with `previous_response_id`.
+//!
+//! The backend runs with `store: false` and refuses `previous_response_id`, so this process keeps the
+//! conversation: each stored response holds the full item list (its input, and its output as input items,
+//! encrypted reasoning included) that the next turn is built on. In memory only, per user process; bounded
+//! by count and bytes, oldest out first, with a time to live.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use codex_client::request::{ContentPart, InputItem, Role, SummaryText};
+use serde_json::Value;
+
+pub struct Stored {
+    /// The response object as the client received it.
+    pub response: Value,
+    /// Input and output of the whole conversation up to this response, ready to send upstream again.
+    pub items: Arc<Vec<InputItem>>,
+    bytes: usize,
+    at: Instant,
+}
+
+pub struct ResponseStore {
+    inner: Mutex<Inner>,
+    max_entries: usize,
+    max_bytes: usize,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<String, Arc<Stored>>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+/// An output item of a response, as an input item of the next turn; `None` for items that cannot be
+/// replayed (built-in tool calls).
+pub fn replay_item(item: &Value) -> Option<InputItem> {
+    let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
+    match item.get("type").and_then(Value::as_str)? {
+        "message" => {
+            let content: Vec<ContentPart> = item
+                .get("content")?
+                .as_array()?
+                .iter()
+                .filter_map(|c| match c.get("type").and_then(Value::as_str) {
+                    Some("output_text") => Some(ContentPart::OutputText {
+                        text: c
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    }),
+                    Some("refusal") => Some(ContentPart::OutputText {
+                        text: c
+                            .get("refusal")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            (!content.is_empty()).then_some(InputItem::Message {
+                role: Role::Assistant,
+                content,
+            })
+        }
+        "function_call" => Some(InputItem::FunctionCall {
+            call_id: s("call_id")?,
+            name: s("name")?,
+            arguments: s("arguments").unwrap_or_default(),
+        }),
+        "reasoning" => Some(InputItem::Reasoning {
+            summary: item
+                .get("summary")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.get("text").and_then(Value::as_str))
+                        .map(|t| SummaryText { text: t.to_owned() })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            encrypted_content: s("encrypted_content"),
+        }),
+        _ => None,
+    }
+}
+
+impl ResponseStore {
+    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
+        ResponseStore {
+            inner: Mutex::new(Inner::default()),
+            max_entries,
+            max_bytes,
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
+        if self.max_entries == 0 {
+            return;
+        }
+        // A rough size: the JSON of both halves.
+        let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
+        if bytes > self.max_bytes {
+            tracing::debug!(bytes, "response too large to keep for previous_response_id");
+            return;
+        }
+        let stored = Arc::new(Stored {
+            response,
+            items: Arc::new(items),
+            bytes,
+            at: Instant::now(),
+        });
+        let mut inner = self.lock();
+        if let Some(old) = inner.map.insert(id.clone(), stored) {
+            inner.bytes -= old.bytes;
+        }
+        inner.bytes += bytes;
+        inner.order.push_back(id);
+        while inner.map.len() > self.max_entries || inner.bytes > self.max_bytes {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(e) = inner.map.remove(&oldest) {
+                inner.bytes -= e.bytes;
+            }
+        }
+        if inner.order.len() > self.max_entries.saturating_mul(4) {
+            let live: std::collections::HashSet<String> = inner.map.keys().cloned().collect();
+            inner.order.retain(|k| live.contains(k));
+        }
+    }
+
+    /// The stored response, unless unknown or expired (an expired one is dropped on the way).
+    pub fn get(&self, id: &str) -> Option<Arc<Stored>> {
+        let mut inner = self.lock();
+        let fresh = inner.map.get(id).map(|e| e.at.elapsed() < self.ttl)?;
+        if !fresh {
+            if let Some(e) = inner.map.remove(id) {
+                inner.bytes -= e.bytes;
+            }
+            return None;
+        }
+        inner.map.get(id).cloned()
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        let mut inner = self.lock();
+        match inner.map.remove(id) {
+            Some(e) => {
+                inner.bytes -= e.bytes;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replays_messages_calls_and_reasoning_but_not_builtins() {
+        let msg = replay_item(
+            &json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi"}]}),
+        );
+        assert_eq!(msg, Some(InputItem::text(Role::Assistant, "hi")));
+        let call =
+            replay_item(&json!({"type":"function_call","call_id":"c","name":"f","arguments":"{}"}));
+        assert!(matches!(call, Some(InputItem::FunctionCall { .. })));
+        let r = replay_item(
+            &json!({"type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"E"}),
+        );
+        assert!(
+            matches!(r, Some(InputItem::Reasoning { encrypted_content: Some(ref e), .. }) if e == "E")
+        );
+        assert_eq!(replay_item(&json!({"type":"web_search_call"})), None);
+    }
+
+    #[test]
+    fn bounded_and_expiring() {
+        let s = ResponseStore::new(2, 1 << 20, Duration::from_secs(60));
+        for i in 0..3 {
+            s.put(
+                format!("r{i}"),
+                json!({"id": i}),
+                vec![InputItem::text(Role::User, "x")],
+            );
+        }
+        assert!(s.get("r0").is_none());
+        assert!(s.get("r2").is_some());
+        assert!(s.remove("r2"));
+        assert!(s.get("r2").is_none());
+        let expired = ResponseStore::new(10, 1 << 20, Duration::from_millis(0));
+        expired.put("r".into(), json!({}), vec![]);
+        assert!(expired.get("r").is_none());
+    }
+}

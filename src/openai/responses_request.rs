@@ -1,0 +1,423 @@
+//! The `/v1/responses` request: normalised into what the backend accepts (typed, so only allowlisted
+//! fields go out; `store: false` and `stream: true` upstream; encrypted reasoning included), with
+//! `previous_response_id` expanded from this process's own store.
+
+use codex_client::request::{
+    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, SummaryText,
+    TextControls, TextFormat, Tool, ToolOutput,
+};
+use codex_client::ResponsesRequest;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::chat_request::{derived_cache_key, split_model, tool_choice};
+use crate::app::App;
+use crate::http::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateResponse {
+    pub model: String,
+    #[serde(default)]
+    pub input: Option<Value>,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<Value>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub reasoning: Option<ReasoningIn>,
+    #[serde(default)]
+    pub text: Option<TextIn>,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub prompt_cache_key: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    #[serde(default)]
+    pub previous_response_id: Option<String>,
+    /// `false`: do not keep this response for `previous_response_id`.
+    #[serde(default)]
+    pub store: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReasoningIn {
+    #[serde(default)]
+    pub effort: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TextIn {
+    #[serde(default)]
+    pub format: Option<Value>,
+    #[serde(default)]
+    pub verbosity: Option<String>,
+}
+
+/// The translated request, and what the response object should echo back.
+pub struct Prepared {
+    pub request: ResponsesRequest,
+    pub effort: Option<ReasoningEffort>,
+    /// Keep the finished response for `previous_response_id`.
+    pub remember: bool,
+    pub echo: Echo,
+}
+
+/// Request fields a Responses client expects to find again in the response object.
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    pub instructions: Option<String>,
+    pub tools: Value,
+    pub tool_choice: Value,
+    pub parallel_tool_calls: bool,
+    pub reasoning: Value,
+    pub text: Value,
+    pub previous_response_id: Option<String>,
+}
+
+pub(crate) fn bad(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
+fn text_of(v: &Value, param: &str) -> Result<String, ApiError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(parts) => {
+            let mut out = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                match p.get("text").and_then(Value::as_str) {
+                    Some(t) => {
+                        if !out.is_empty() {
+                            out.push('\n');
+                        }
+                        out.push_str(t);
+                    }
+                    None => {
+                        return Err(bad(
+                            &format!("{param}[{i}]"),
+                            "only text parts are allowed here",
+                        ))
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(bad(param, "expected a string or an array of text parts")),
+    }
+}
+
+fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiError> {
+    let assistant = role == Role::Assistant;
+    let text = |t: String| {
+        if assistant {
+            ContentPart::OutputText { text: t }
+        } else {
+            ContentPart::InputText { text: t }
+        }
+    };
+    match v {
+        Value::String(s) => Ok(vec![text(s.clone())]),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let here = format!("{param}[{i}]");
+                let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
+                let str_field = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
+                match kind {
+                    "input_text" | "output_text" | "text" => Ok(text(
+                        str_field("text").ok_or_else(|| bad(&here, "a text part needs `text`"))?,
+                    )),
+                    "refusal" if assistant => Ok(text(str_field("refusal").unwrap_or_default())),
+                    "input_image" if !assistant => Ok(ContentPart::InputImage {
+                        image_url: str_field("image_url").ok_or_else(|| {
+                            bad(&here, "the Codex backend takes images by `image_url` only")
+                        })?,
+                        detail: str_field("detail"),
+                    }),
+                    other => Err(bad(
+                        &here,
+                        format!(
+                            "content part of type '{other}' is not supported by the Codex backend"
+                        ),
+                    )
+                    .with_code("unsupported_content_part")),
+                }
+            })
+            .collect(),
+        _ => Err(bad(
+            param,
+            "`content` must be a string or an array of parts",
+        )),
+    }
+}
+
+/// Client items → backend items; leading system messages are returned apart, as instructions.
+pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
+    let list = match input {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::String(s)) => return Ok((Vec::new(), vec![InputItem::text(Role::User, s)])),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(bad(
+                "input",
+                "`input` must be a string or an array of items",
+            ))
+        }
+    };
+    let mut system = Vec::new();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let here = format!("input[{i}]");
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
+        let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
+        let need = |k: &str| s(k).ok_or_else(|| bad(&here, format!("a {kind} item needs `{k}`")));
+        match kind {
+            "message" => {
+                let role = item.get("role").and_then(Value::as_str).unwrap_or("");
+                let content = item.get("content").unwrap_or(&Value::Null);
+                let role = match role {
+                    "user" => Role::User,
+                    "assistant" => Role::Assistant,
+                    "developer" => Role::Developer,
+                    "system" if out.is_empty() => {
+                        system.push(text_of(content, &format!("{here}.content"))?);
+                        continue;
+                    }
+                    // The backend refuses `system` items; later guidance is developer guidance.
+                    "system" => Role::Developer,
+                    other => {
+                        return Err(bad(
+                            &format!("{here}.role"),
+                            format!("unknown role '{other}': use user, assistant, developer or system"),
+                        ))
+                    }
+                };
+                out.push(InputItem::Message {
+                    role,
+                    content: parts(content, role, &format!("{here}.content"))?,
+                });
+            }
+            "function_call" => out.push(InputItem::FunctionCall {
+                call_id: need("call_id")?,
+                name: need("name")?,
+                arguments: s("arguments").unwrap_or_default(),
+            }),
+            "function_call_output" => {
+                let output = match item.get("output") {
+                    Some(Value::String(t)) => ToolOutput::Text(t.clone()),
+                    Some(v @ Value::Array(_)) => ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?),
+                    _ => return Err(bad(&here, "a function_call_output item needs `output`")),
+                };
+                out.push(InputItem::FunctionCallOutput {
+                    call_id: need("call_id")?,
+                    output,
+                });
+            }
+            "reasoning" => {
+                let summary = item
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|p| p.get("text").and_then(Value::as_str))
+                            .map(|t| SummaryText { text: t.to_owned() })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(InputItem::Reasoning {
+                    summary,
+                    encrypted_content: s("encrypted_content"),
+                });
+            }
+            "item_reference" => {
+                return Err(bad(
+                    &here,
+                    "item references need stored responses, which the Codex backend does not keep: send the items themselves",
+                ))
+            }
+            other => {
+                return Err(bad(&here, format!("input items of type '{other}' are not supported")))
+            }
+        }
+    }
+    Ok((system, out))
+}
+
+fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let here = format!("tools[{i}]");
+            match t.get("type").and_then(Value::as_str) {
+                Some("function") => Ok(Tool::Function {
+                    name: t
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(&here, "a function tool needs `name`"))?
+                        .to_owned(),
+                    description: t
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    parameters: t.get("parameters").cloned().filter(|p| !p.is_null()),
+                    strict: t.get("strict").and_then(Value::as_bool),
+                }),
+                Some("web_search" | "web_search_preview") => Ok(Tool::WebSearch {}),
+                Some(other) => Err(bad(
+                    &here,
+                    format!("tools of type '{other}' are not supported by the Codex backend"),
+                )),
+                None => Err(bad(&here, "a tool needs `type`")),
+            }
+        })
+        .collect()
+}
+
+fn text_format(v: Value) -> Result<TextFormat, ApiError> {
+    match v.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(TextFormat::Text),
+        Some("json_object") => Ok(TextFormat::JsonObject),
+        Some("json_schema") => Ok(TextFormat::JsonSchema {
+            name: v
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("text.format.name", "a json_schema format needs `name`"))?
+                .to_owned(),
+            schema: v
+                .get("schema")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+            strict: v.get("strict").and_then(Value::as_bool),
+            description: v
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }),
+        _ => Err(bad(
+            "text.format",
+            "`text.format.type` must be text, json_object or json_schema",
+        )),
+    }
+}
+
+impl CreateResponse {
+    pub fn translate(self, app: &App, session: Option<&str>) -> Result<Prepared, ApiError> {
+        if self.model.trim().is_empty() {
+            return Err(bad("model", "`model` must not be empty"));
+        }
+        let (slug, suffix_effort) = split_model(&self.model);
+        let model = slug.to_owned();
+        let (system, new_items) = items(self.input)?;
+        if new_items.is_empty() {
+            return Err(bad("input", "`input` must hold at least one item"));
+        }
+        // The backend keeps nothing, so a continuation is the stored conversation plus the new items.
+        let input = match &self.previous_response_id {
+            None => new_items,
+            Some(id) => {
+                let prev = app.responses.get(id).ok_or_else(|| {
+                    bad(
+                        "previous_response_id",
+                        format!("Previous response with id '{id}' not found (codex-serve keeps finished responses in memory, for a limited time)"),
+                    )
+                    .with_code("previous_response_not_found")
+                })?;
+                let mut all = Vec::with_capacity(prev.items.len() + new_items.len());
+                all.extend(prev.items.iter().cloned());
+                all.extend(new_items);
+                all
+            }
+        };
+        let echo_tools = Value::Array(self.tools.clone());
+        let echo_choice = self
+            .tool_choice
+            .clone()
+            .unwrap_or_else(|| Value::String("auto".into()));
+        let echo_text = self
+            .text
+            .as_ref()
+            .map(|t| serde_json::json!({"format": t.format.clone().unwrap_or_else(|| serde_json::json!({"type": "text"})), "verbosity": t.verbosity}))
+            .unwrap_or_else(|| serde_json::json!({"format": {"type": "text"}}));
+        let client_instructions = self.instructions.clone();
+        let mut instructions: Vec<String> = self
+            .instructions
+            .into_iter()
+            .filter(|i| !i.trim().is_empty())
+            .collect();
+        instructions.extend(system);
+        let instructions = if instructions.is_empty() {
+            app.defaults.instructions.clone()
+        } else {
+            instructions.join("\n\n")
+        };
+        let reasoning = self.reasoning.unwrap_or_default();
+        let effort = match reasoning.effort.as_deref() {
+            Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
+                bad(
+                    "reasoning.effort",
+                    format!("unknown reasoning effort '{e}'"),
+                )
+            })?),
+            None => suffix_effort.or(app.defaults.reasoning_effort),
+        };
+        let summary = match reasoning.summary.as_deref() {
+            None => app.defaults.reasoning_summary,
+            Some("auto") => Some(ReasoningSummary::Auto),
+            Some("concise") => Some(ReasoningSummary::Concise),
+            Some("detailed") => Some(ReasoningSummary::Detailed),
+            Some("none") => None,
+            Some(other) => {
+                return Err(bad(
+                    "reasoning.summary",
+                    format!("unknown reasoning summary '{other}'"),
+                ))
+            }
+        };
+        let cache_key = self
+            .prompt_cache_key
+            .or(self.user)
+            .or_else(|| session.map(str::to_owned))
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
+        let mut req = ResponsesRequest::new(model, instructions, input);
+        req.prompt_cache_key = Some(cache_key);
+        req.tools = tools(self.tools)?;
+        req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
+        req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
+        req.reasoning = Some(Reasoning { effort, summary });
+        req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
+        if let Some(text) = self.text {
+            req.text = Some(TextControls {
+                verbosity: text.verbosity,
+                format: text.format.map(text_format).transpose()?,
+            });
+        }
+        let echo = Echo {
+            instructions: client_instructions,
+            tools: echo_tools,
+            tool_choice: echo_choice,
+            parallel_tool_calls: req.parallel_tool_calls,
+            reasoning: serde_json::json!({"effort": effort.map(|e| e.as_str()), "summary": summary}),
+            text: echo_text,
+            previous_response_id: self.previous_response_id,
+        };
+        Ok(Prepared {
+            request: req,
+            effort,
+            remember: self.store != Some(false),
+            echo,
+        })
+    }
+}
