@@ -170,23 +170,48 @@ impl CodexClient {
         let body =
             Bytes::from(serde_json::to_vec(&req).map_err(|e| CodexError::Decode(e.to_string()))?);
 
+        let resp = self
+            .execute(|creds| {
+                let url = format!("{}/responses", self.base_url(creds.mode()));
+                self.authorize(self.http.post(url), creds)
+                    .header("content-type", "application/json")
+                    .header("accept", "text/event-stream")
+                    .header("session-id", &session)
+                    .header("thread-id", &session)
+                    .header("x-client-request-id", &session)
+                    .header("x-codex-installation-id", &self.installation_id)
+                    .body(body.clone())
+            })
+            .await?;
+        Ok(ResponseStream {
+            rate_limits: self.record_limits(resp.headers()),
+            events: Box::pin(events(
+                resp,
+                self.cfg.idle_timeout,
+                self.cfg.max_event_bytes,
+            )),
+        })
+    }
+
+    /// Sends the request `build` makes until the backend answers 2xx: once more with renewed credentials
+    /// after a 401, and up to `max_retries` more times after transient failures (nothing has been
+    /// streamed at this point, so a retry cannot duplicate output).
+    async fn execute(
+        &self,
+        build: impl Fn(&Credentials) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let err = match self.send(&creds, &session, body.clone()).await {
-                Ok(resp) if resp.status().is_success() => {
-                    let rate_limits = self.record_limits(resp.headers());
-                    return Ok(ResponseStream {
-                        rate_limits,
-                        events: Box::pin(events(
-                            resp,
-                            self.cfg.idle_timeout,
-                            self.cfg.max_event_bytes,
-                        )),
-                    });
-                }
-                Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed => {
+            let sent = tokio::time::timeout(self.cfg.idle_timeout, build(&creds).send()).await;
+            let err = match sent {
+                Err(_) => CodexError::IdleTimeout(self.cfg.idle_timeout),
+                Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                Ok(Ok(resp))
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
+                {
                     tracing::info!(
                         "the Codex backend answered 401; renewing the login and retrying once"
                     );
@@ -194,11 +219,10 @@ impl CodexClient {
                     refreshed = true;
                     continue;
                 }
-                Ok(resp) => {
+                Ok(Ok(resp)) => {
                     self.record_limits(resp.headers());
                     error_from_response(resp).await
                 }
-                Err(e) => e,
             };
             if !err.is_transient() || attempt >= self.cfg.max_retries {
                 return Err(err);
@@ -210,75 +234,27 @@ impl CodexClient {
         }
     }
 
-    async fn send(
-        &self,
-        creds: &Credentials,
-        session: &str,
-        body: Bytes,
-    ) -> Result<reqwest::Response, CodexError> {
-        let url = format!("{}/responses", self.base_url(creds.mode()));
-        let rb = self
-            .authorize(self.http.post(url), creds)
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .header("session-id", session)
-            .header("thread-id", session)
-            .header("x-client-request-id", session)
-            .header("x-codex-installation-id", &self.installation_id)
-            .body(body);
-        match tokio::time::timeout(self.cfg.idle_timeout, rb.send()).await {
-            Err(_) => Err(CodexError::IdleTimeout(self.cfg.idle_timeout)),
-            Ok(Err(e)) => Err(CodexError::Transport(transport_message(&e))),
-            Ok(Ok(resp)) => Ok(resp),
-        }
-    }
-
     /// `POST {base}/responses/compact`: the backend summarises a history into fewer items. The answer is
     /// the backend's JSON, passed on as it is.
     pub async fn compact(&self, req: &CompactRequest) -> Result<Value, CodexError> {
         let body =
             Bytes::from(serde_json::to_vec(req).map_err(|e| CodexError::Decode(e.to_string()))?);
-        let mut creds = self.auth.credentials().await?;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            let url = format!("{}/responses/compact", self.base_url(creds.mode()));
-            let sent = self
-                .authorize(self.http.post(url), &creds)
-                .header("content-type", "application/json")
-                .header("x-codex-installation-id", &self.installation_id)
-                .timeout(self.cfg.idle_timeout)
-                .body(body.clone())
-                .send()
-                .await;
-            let err = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    self.record_limits(resp.headers());
-                    let bytes = resp
-                        .bytes()
-                        .await
-                        .map_err(|e| CodexError::Transport(transport_message(&e)))?;
-                    return serde_json::from_slice(&bytes)
-                        .map_err(|e| CodexError::Decode(e.to_string()));
-                }
-                Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed => {
-                    creds = self.auth.after_unauthorized(&creds).await?;
-                    refreshed = true;
-                    continue;
-                }
-                Ok(resp) => {
-                    self.record_limits(resp.headers());
-                    error_from_response(resp).await
-                }
-                Err(e) if e.is_timeout() => CodexError::IdleTimeout(self.cfg.idle_timeout),
-                Err(e) => CodexError::Transport(transport_message(&e)),
-            };
-            if !err.is_transient() || attempt >= self.cfg.max_retries {
-                return Err(err);
-            }
-            attempt += 1;
-            tokio::time::sleep(backoff(attempt)).await;
-        }
+        let resp = self
+            .execute(|creds| {
+                let url = format!("{}/responses/compact", self.base_url(creds.mode()));
+                self.authorize(self.http.post(url), creds)
+                    .timeout(self.cfg.idle_timeout)
+                    .header("content-type", "application/json")
+                    .header("x-codex-installation-id", &self.installation_id)
+                    .body(body.clone())
+            })
+            .await?;
+        self.record_limits(resp.headers());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
+        serde_json::from_slice(&bytes).map_err(|e| CodexError::Decode(e.to_string()))
     }
 
     /// The model catalog for this login: fetched at most every five minutes; the built-in list when the

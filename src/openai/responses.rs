@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::response_store::replay_item;
-use super::responses_request::{bad, items, CreateResponse, Echo};
+use super::responses_request::{bad, instructions, items, CreateResponse, Echo};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
@@ -538,17 +538,7 @@ pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
     if input.is_empty() {
         return Err(bad("input", "nothing to compact: `input` is empty"));
     }
-    let mut instructions: Vec<String> = req
-        .instructions
-        .into_iter()
-        .filter(|i| !i.trim().is_empty())
-        .collect();
-    instructions.extend(system);
-    let instructions = if instructions.is_empty() {
-        app.defaults.instructions.clone()
-    } else {
-        instructions.join("\n\n")
-    };
+    let instructions = instructions(req.instructions, system, &app.defaults.instructions);
     let _slot = app.upstream.acquire().await?;
     let answer = app
         .codex

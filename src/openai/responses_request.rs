@@ -3,8 +3,8 @@
 //! `previous_response_id` expanded from this process's own store.
 
 use codex_client::request::{
-    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, SummaryText,
-    TextControls, TextFormat, Tool, ToolOutput,
+    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, TextControls,
+    TextFormat, Tool, ToolOutput,
 };
 use codex_client::ResponsesRequest;
 use serde::Deserialize;
@@ -81,6 +81,21 @@ pub struct Echo {
     pub reasoning: Value,
     pub text: Value,
     pub previous_response_id: Option<String>,
+}
+
+/// The instructions sent upstream: the client's own, then its leading system messages; the server's
+/// default when there are none (the backend requires some).
+pub(crate) fn instructions(client: Option<String>, system: Vec<String>, default: &str) -> String {
+    let mut all: Vec<String> = client
+        .into_iter()
+        .filter(|i| !i.trim().is_empty())
+        .collect();
+    all.extend(system);
+    if all.is_empty() {
+        default.to_owned()
+    } else {
+        all.join("\n\n")
+    }
 }
 
 pub(crate) fn bad(param: &str, message: impl Into<String>) -> ApiError {
@@ -225,22 +240,10 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
                     output,
                 });
             }
-            "reasoning" => {
-                let summary = item
-                    .get("summary")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| p.get("text").and_then(Value::as_str))
-                            .map(|t| SummaryText { text: t.to_owned() })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(InputItem::Reasoning {
-                    summary,
-                    encrypted_content: s("encrypted_content"),
-                });
-            }
+            "reasoning" => out.push(InputItem::Reasoning {
+                summary: super::response_store::summary_of(&item),
+                encrypted_content: s("encrypted_content"),
+            }),
             "item_reference" => {
                 return Err(bad(
                     &here,
@@ -351,17 +354,7 @@ impl CreateResponse {
             .map(|t| serde_json::json!({"format": t.format.clone().unwrap_or_else(|| serde_json::json!({"type": "text"})), "verbosity": t.verbosity}))
             .unwrap_or_else(|| serde_json::json!({"format": {"type": "text"}}));
         let client_instructions = self.instructions.clone();
-        let mut instructions: Vec<String> = self
-            .instructions
-            .into_iter()
-            .filter(|i| !i.trim().is_empty())
-            .collect();
-        instructions.extend(system);
-        let instructions = if instructions.is_empty() {
-            app.defaults.instructions.clone()
-        } else {
-            instructions.join("\n\n")
-        };
+        let instructions = instructions(self.instructions, system, &app.defaults.instructions);
         let reasoning = self.reasoning.unwrap_or_default();
         let effort = match reasoning.effort.as_deref() {
             Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
