@@ -92,6 +92,10 @@ pub enum InputItem {
         call_id: String,
         output: ToolOutput,
     },
+    /// An opaque summary of earlier turns produced by compaction, passed back as the backend gave it.
+    Compaction {
+        encrypted_content: String,
+    },
     /// Replayed unchanged from an earlier answer: how reasoning carries across turns with `store: false`.
     Reasoning {
         summary: Vec<SummaryText>,

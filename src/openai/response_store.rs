@@ -68,6 +68,9 @@ pub fn replay_item(item: &Value) -> Option<InputItem> {
                 content,
             })
         }
+        "compaction" => Some(InputItem::Compaction {
+            encrypted_content: s("encrypted_content")?,
+        }),
         "function_call" => Some(InputItem::FunctionCall {
             call_id: s("call_id")?,
             name: s("name")?,

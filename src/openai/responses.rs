@@ -45,6 +45,8 @@ pub struct Turn {
     item_ids: HashMap<u32, String>,
     names: HashMap<u32, String>,
     last_index: u32,
+    /// The backend's own error code and message of a `response.failed`, before mapping to the schema.
+    failure: Option<(String, String)>,
     done: bool,
 }
 
@@ -60,7 +62,11 @@ impl Turn {
             app.check_effort(&prepared.request.model, effort).await?;
         }
         let model = prepared.request.model.clone();
-        let history = prepared.remember.then(|| prepared.request.input.clone());
+        let history = prepared.remember.then(|| {
+            let mut h = prepared.history_prefix.clone();
+            h.extend(prepared.request.input.iter().cloned());
+            h
+        });
         let slot = app.upstream.acquire().await?;
         let upstream = app.codex.stream(prepared.request).await?;
         Ok(Turn {
@@ -77,6 +83,7 @@ impl Turn {
             item_ids: HashMap::new(),
             names: HashMap::new(),
             last_index: 0,
+            failure: None,
             done: false,
         })
     }
@@ -205,6 +212,9 @@ impl Turn {
             "response.failed" => "failed",
             _ => "in_progress",
         };
+        if status == "failed" {
+            self.map_failure(ev);
+        }
         if let Some(resp) = ev.get_mut("response") {
             let from_backend = resp.get("id").and_then(Value::as_str).map(str::to_owned);
             let id = self.id(from_backend.as_deref());
@@ -218,6 +228,36 @@ impl Turn {
                 self.fill_response(r, status, output);
             }
         }
+    }
+
+    /// The published schema allows a fixed set of error codes; the backend's own code is kept in the
+    /// message (and in the HTTP error when the client does not stream).
+    fn map_failure(&mut self, ev: &mut Value) {
+        let Some(err) = ev
+            .get_mut("response")
+            .and_then(|r| r.get_mut("error"))
+            .filter(|e| e.is_object())
+        else {
+            return;
+        };
+        let code = err["code"].as_str().unwrap_or("server_error").to_owned();
+        let message = err["message"]
+            .as_str()
+            .unwrap_or("the response failed")
+            .to_owned();
+        let mapped = match code.as_str() {
+            c if RESPONSE_ERROR_CODES.contains(&c) => c,
+            "context_length_exceeded" => "invalid_prompt",
+            "insufficient_quota" | "usage_not_included" | "usage_limit_reached" => {
+                "rate_limit_exceeded"
+            }
+            _ => "server_error",
+        };
+        if mapped != code {
+            err["code"] = Value::String(mapped.into());
+            err["message"] = Value::String(format!("[{code}] {message}"));
+        }
+        self.failure = Some((code, message));
     }
 
     /// Events about a part of an item carry the item's id, index and content index.
@@ -331,6 +371,30 @@ impl Turn {
     }
 }
 
+/// `ResponseErrorCode` in OpenAI's published schema.
+const RESPONSE_ERROR_CODES: &[&str] = &[
+    "server_error",
+    "rate_limit_exceeded",
+    "invalid_prompt",
+    "data_residency_mismatch",
+    "bio_policy",
+    "vector_store_timeout",
+    "invalid_image",
+    "invalid_image_format",
+    "invalid_base64_image",
+    "invalid_image_url",
+    "image_too_large",
+    "image_too_small",
+    "image_parse_error",
+    "image_content_policy_violation",
+    "invalid_image_mode",
+    "image_file_too_large",
+    "unsupported_image_media_type",
+    "empty_image_file",
+    "failed_to_download_image",
+    "image_file_not_found",
+];
+
 /// Output items carry an id and a status in OpenAI's objects; text parts carry `logprobs` and
 /// `annotations`.
 fn fill_item(item: &mut Value, done: bool) {
@@ -345,6 +409,7 @@ fn fill_item(item: &mut Value, done: bool) {
     if !o.get("id").is_some_and(Value::is_string) {
         let prefix = match kind.as_str() {
             "message" => "msg",
+            "compaction" => "cmp",
             "function_call" => "fc",
             "reasoning" => "rs",
             _ => "item",
@@ -357,7 +422,9 @@ fn fill_item(item: &mut Value, done: bool) {
     if kind == "message" {
         o.entry("role").or_insert(Value::String("assistant".into()));
     }
-    if kind != "reasoning" && o.get("status").is_none_or(Value::is_null) {
+    if !matches!(kind.as_str(), "reasoning" | "compaction")
+        && o.get("status").is_none_or(Value::is_null)
+    {
         let status = if done { "completed" } else { "in_progress" };
         o.insert("status".into(), Value::String(status.into()));
     }
@@ -441,15 +508,13 @@ async fn finish(turn: &mut Turn) -> Result<Value, ApiError> {
                     .unwrap_or(Value::Null));
             }
             Some("response.failed") => {
-                let err = &ev["response"]["error"];
-                return Err(CodexError::Failed {
-                    code: err["code"].as_str().unwrap_or("response_failed").to_owned(),
-                    message: err["message"]
-                        .as_str()
-                        .unwrap_or("the Codex backend reported a failed response")
-                        .to_owned(),
-                }
-                .into());
+                let (code, message) = turn.failure.clone().unwrap_or_else(|| {
+                    (
+                        "response_failed".into(),
+                        "the Codex backend reported a failed response".into(),
+                    )
+                });
+                return Err(CodexError::Failed { code, message }.into());
             }
             Some("error") => {
                 return Err(CodexError::Failed {
@@ -540,7 +605,7 @@ pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
     }
     let instructions = instructions(req.instructions, system, &app.defaults.instructions);
     let _slot = app.upstream.acquire().await?;
-    let answer = app
+    let mut answer = app
         .codex
         .compact(&CompactRequest {
             model: super::chat_request::split_model(&model).0.to_owned(),
@@ -548,7 +613,42 @@ pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
             instructions,
         })
         .await?;
-    Ok(Json(answer))
+    Ok(Json(compaction_resource(&mut answer)))
+}
+
+/// The backend's compaction answer as OpenAI's `response.compaction` object: every backend field kept,
+/// the required ones filled.
+fn compaction_resource(answer: &mut Value) -> Value {
+    let mut out = match answer.take() {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    };
+    if !out.get("id").is_some_and(Value::is_string) {
+        out.insert(
+            "id".into(),
+            Value::String(format!("resp_{}", uuid::Uuid::new_v4().simple())),
+        );
+    }
+    out.insert("object".into(), Value::String("response.compaction".into()));
+    out.entry("created_at").or_insert(Value::from(unix_now()));
+    let output = out.entry("output").or_insert(Value::Array(Vec::new()));
+    if let Value::Array(items) = output {
+        items.iter_mut().for_each(|i| fill_item(i, true));
+    }
+    let usage = out.entry("usage").or_insert(Value::Null);
+    if !usage.is_object() {
+        *usage = json!({"input_tokens": 0, "output_tokens": 0, "total_tokens": 0});
+    }
+    if let Value::Object(u) = usage {
+        for k in ["input_tokens", "output_tokens", "total_tokens"] {
+            u.entry(k).or_insert(Value::from(0));
+        }
+        u.entry("input_tokens_details")
+            .or_insert(json!({"cached_tokens": 0, "cache_write_tokens": 0}));
+        u.entry("output_tokens_details")
+            .or_insert(json!({"reasoning_tokens": 0}));
+    }
+    Value::Object(out)
 }
 
 // ---- WebSocket -----------------------------------------------------------------------------------------
@@ -566,8 +666,12 @@ pub async fn websocket(
         .on_upgrade(move |socket| session_loop(app, socket, session))
 }
 
-async fn send_error(socket: &mut WebSocket, err: &ApiError) -> bool {
-    let frame = json!({"type": "error", "status": err.status.as_u16(), "error": error_object(err)});
+async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
+    let mut frame =
+        json!({"type": "error", "status": err.status.as_u16(), "error": error_object(err)});
+    if let Some(n) = sequence_number {
+        frame["sequence_number"] = Value::from(n);
+    }
     socket
         .send(Message::Text(frame.to_string().into()))
         .await
@@ -583,7 +687,13 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
             Message::Close(_) => break,
             // Pings are answered by the library; binary frames are not part of the protocol.
             Message::Binary(_) => {
-                if !send_error(&mut socket, &ApiError::invalid("send JSON text frames")).await {
+                if !send_error(
+                    &mut socket,
+                    &ApiError::invalid("send JSON text frames"),
+                    None,
+                )
+                .await
+                {
                     break;
                 }
                 continue;
@@ -593,7 +703,7 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
         let req = match parse_create(text.as_bytes()) {
             Ok(r) => r,
             Err(e) => {
-                if !send_error(&mut socket, &e).await {
+                if !send_error(&mut socket, &e, None).await {
                     break;
                 }
                 continue;
@@ -602,7 +712,7 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
         let mut turn = match Turn::start(app.clone(), req, session.as_deref()).await {
             Ok(t) => t,
             Err(e) => {
-                if !send_error(&mut socket, &e).await {
+                if !send_error(&mut socket, &e, None).await {
                     break;
                 }
                 continue;
@@ -614,7 +724,7 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
                     .send(Message::Text(ev.to_string().into()))
                     .await
                     .is_ok(),
-                Err(e) => send_error(&mut socket, &e).await,
+                Err(e) => send_error(&mut socket, &e, Some(turn.next_sequence())).await,
             };
             if !sent {
                 // The client left: dropping the turn cancels the upstream request.

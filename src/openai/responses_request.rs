@@ -68,6 +68,9 @@ pub struct Prepared {
     pub effort: Option<ReasoningEffort>,
     /// Keep the finished response for `previous_response_id`.
     pub remember: bool,
+    /// The client's leading system messages, as developer items: part of the conversation a continuation
+    /// replays, though they went upstream as instructions this time.
+    pub history_prefix: Vec<InputItem>,
     pub echo: Echo,
 }
 
@@ -244,6 +247,9 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
                 summary: super::response_store::summary_of(&item),
                 encrypted_content: s("encrypted_content"),
             }),
+            "compaction" => out.push(InputItem::Compaction {
+                encrypted_content: need("encrypted_content")?,
+            }),
             "item_reference" => {
                 return Err(bad(
                     &here,
@@ -343,7 +349,23 @@ impl CreateResponse {
                 all
             }
         };
-        let echo_tools = Value::Array(self.tools.clone());
+        // Echoed as OpenAI shows function tools: with `strict` and `parameters` even when not given.
+        let echo_tools = Value::Array(
+            self.tools
+                .iter()
+                .cloned()
+                .map(|mut t| {
+                    if let Some(o) = t
+                        .as_object_mut()
+                        .filter(|o| o.get("type").and_then(Value::as_str) == Some("function"))
+                    {
+                        o.entry("strict").or_insert(Value::Bool(true));
+                        o.entry("parameters").or_insert(Value::Null);
+                    }
+                    t
+                })
+                .collect(),
+        );
         let echo_choice = self
             .tool_choice
             .clone()
@@ -354,6 +376,10 @@ impl CreateResponse {
             .map(|t| serde_json::json!({"format": t.format.clone().unwrap_or_else(|| serde_json::json!({"type": "text"})), "verbosity": t.verbosity}))
             .unwrap_or_else(|| serde_json::json!({"format": {"type": "text"}}));
         let client_instructions = self.instructions.clone();
+        let history_prefix = system
+            .iter()
+            .map(|t| InputItem::text(Role::Developer, t.clone()))
+            .collect();
         let instructions = instructions(self.instructions, system, &app.defaults.instructions);
         let reasoning = self.reasoning.unwrap_or_default();
         let effort = match reasoning.effort.as_deref() {
@@ -410,6 +436,7 @@ impl CreateResponse {
             request: req,
             effort,
             remember: self.store != Some(false),
+            history_prefix,
             echo,
         })
     }
