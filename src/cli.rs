@@ -207,6 +207,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         client_version: args.client_version.clone(),
         idle_timeout: Duration::from_secs(args.upstream_idle_timeout.max(1)),
         max_retries: args.upstream_retries,
+        cache_dir: Some(home.join("codex-serve")),
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::CodexError;
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::limits::{self, RateLimitSnapshot};
-use crate::models::{self, CatalogAnswer, ModelInfo};
+use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
 use crate::request::{CompactRequest, ResponsesRequest};
 use crate::sse;
 
@@ -40,6 +40,8 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Longest single SSE line or event we buffer.
     pub max_event_bytes: usize,
+    /// Where the model catalog is cached per account; `None` keeps it in memory only.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -52,9 +54,13 @@ impl Default for ClientConfig {
             idle_timeout: Duration::from_secs(300),
             max_retries: 4,
             max_event_bytes: 16 * 1024 * 1024,
+            cache_dir: None,
         }
     }
 }
+
+/// The catalog in memory: account, fetch time, list.
+type MemoryCatalog = (String, Instant, Arc<Vec<ModelInfo>>);
 
 pub struct CodexClient {
     http: reqwest::Client,
@@ -62,8 +68,8 @@ pub struct CodexClient {
     cfg: ClientConfig,
     user_agent: String,
     installation_id: String,
-    limits: RwLock<Option<RateLimitSnapshot>>,
-    models: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ModelInfo>>)>>,
+    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
+    models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
 
 /// Builds the HTTP client shared by the Responses calls and the token endpoint.
@@ -100,7 +106,7 @@ impl CodexClient {
             cfg,
             user_agent,
             installation_id,
-            limits: RwLock::new(None),
+            limits: Arc::new(RwLock::new(None)),
             models: tokio::sync::Mutex::new(None),
         }
     }
@@ -189,6 +195,7 @@ impl CodexClient {
                 resp,
                 self.cfg.idle_timeout,
                 self.cfg.max_event_bytes,
+                self.limits.clone(),
             )),
         })
     }
@@ -257,26 +264,50 @@ impl CodexClient {
         serde_json::from_slice(&bytes).map_err(|e| CodexError::Decode(e.to_string()))
     }
 
-    /// The model catalog for this login: fetched at most every five minutes; the built-in list when the
-    /// backend cannot be asked. The flag says whether the list came from the backend.
-    pub async fn models(&self) -> (Arc<Vec<ModelInfo>>, bool) {
+    /// The model catalog for this login, and where it came from: the backend (asked at most every five
+    /// minutes, and the answer kept on disk per account), the disk cache (fresh, or stale when the backend
+    /// cannot be asked), or the built-in list.
+    pub async fn models(&self) -> (Arc<Vec<ModelInfo>>, CatalogSource) {
+        let account = match self.auth.credentials().await {
+            Ok(c) => c.account_id().unwrap_or("api-key").to_owned(),
+            Err(_) => return (Arc::new(models::fallback()), CatalogSource::Fallback),
+        };
         let mut cache = self.models.lock().await;
-        if let Some((at, list)) = cache.as_ref() {
-            if at.elapsed() < MODELS_TTL {
-                return (list.clone(), true);
+        if let Some((acc, at, list)) = cache.as_ref() {
+            if *acc == account && at.elapsed() < MODELS_TTL {
+                return (list.clone(), CatalogSource::Backend);
+            }
+        }
+        let disk = self
+            .cfg
+            .cache_dir
+            .as_ref()
+            .map(|d| models::disk_path(d, &account));
+        let cached = disk.as_deref().and_then(models::read_disk);
+        if let Some((age, list)) = &cached {
+            if *age < MODELS_TTL {
+                let list = Arc::new(list.clone());
+                let fetched = Instant::now()
+                    .checked_sub(*age)
+                    .unwrap_or_else(Instant::now);
+                *cache = Some((account, fetched, list.clone()));
+                return (list, CatalogSource::DiskCache);
             }
         }
         match self.fetch_models().await {
             Ok(list) => {
+                if let Some(path) = &disk {
+                    models::write_disk(path, &list);
+                }
                 let list = Arc::new(list);
-                *cache = Some((Instant::now(), list.clone()));
-                (list, true)
+                *cache = Some((account, Instant::now(), list.clone()));
+                (list, CatalogSource::Backend)
             }
             Err(e) => {
-                tracing::debug!(error = %e, "using the built-in model list");
-                match cache.as_ref() {
-                    Some((_, stale)) => (stale.clone(), true),
-                    None => (Arc::new(models::fallback()), false),
+                tracing::debug!(error = %e, "the model catalog could not be fetched");
+                match cached {
+                    Some((_, stale)) => (Arc::new(stale), CatalogSource::DiskCache),
+                    None => (Arc::new(models::fallback()), CatalogSource::Fallback),
                 }
             }
         }
@@ -332,42 +363,57 @@ fn events(
     resp: reqwest::Response,
     idle: Duration,
     max_event: usize,
+    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
 ) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
     let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
-    futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| async move {
-        match phase? {
-            Phase::Draining(mut frames) => {
-                let drain = async { while frames.next().await.is_some() {} };
-                let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
-                None
-            }
-            Phase::Streaming(mut frames) => match tokio::time::timeout(idle, frames.next()).await {
-                Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
-                Ok(None) => Some((Err(CodexError::StreamClosed), None)),
-                Ok(Some(Err(sse::SseError::Io(e)))) => Some((
-                    Err(CodexError::Transport(format!("the stream broke off: {e}"))),
-                    None,
-                )),
-                Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
-                    Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                    Ok(ev) => {
-                        let terminal = matches!(
-                            ev.event,
-                            ResponseEvent::Completed { .. }
-                                | ResponseEvent::Incomplete { .. }
-                                | ResponseEvent::Failed { .. }
-                                | ResponseEvent::Error { .. }
-                        );
-                        let next = if terminal {
-                            Phase::Draining(frames)
-                        } else {
-                            Phase::Streaming(frames)
-                        };
-                        Some((Ok(ev), Some(next)))
-                    }
+    futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
+        let limits = limits.clone();
+        async move {
+            match phase? {
+                Phase::Draining(mut frames) => {
+                    let drain = async { while frames.next().await.is_some() {} };
+                    let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
+                    None
+                }
+                Phase::Streaming(mut frames) => match tokio::time::timeout(idle, frames.next())
+                    .await
+                {
+                    Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
+                    Ok(None) => Some((Err(CodexError::StreamClosed), None)),
+                    Ok(Some(Err(sse::SseError::Io(e)))) => Some((
+                        Err(CodexError::Transport(format!("the stream broke off: {e}"))),
+                        None,
+                    )),
+                    Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                    Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
+                        Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                        Ok(ev) => {
+                            if let ResponseEvent::RateLimits {
+                                rate_limits: Some(l),
+                                ..
+                            } = &ev.event
+                            {
+                                if let Some(snap) = limits::from_event(l, unix_now()) {
+                                    *limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap);
+                                }
+                            }
+                            let terminal = matches!(
+                                ev.event,
+                                ResponseEvent::Completed { .. }
+                                    | ResponseEvent::Incomplete { .. }
+                                    | ResponseEvent::Failed { .. }
+                                    | ResponseEvent::Error { .. }
+                            );
+                            let next = if terminal {
+                                Phase::Draining(frames)
+                            } else {
+                                Phase::Streaming(frames)
+                            };
+                            Some((Ok(ev), Some(next)))
+                        }
+                    },
                 },
-            },
+            }
         }
     })
 }

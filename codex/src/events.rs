@@ -66,6 +66,14 @@ pub enum ResponseEvent {
     Incomplete { response: ResponseObject },
     #[serde(rename = "response.failed")]
     Failed { response: ResponseObject },
+    /// The backend's own rate-limit report, sent in the stream before `response.created`.
+    #[serde(rename = "codex.rate_limits")]
+    RateLimits {
+        #[serde(default)]
+        plan_type: Option<String>,
+        #[serde(default)]
+        rate_limits: Option<crate::limits::EventLimits>,
+    },
     #[serde(rename = "error")]
     Error {
         #[serde(default)]

@@ -18,5 +18,5 @@ pub use client::{ClientConfig, CodexClient, ResponseStream};
 pub use error::CodexError;
 pub use events::{OutputItem, ResponseEvent, StreamEvent, Usage};
 pub use limits::RateLimitSnapshot;
-pub use models::ModelInfo;
+pub use models::{CatalogSource, ModelInfo};
 pub use request::ResponsesRequest;

@@ -1,7 +1,7 @@
 //! The `x-codex-*` rate-limit headers the backend puts on every answer, as a snapshot.
 
 use http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RateLimitSnapshot {
@@ -55,6 +55,55 @@ fn window(h: &HeaderMap, which: &str, now: i64) -> Option<RateLimitWindow> {
     })
 }
 
+/// `rate_limits` of a `codex.rate_limits` stream event.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventLimits {
+    #[serde(default)]
+    pub limit_reached: Option<bool>,
+    #[serde(default)]
+    pub primary: Option<EventWindow>,
+    #[serde(default)]
+    pub secondary: Option<EventWindow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventWindow {
+    #[serde(default)]
+    pub used_percent: Option<f64>,
+    #[serde(default)]
+    pub window_minutes: Option<u64>,
+    #[serde(default)]
+    pub reset_at: Option<i64>,
+    #[serde(default)]
+    pub reset_after_seconds: Option<i64>,
+}
+
+impl EventWindow {
+    fn window(&self, now: i64) -> Option<RateLimitWindow> {
+        Some(RateLimitWindow {
+            used_percent: self.used_percent?,
+            window_minutes: self.window_minutes,
+            resets_at: self.reset_at.or(self.reset_after_seconds.map(|s| now + s)),
+        })
+    }
+}
+
+/// A snapshot from a `codex.rate_limits` event; `None` when it names no window.
+pub fn from_event(limits: &EventLimits, now: i64) -> Option<RateLimitSnapshot> {
+    let primary = limits.primary.as_ref().and_then(|w| w.window(now));
+    let secondary = limits.secondary.as_ref().and_then(|w| w.window(now));
+    if primary.is_none() && secondary.is_none() {
+        return None;
+    }
+    Some(RateLimitSnapshot {
+        primary,
+        secondary,
+        credits: None,
+        active_limit: None,
+        captured_at: now,
+    })
+}
+
 /// A snapshot from response headers; `None` when the answer carries none.
 pub fn from_headers(h: &HeaderMap, now: i64) -> Option<RateLimitSnapshot> {
     let primary = window(h, "primary", now);
@@ -104,5 +153,16 @@ mod tests {
         );
         assert_eq!(s.secondary.expect("secondary").resets_at, Some(1060));
         assert!(from_headers(&HeaderMap::new(), 0).is_none());
+    }
+
+    #[test]
+    fn reads_the_stream_event() {
+        let e: EventLimits = serde_json::from_str(
+            r#"{"allowed":true,"limit_reached":false,"primary":{"used_percent":7,"window_minutes":300,"reset_after_seconds":100},"secondary":{"used_percent":29,"window_minutes":10080,"reset_at":5000}}"#,
+        )
+        .expect("event");
+        let s = from_event(&e, 10).expect("snapshot");
+        assert_eq!(s.primary.expect("primary").resets_at, Some(110));
+        assert_eq!(s.secondary.expect("secondary").used_percent, 29.0);
     }
 }

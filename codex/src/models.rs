@@ -1,6 +1,9 @@
 //! The model catalog: `{base}/models` for this account, cached briefly, with a built-in fallback for when
 //! the backend cannot be asked.
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
 
 use crate::request::ReasoningEffort;
@@ -45,6 +48,73 @@ fn levels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ReasoningEffort>
             Level::Obj { effort } | Level::Str(effort) => ReasoningEffort::parse(&effort),
         })
         .collect())
+}
+
+/// Where a catalog came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogSource {
+    Backend,
+    DiskCache,
+    Fallback,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DiskCatalog {
+    fetched_at: u64,
+    models: Vec<ModelInfo>,
+}
+
+/// `{dir}/models-{account}.json`, the account id reduced to file-name-safe characters.
+pub(crate) fn disk_path(dir: &Path, account: &str) -> PathBuf {
+    let safe: String = account
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("models-{safe}.json"))
+}
+
+/// The cached catalog and its age; `None` when absent or unreadable.
+pub(crate) fn read_disk(path: &Path) -> Option<(Duration, Vec<ModelInfo>)> {
+    let cached: DiskCatalog = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some((
+        Duration::from_secs(now.saturating_sub(cached.fetched_at)),
+        cached.models,
+    ))
+}
+
+/// Best effort: a catalog that cannot be cached is fetched again next time.
+pub(crate) fn write_disk(path: &Path, models: &[ModelInfo]) {
+    let fetched_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let doc = DiskCatalog {
+        fetched_at,
+        models: models.to_vec(),
+    };
+    let written = serde_json::to_vec(&doc)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| {
+            if let Some(dir) = path.parent() {
+                std::os::unix::fs::DirBuilderExt::mode(
+                    std::fs::DirBuilder::new().recursive(true),
+                    0o700,
+                )
+                .create(dir)?;
+            }
+            crate::auth::replace_atomically(path, &bytes)
+        });
+    if let Err(e) = written {
+        tracing::debug!(path = %path.display(), error = %e, "could not cache the model catalog");
+    }
 }
 
 #[derive(Debug, Deserialize)]

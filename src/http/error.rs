@@ -198,11 +198,21 @@ impl From<CodexError> for ApiError {
                 code,
             } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-                let mut err = ApiError::new(
-                    status,
-                    "invalid_request_error",
-                    format!("Codex backend: {message}"),
-                );
+                // The two refusals people meet most, with what to do about them.
+                let (text, code) = if message.contains("model is not supported") {
+                    (
+                        format!("Codex backend: {message} List the models this login can use with `codex-serve models` or GET /v1/models."),
+                        Some("model_not_available".to_owned()),
+                    )
+                } else if let Some(param) = message.strip_prefix("Unsupported parameter: ") {
+                    (
+                        format!("Codex backend: {message}. Leave `{param}` out of the request (codex-serve already drops the parameters it knows the backend refuses)."),
+                        Some("unsupported_parameter".to_owned()),
+                    )
+                } else {
+                    (format!("Codex backend: {message}"), code)
+                };
+                let mut err = ApiError::new(status, "invalid_request_error", text);
                 err.code = code;
                 err
             }

@@ -3,13 +3,12 @@
 
 pub mod error;
 pub mod json;
+pub mod observe;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,12 +33,23 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
             "/v1/responses/{id}",
             get(openai::responses::get).delete(openai::responses::delete),
         )
+        .route("/v1/codex/limits", get(limits))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(body_errors))
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .with_state(app)
+}
+
+/// The latest rate-limit snapshot seen on any answer from the backend.
+async fn limits(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"object": "codex.rate_limits", "limits": app.codex.rate_limits()}))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -80,35 +90,3 @@ fn is_json(resp: &Response) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
 }
-
-/// Every response carries `x-request-id` (the client's, when it sent a sane one) and is logged once.
-async fn request_id(mut req: Request<Body>, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let started = Instant::now();
-    let mut resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    tracing::info!(
-        request_id = %id,
-        %method,
-        %path,
-        status,
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
-}
-
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);

@@ -17,6 +17,7 @@ use super::reasoning_cache::Turn;
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
+use crate::http::observe::{RequestLog, UpstreamClock};
 
 pub async fn completions(
     State(app): State<Arc<App>>,
@@ -29,27 +30,38 @@ pub async fn completions(
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
     let mut t = req.translate(&app.defaults, session)?;
     t.request.input = app.reasoning.restore(std::mem::take(&mut t.request.input));
+    let mut clock = UpstreamClock::default();
     if let Some(effort) = t.effort {
-        app.check_effort(&t.model, effort).await?;
+        clock.time(app.check_effort(&t.model, effort)).await?;
     }
     let slot = app.upstream.acquire().await?;
-    let mut upstream = app.codex.stream(t.request).await?;
+    let mut upstream = clock.time(app.codex.stream(t.request)).await?;
 
     let meta = Meta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         created: unix_now(),
         model: t.model,
     };
+    let mut log = RequestLog {
+        model: Some(meta.model.clone()),
+        ..RequestLog::default()
+    };
     if !streaming {
-        return collect(&app, upstream, meta)
-            .await
-            .map(|c| axum::Json(c).into_response());
+        let completion = clock.time(collect(&app, upstream, meta)).await?;
+        log.upstream = clock.elapsed();
+        log.tokens = completion
+            .usage
+            .as_ref()
+            .map(|u| (u.prompt_tokens, u.completion_tokens));
+        let mut resp = axum::Json(completion).into_response();
+        resp.extensions_mut().insert(log);
+        return Ok(resp);
     }
     // Until the backend has produced output, a failure can still get a proper HTTP status; the
     // lifecycle events before that point are held back (they carry nothing for the client).
     let mut pending = Vec::new();
     loop {
-        let ev = match upstream.next().await {
+        let ev = match clock.time(upstream.next()).await {
             None => return Err(CodexError::StreamClosed.into()),
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(ev)) => ev.event,
@@ -70,14 +82,10 @@ pub async fn completions(
             }
         }
     }
-    Ok(sse_response(
-        app,
-        slot,
-        upstream,
-        pending,
-        meta,
-        include_usage,
-    ))
+    log.upstream = clock.elapsed();
+    let mut resp = sse_response(app, slot, upstream, pending, meta, include_usage);
+    resp.extensions_mut().insert(log);
+    Ok(resp)
 }
 
 struct Meta {
@@ -391,8 +399,16 @@ impl ChunkWriter {
         let framer = &self.framer;
         let res = self.folder.push(ev, &mut |p| framer.piece(&mut buf, p));
         self.turn.observe(ev);
-        if let ResponseEvent::Completed { .. } = ev {
+        if let ResponseEvent::Completed { response } = ev {
             self.app.reasoning.remember(std::mem::take(&mut self.turn));
+            let usage = response.usage.unwrap_or_default();
+            tracing::info!(
+                id = %self.framer.meta.id,
+                model = %self.framer.meta.model,
+                prompt_tokens = usage.input_tokens,
+                completion_tokens = usage.output_tokens,
+                "stream finished"
+            );
         }
         match res {
             Ok(()) => (buf, self.folder.is_done()),

@@ -208,7 +208,9 @@ impl Folder {
                         .unwrap_or_else(|| "the Codex backend reported an error".into()),
                 });
             }
-            ResponseEvent::InProgress {} | ResponseEvent::Other => {}
+            ResponseEvent::InProgress {}
+            | ResponseEvent::RateLimits { .. }
+            | ResponseEvent::Other => {}
         }
         Ok(())
     }

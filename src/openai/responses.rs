@@ -27,6 +27,7 @@ use super::responses_request::{bad, instructions, items, CreateResponse, Echo};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
+use crate::http::observe::{RequestLog, UpstreamClock};
 
 /// One response in flight: the backend's events in, OpenAI's events out.
 pub struct Turn {
@@ -108,6 +109,13 @@ impl Turn {
             let Some(mut value) = ev.value().filter(Value::is_object) else {
                 continue;
             };
+            // The backend's own `codex.*` events (rate limits, metadata) are not Responses API events.
+            if value["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("codex."))
+            {
+                continue;
+            }
             let terminal = matches!(
                 ev.event,
                 ResponseEvent::Completed { .. }
@@ -467,10 +475,23 @@ pub async fn create(
     let req: CreateResponse = parse_json(&body)?;
     let streaming = req.stream;
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
-    let mut turn = Turn::start(app, req, session).await?;
+    let mut clock = UpstreamClock::default();
+    let mut turn = clock.time(Turn::start(app, req, session)).await?;
+    let mut log = RequestLog {
+        model: Some(turn.model.clone()),
+        ..RequestLog::default()
+    };
     if !streaming {
-        return finish(&mut turn).await.map(|v| Json(v).into_response());
+        let response = clock.time(finish(&mut turn)).await?;
+        log.upstream = clock.elapsed();
+        log.tokens = response["usage"]["input_tokens"]
+            .as_u64()
+            .zip(response["usage"]["output_tokens"].as_u64());
+        let mut resp = Json(response).into_response();
+        resp.extensions_mut().insert(log);
+        return Ok(resp);
     }
+    log.upstream = clock.elapsed();
     let body = futures_util::stream::unfold(turn, |mut turn| async move {
         let frame = match turn.next().await? {
             Ok(ev) => {

@@ -1,0 +1,222 @@
+//! The operator's view over HTTP: rate limits, overhead and request ids on every answer, the model catalog
+//! offline, and the log lines.
+
+mod common;
+
+use codex_mock::{sse_frame, text_events, Chunk, Reply};
+use common::{chat, Options, Server};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn limits_are_served_and_follow_every_answer() {
+    let s = Server::start().await;
+    let r = s.request("GET", "/v1/codex/limits", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["limits"],
+        Value::Null,
+        "no snapshot before any answer"
+    );
+
+    let r = s.post("/v1/chat/completions", chat("x")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-codex-primary-used-percent"), Some("12.5"));
+    assert_eq!(r.header("x-codex-secondary-used-percent"), Some("40"));
+    let limits = s.request("GET", "/v1/codex/limits", None).await.json()["limits"].clone();
+    assert_eq!(limits["primary"]["used_percent"], 12.5);
+    assert_eq!(limits["primary"]["window_minutes"], 300);
+    assert!(limits["primary"]["resets_at"]
+        .as_i64()
+        .is_some_and(|t| t > 0));
+    assert_eq!(limits["secondary"]["window_minutes"], 10080);
+
+    // A usage-limit 429 updates it too.
+    let r = s
+        .post("/v1/chat/completions", chat("mock:usage_limit"))
+        .await;
+    assert_eq!(r.status, 429);
+    let limits = s.request("GET", "/v1/codex/limits", None).await.json()["limits"].clone();
+    assert_eq!(limits["primary"]["used_percent"], 100.0);
+    assert_eq!(limits["secondary"]["used_percent"], 42.0);
+
+    // And so does the backend's own rate-limit event in a stream without headers.
+    let mut events = vec![
+        json!({"type": "codex.rate_limits", "plan_type": "plus", "rate_limits": {
+        "allowed": true, "limit_reached": false,
+        "primary": {"used_percent": 33.0, "window_minutes": 300, "reset_after_seconds": 600},
+        "secondary": {"used_percent": 50.0, "window_minutes": 10080, "reset_at": 1_900_000_000i64}}}),
+    ];
+    events.extend(text_events("resp_rl", &["fine"], (1, 0, 1, 0)));
+    s.mock.push(Reply::Sse {
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: events.iter().map(|e| Chunk::now(sse_frame(e))).collect(),
+    });
+    let r = s.post("/v1/chat/completions", chat("x")).await;
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "fine");
+    let limits = s.request("GET", "/v1/codex/limits", None).await.json()["limits"].clone();
+    assert_eq!(limits["primary"]["used_percent"], 33.0);
+    assert_eq!(limits["secondary"]["resets_at"], 1_900_000_000i64);
+}
+
+#[tokio::test]
+async fn every_answer_says_its_request_id_and_overhead() {
+    let s = Server::start().await;
+    for (method, path, body) in [
+        ("GET", "/healthz", None),
+        ("GET", "/v1/nope", None),
+        ("POST", "/v1/chat/completions", Some(chat("x"))),
+        ("POST", "/v1/chat/completions", Some(json!({"bad": true}))),
+        (
+            "POST",
+            "/v1/responses",
+            Some(json!({"model": "gpt-5.1-codex", "input": "x"})),
+        ),
+    ] {
+        let r = s.request(method, path, body).await;
+        assert!(
+            r.header("x-request-id").is_some_and(|v| v.len() >= 16),
+            "{path}"
+        );
+        let overhead: f64 = r
+            .header("x-codex-serve-overhead-ms")
+            .unwrap_or_else(|| panic!("{path}: no overhead header"))
+            .parse()
+            .expect("a number");
+        assert!((0.0..1000.0).contains(&overhead), "{path}: {overhead}");
+    }
+    let r = s
+        .raw(
+            "GET",
+            "/healthz",
+            &[("x-request-id", "my-trace-42")],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.header("x-request-id"), Some("my-trace-42"));
+}
+
+#[tokio::test]
+async fn one_structured_log_line_per_request_and_no_token() {
+    let s = Server::start_with(Options {
+        args: vec!["--log-format".into(), "json".into()],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        s.post("/v1/chat/completions", chat("log me")).await.status,
+        200
+    );
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-5.1-codex", "messages": []}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let logs = s.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    let ok = &lines[0]["fields"];
+    assert_eq!(ok["route"], "/v1/chat/completions");
+    assert_eq!(ok["model"], "gpt-5.1-codex");
+    assert_eq!(ok["status"], 200);
+    assert!(ok["upstream_ttfb_ms"].as_f64().is_some_and(|v| v > 0.0));
+    assert!(ok["total_ms"].as_f64() >= ok["upstream_ttfb_ms"].as_f64());
+    assert!(ok["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert!(ok["request_id"].is_string());
+    assert_eq!(lines[1]["fields"]["status"], 400);
+    assert!(!logs.contains(&s.tokens.access_token) && !logs.contains(&s.tokens.refresh_token));
+}
+
+fn model_ids(r: &common::Reply) -> Vec<String> {
+    r.json()["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_catalog_is_cached_on_disk_per_account_and_falls_back_offline() {
+    let online = Server::start().await;
+    let ids = model_ids(&online.request("GET", "/v1/models", None).await);
+    assert!(ids.contains(&"gpt-5.1-codex-mini".to_owned()) && !ids.contains(&"gpt-5.2".to_owned()));
+    let cache = online
+        .home
+        .path()
+        .join("codex-serve")
+        .join(format!("models-{}.json", common::ACCOUNT));
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(&cache).expect("disk cache")).expect("json");
+    // Age it past its TTL: a stale cache still beats the built-in list when the backend is unreachable.
+    doc["fetched_at"] = json!(1);
+    std::fs::write(&cache, doc.to_string()).expect("age");
+
+    let offline = Server::start_with(Options {
+        upstream_url: Some("http://127.0.0.1:9".into()),
+        args: vec!["--upstream-retries".into(), "0".into()],
+        ..Options::default()
+    })
+    .await;
+    std::fs::create_dir_all(offline.home.path().join("codex-serve")).expect("dir");
+    std::fs::copy(
+        &cache,
+        offline
+            .home
+            .path()
+            .join("codex-serve")
+            .join(cache.file_name().expect("name")),
+    )
+    .expect("copy");
+    assert_eq!(
+        model_ids(&offline.request("GET", "/v1/models", None).await),
+        ids
+    );
+
+    // No cache and no backend: the built-in list.
+    let bare = Server::start_with(Options {
+        upstream_url: Some("http://127.0.0.1:9".into()),
+        ..Options::default()
+    })
+    .await;
+    let ids = model_ids(&bare.request("GET", "/v1/models", None).await);
+    assert!(ids.contains(&"gpt-5.2".to_owned()), "{ids:?}");
+}
+
+#[tokio::test]
+async fn backend_refusals_say_what_to_do() {
+    let s = Server::start().await;
+    s.mock.push(Reply::Status {
+        status: 400,
+        headers: vec![],
+        body: json!({"detail": "The 'gpt-9' model is not supported when using Codex with a ChatGPT account."}).to_string(),
+    });
+    let e = s.post("/v1/chat/completions", chat("x")).await.error();
+    assert_eq!(e["code"], "model_not_available");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("codex-serve models")),
+        "{e}"
+    );
+
+    s.mock.push(Reply::Status {
+        status: 400,
+        headers: vec![],
+        body: json!({"detail": "Unsupported parameter: frobnicate"}).to_string(),
+    });
+    let e = s.post("/v1/chat/completions", chat("x")).await.error();
+    assert_eq!(e["code"], "unsupported_parameter");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Leave `frobnicate` out")),
+        "{e}"
+    );
+}
