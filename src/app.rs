@@ -10,8 +10,8 @@ use codex_client::CodexClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::error::ApiError;
-use crate::openai::chat_request::Defaults;
-use crate::openai::reasoning_cache::ReasoningCache;
+use crate::reasoning_cache::ReasoningCache;
+use crate::upstream::Defaults;
 
 pub struct App {
     pub codex: CodexClient,

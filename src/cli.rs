@@ -12,8 +12,8 @@ use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
 use crate::app::{App, UpstreamLimit};
 use crate::listen::{self, ConnLimits};
-use crate::openai::chat_request::Defaults;
-use crate::openai::reasoning_cache::ReasoningCache;
+use crate::reasoning_cache::ReasoningCache;
+use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 

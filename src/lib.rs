@@ -3,6 +3,9 @@
 
 pub mod app;
 pub mod cli;
+pub mod fold;
 pub mod http;
 pub mod listen;
 pub mod openai;
+pub mod reasoning_cache;
+pub mod upstream;

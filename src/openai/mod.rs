@@ -2,7 +2,5 @@
 
 pub mod chat;
 pub mod chat_request;
-pub mod fold;
 pub mod models;
-pub mod reasoning_cache;
 pub mod responses;

@@ -22,10 +22,11 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::chat_request::{derived_cache_key, split_model, tool_choice};
+use super::chat_request::tool_choice;
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
+use crate::upstream::{derived_cache_key, split_model};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateResponse {
