@@ -22,6 +22,8 @@ pub struct App {
     pub reasoning: ReasoningCache,
     /// Bounds the requests in flight to the backend, and the queue waiting for one.
     pub upstream: UpstreamLimit,
+    /// The Ollama version `/api/version` reports (`--ollama-version`).
+    pub ollama_version: String,
 }
 
 pub struct UpstreamLimit {

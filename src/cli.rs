@@ -16,6 +16,8 @@ use crate::reasoning_cache::ReasoningCache;
 use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
+/// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
+pub const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -71,6 +73,11 @@ pub struct ServeArgs {
     /// Also list `MODEL-EFFORT` names (gpt-5.1-codex-high, …) in /v1/models.
     #[arg(long)]
     pub list_effort_variants: bool,
+
+    /// The version `GET /api/version` reports: Ollama clients enable features by it, so it names the
+    /// Ollama release whose API codex-serve follows.
+    #[arg(long, value_name = "X.Y.Z", default_value = DEFAULT_OLLAMA_VERSION)]
+    pub ollama_version: String,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -234,6 +241,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         list_effort_variants: args.list_effort_variants,
         reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
         upstream: UpstreamLimit::new(args.max_upstream, args.max_queue),
+        ollama_version: args.ollama_version.clone(),
     })
 }
 

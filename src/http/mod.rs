@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::app::App;
-use crate::openai;
+use crate::{ollama, openai};
 use error::ApiError;
 
 pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
@@ -26,6 +26,12 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/v1/chat/completions", post(openai::chat::completions))
         .route("/v1/responses", post(openai::responses::create))
+        .route("/", get(root))
+        .route("/api/version", get(ollama::models::version))
+        .route("/api/tags", get(ollama::models::tags))
+        .route("/api/show", post(ollama::models::show))
+        .route("/api/chat", post(ollama::chat::chat))
+        .route("/api/generate", post(ollama::chat::generate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -38,30 +44,55 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(&format!("{} {}", req.method(), req.uri().path()))
+/// Some clients (Ollama's among them) check that a server answers at its root.
+async fn root() -> &'static str {
+    concat!(
+        "codex-serve ",
+        env!("CARGO_PKG_VERSION"),
+        " is running: OpenAI, Ollama and Anthropic APIs\n"
+    )
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(
+/// An error in the shape of the protocol the path belongs to: Ollama's under `/api/`, OpenAI's elsewhere.
+fn shaped(path: &str, err: ApiError) -> Response {
+    if path.starts_with("/api/") {
+        ollama::error::OllamaError(err).into_response()
+    } else {
+        err.into_response()
+    }
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    shaped(
+        path,
+        ApiError::not_found(&format!("{} {path}", req.method())),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let path = req.uri().path();
+    let err = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "invalid_request_error",
-        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+        format!("{} is not allowed on {path}", req.method()),
     )
-    .with_code("method_not_allowed")
+    .with_code("method_not_allowed");
+    shaped(path, err)
 }
 
-/// axum answers an over-long body with plain text; clients expect OpenAI's error shape.
+/// axum answers an over-long body with plain text; clients expect their protocol's error shape.
 async fn body_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&resp) {
-        return ApiError::new(
+        let err = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "the request body is larger than this server accepts (--max-body-bytes)",
         )
-        .with_code("request_too_large")
-        .into_response();
+        .with_code("request_too_large");
+        return shaped(&path, err);
     }
     resp
 }
