@@ -69,6 +69,71 @@ pub fn nearest_effort(want: ReasoningEffort, allowed: &[ReasoningEffort]) -> Rea
         .unwrap_or(want)
 }
 
+/// What a client asked of the model's reasoning, before the catalog says what the model takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The server's default effort (`--reasoning-effort`, else the backend's).
+    Default,
+    /// As little reasoning as the model allows.
+    Least,
+    /// A level: the model's nearest effort.
+    Near(ReasoningEffort),
+}
+
+/// The effort to send: an effort named in the model name is taken as asked (and refused if the catalog
+/// says the model does not take it); a wish is fitted to what the catalog lists.
+pub async fn choose_effort(
+    app: &App,
+    slug: &str,
+    named: Option<ReasoningEffort>,
+    want: Want,
+) -> Result<Option<ReasoningEffort>, ApiError> {
+    let levels = app
+        .codex
+        .models()
+        .await
+        .0
+        .iter()
+        .find(|m| m.slug == slug)
+        .map(|m| m.supported_reasoning_levels.clone())
+        .unwrap_or_default();
+    let effort = match (named, want) {
+        (Some(e), _) => Some(e),
+        (None, Want::Default) => app.defaults.reasoning_effort,
+        (None, Want::Least) => {
+            (!levels.is_empty()).then(|| nearest_effort(ReasoningEffort::None, &levels))
+        }
+        (None, Want::Near(e)) => Some(nearest_effort(e, &levels)),
+    };
+    if let Some(e) = effort {
+        app.check_effort(slug, e).await?;
+    }
+    Ok(effort)
+}
+
+/// False only when the catalog came from the backend and does not have the model; with the built-in
+/// list (backend unreachable) the backend is left to decide.
+pub async fn known_model(app: &App, slug: &str) -> bool {
+    let (models, from_backend) = app.codex.models().await;
+    !from_backend || models.iter().any(|m| m.slug == slug)
+}
+
+/// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
+/// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
+pub fn arguments_object(name: &str, arguments: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ if arguments.trim().is_empty() => serde_json::Map::new(),
+        _ => {
+            tracing::warn!(
+                tool = name,
+                "tool call arguments are not a JSON object; sent as {{}}"
+            );
+            serde_json::Map::new()
+        }
+    }
+}
+
 /// A conversation's cache key when the client gives none: stable across the turns of one conversation
 /// because it only covers what does not change as the conversation grows (model, instructions, the first
 /// user message).
@@ -185,5 +250,13 @@ mod tests {
         assert_eq!(nearest_effort(None, &[Medium, High]), Medium);
         assert_eq!(nearest_effort(Low, &[Minimal, Medium]), Medium);
         assert_eq!(nearest_effort(Low, &[]), Low);
+    }
+
+    #[test]
+    fn arguments_are_always_an_object() {
+        assert_eq!(arguments_object("f", "{\"a\":1}")["a"], 1);
+        assert!(arguments_object("f", "").is_empty());
+        assert!(arguments_object("f", "[1,2]").is_empty());
+        assert!(arguments_object("f", "{broken").is_empty());
     }
 }

@@ -8,14 +8,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use codex_client::request::{InputItem, Reasoning, ReasoningEffort, Tool};
+use codex_client::request::{InputItem, Reasoning, Tool};
 use codex_client::{CodexError, ResponseEvent, ResponsesRequest, Usage};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::OllamaError;
 use super::request::{
-    conversation, prompt_input, tools, ChatRequest, Format, GenerateRequest, ThinkPlan, Want,
+    conversation, prompt_input, tools, ChatRequest, Format, GenerateRequest, ThinkPlan,
 };
 use super::resolve_model;
 use super::response::{
@@ -26,7 +26,9 @@ use crate::fold::{FinishReason, Folder, Piece};
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
 use crate::reasoning_cache::Turn;
-use crate::upstream::{derived_cache_key, failure_error, nearest_effort, Exchange};
+use crate::upstream::{
+    arguments_object, choose_effort, derived_cache_key, failure_error, known_model, Exchange,
+};
 
 pub async fn chat(
     State(app): State<Arc<App>>,
@@ -162,27 +164,12 @@ impl Spec<'_> {
             .with_param("messages")
             .into());
         }
-        let (slug, suffix) = resolve_model(self.model);
-        let (models, from_backend) = app.codex.models().await;
-        let info = models.iter().find(|m| m.slug == slug);
-        // Ollama answers 404 for a model it does not have; when the catalog came from the backend, so do we.
-        if info.is_none() && from_backend {
+        let (slug, named) = resolve_model(self.model);
+        // Ollama answers 404 for a model it does not have; so do we, when the backend's catalog lacks it.
+        if !known_model(app, slug).await {
             return Err(OllamaError::model_not_found(self.model));
         }
-        let levels = info
-            .map(|m| m.supported_reasoning_levels.clone())
-            .unwrap_or_default();
-        let effort = match (suffix, self.plan.want) {
-            (Some(e), _) => Some(e),
-            (None, Want::Default) => app.defaults.reasoning_effort,
-            (None, Want::Least) => {
-                (!levels.is_empty()).then(|| nearest_effort(ReasoningEffort::None, &levels))
-            }
-            (None, Want::Near(e)) => Some(nearest_effort(e, &levels)),
-        };
-        if let Some(e) = effort {
-            app.check_effort(slug, e).await?;
-        }
+        let effort = choose_effort(app, slug, named, self.plan.want).await?;
         let instructions = self.instructions.join("\n\n");
         let instructions = if instructions.trim().is_empty() {
             app.defaults.instructions.clone()
@@ -211,22 +198,6 @@ fn now_rfc3339() -> String {
 
 fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// A tool call's arguments as the object Ollama's clients expect. Arguments that are not a JSON object
-/// (the model's mistake) cannot be one; they are logged and sent as `{}`.
-fn arguments_object(name: &str, arguments: &str) -> Map<String, Value> {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(Value::Object(m)) => m,
-        _ if arguments.trim().is_empty() => Map::new(),
-        _ => {
-            tracing::warn!(
-                tool = name,
-                "tool call arguments are not a JSON object; sent as {{}}"
-            );
-            Map::new()
-        }
-    }
 }
 
 /// One answer being written: who asked, what it showed, when output began, the calls so far.
@@ -506,14 +477,6 @@ fn error_line(buf: &mut Vec<u8>, err: &ApiError) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_are_always_an_object() {
-        assert_eq!(arguments_object("f", "{\"a\":1}")["a"], 1);
-        assert!(arguments_object("f", "").is_empty());
-        assert!(arguments_object("f", "[1,2]").is_empty());
-        assert!(arguments_object("f", "{broken").is_empty());
-    }
 
     #[test]
     fn lines_carry_text_thinking_calls_and_the_end() {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::http::error::ApiError;
+use crate::upstream::Want;
 
 fn bad(param: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(message).with_param(param)
@@ -135,16 +136,6 @@ pub struct ThinkPlan {
     /// Return reasoning summaries in `thinking`.
     pub show: bool,
     pub want: Want,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
-    /// The server's default effort.
-    Default,
-    /// `think: false`: as little reasoning as the model allows.
-    Least,
-    /// A level: the model's nearest effort.
-    Near(ReasoningEffort),
 }
 
 impl ThinkPlan {
