@@ -9,6 +9,7 @@ use codex_client::request::ReasoningEffort;
 use codex_client::CodexClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::anthropic::model_map::ModelMap;
 use crate::http::error::ApiError;
 use crate::reasoning_cache::ReasoningCache;
 use crate::upstream::Defaults;
@@ -24,6 +25,8 @@ pub struct App {
     pub upstream: UpstreamLimit,
     /// The Ollama version `/api/version` reports (`--ollama-version`).
     pub ollama_version: String,
+    /// Claude model names to Codex models, for the Anthropic API (`--model-map`).
+    pub model_map: ModelMap,
 }
 
 pub struct UpstreamLimit {

@@ -10,6 +10,7 @@ use codex_client::auth::{DEFAULT_AUTH_URL, REFRESH_URL_OVERRIDE_ENV};
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
+use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
 use crate::app::{App, UpstreamLimit};
 use crate::listen::{self, ConnLimits};
 use crate::reasoning_cache::ReasoningCache;
@@ -78,6 +79,12 @@ pub struct ServeArgs {
     /// Ollama release whose API codex-serve follows.
     #[arg(long, value_name = "X.Y.Z", default_value = DEFAULT_OLLAMA_VERSION)]
     pub ollama_version: String,
+
+    /// Map a model name the Anthropic API receives (Claude Code's `claude-…` names) to a Codex model:
+    /// FROM is a name or a pattern with `*`, TO a Codex model, optionally with an effort
+    /// (`claude-*opus*=gpt-5.5:high`). Repeatable; checked in order, before the built-in rules.
+    #[arg(long = "model-map", value_name = "FROM=TO", value_parser = parse_rule, env = "CODEX_SERVE_MODEL_MAP", value_delimiter = ',')]
+    pub model_map: Vec<Rule>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -242,6 +249,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
         upstream: UpstreamLimit::new(args.max_upstream, args.max_queue),
         ollama_version: args.ollama_version.clone(),
+        model_map: ModelMap::new(args.model_map.clone()),
     })
 }
 

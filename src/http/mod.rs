@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::app::App;
-use crate::{ollama, openai};
+use crate::{anthropic, ollama, openai};
 use error::ApiError;
 
 pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
@@ -26,6 +26,11 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/v1/chat/completions", post(openai::chat::completions))
         .route("/v1/responses", post(openai::responses::create))
+        .route("/v1/messages", post(anthropic::messages::create))
+        .route(
+            "/v1/messages/count_tokens",
+            post(anthropic::messages::count_tokens),
+        )
         .route("/", get(root))
         .route("/api/version", get(ollama::models::version))
         .route("/api/tags", get(ollama::models::tags))
@@ -53,13 +58,20 @@ async fn root() -> &'static str {
     )
 }
 
-/// An error in the shape of the protocol the path belongs to: Ollama's under `/api/`, OpenAI's elsewhere.
+/// An error in the shape of the protocol the path belongs to: Ollama's under `/api/`, Anthropic's under
+/// `/v1/messages`, OpenAI's elsewhere.
 fn shaped(path: &str, err: ApiError) -> Response {
     if path.starts_with("/api/") {
         ollama::error::OllamaError(err).into_response()
+    } else if is_anthropic(path) {
+        anthropic::error::AnthropicError(err).into_response()
     } else {
         err.into_response()
     }
+}
+
+fn is_anthropic(path: &str) -> bool {
+    path == "/v1/messages" || path.starts_with("/v1/messages/")
 }
 
 async fn not_found(req: Request) -> Response {
@@ -128,6 +140,10 @@ async fn request_id(mut req: Request<Body>, next: Next) -> Response {
         "request"
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
+        // Anthropic's clients read `request-id`.
+        if is_anthropic(&path) {
+            resp.headers_mut().insert("request-id", v.clone());
+        }
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
