@@ -5,6 +5,8 @@ pub mod anthropic;
 pub mod app;
 pub mod cli;
 pub mod fold;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod listen;
 pub mod ollama;

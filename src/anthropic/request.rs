@@ -767,3 +767,83 @@ mod tests {
         assert_eq!(encrypted_content(SIGNATURE_PREFIX), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "user",
+        "assistant",
+        "text",
+        "image",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "document",
+        "base64",
+        "url",
+        "file",
+        "enabled",
+        "adaptive",
+        "disabled",
+        "omitted",
+        "auto",
+        "any",
+        "tool",
+        "none",
+        "json_schema",
+        "web_search_20250305",
+        "custom",
+        "codex-serve.reasoning.v1:E",
+        "max",
+        "",
+    ];
+    const KEYS: &[&str] = &[
+        "model",
+        "messages",
+        "role",
+        "content",
+        "type",
+        "text",
+        "source",
+        "media_type",
+        "data",
+        "url",
+        "id",
+        "name",
+        "input",
+        "tool_use_id",
+        "is_error",
+        "thinking",
+        "signature",
+        "system",
+        "tools",
+        "input_schema",
+        "tool_choice",
+        "budget_tokens",
+        "display",
+        "output_config",
+        "effort",
+        "format",
+        "schema",
+        "metadata",
+        "user_id",
+        "max_tokens",
+        "stream",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_json_is_translated_or_refused(v in crate::fuzz::json(WORDS, KEYS)) {
+            let bytes = serde_json::to_vec(&v).expect("json");
+            if let Ok(req) = crate::http::json::parse_json::<MessagesRequest>(&bytes) {
+                if let Ok(t) = req.translate() {
+                    prop_assert!(!t.input.is_empty());
+                }
+            }
+        }
+    }
+}

@@ -452,3 +452,66 @@ mod tests {
         assert!(f.to_text().is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "user",
+        "assistant",
+        "system",
+        "tool",
+        "function",
+        "json",
+        "high",
+        "max",
+        "iVBORw0KGgo=",
+        "/9j/4AAQ",
+        "data:image/png;base64,AA",
+        "",
+        "{}",
+        "{\"a\":1}",
+    ];
+    const KEYS: &[&str] = &[
+        "model",
+        "messages",
+        "role",
+        "content",
+        "images",
+        "tool_calls",
+        "function",
+        "name",
+        "arguments",
+        "id",
+        "tool_name",
+        "tool_call_id",
+        "tools",
+        "type",
+        "parameters",
+        "format",
+        "think",
+        "stream",
+        "prompt",
+        "system",
+        "suffix",
+        "keep_alive",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_json_is_translated_or_refused(v in crate::fuzz::json(WORDS, KEYS)) {
+            let bytes = serde_json::to_vec(&v).expect("json");
+            if let Ok(req) = crate::http::json::parse_json::<ChatRequest>(&bytes) {
+                let _ = ThinkPlan::of(req.think.as_ref());
+                let _ = req.format.as_ref().map(Format::to_text);
+                let _ = tools(req.tools);
+                let _ = conversation(req.messages.unwrap_or_default());
+            }
+            if let Ok(req) = crate::http::json::parse_json::<GenerateRequest>(&bytes) {
+                let _ = prompt_input(req.prompt.unwrap_or_default(), req.images);
+            }
+        }
+    }
+}
