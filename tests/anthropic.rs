@@ -476,3 +476,30 @@ async fn errors_have_anthropics_shape() {
     assert_eq!(name, "error");
     assert_eq!(data["error"]["type"], "api_error");
 }
+
+#[tokio::test]
+async fn a_silent_backend_gets_pings_in_the_stream() {
+    let s = Server::start().await;
+    let events = text_events("resp_slow", &["slow ", "answer"], (1, 0, 2, 0));
+    // The message starts, then the backend says nothing for a while (as when it reasons at length).
+    let chunks: Vec<Chunk> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Chunk::delayed(sse_frame(e), if i == 3 { 10_500 } else { 0 }))
+        .collect();
+    s.mock.push(Reply::Sse {
+        headers: vec![],
+        chunks,
+    });
+    let mut body = msg("gpt-5.1-codex", "x");
+    body["stream"] = json!(true);
+    let r = s.post("/v1/messages", body).await;
+    let events = r.sse_events();
+    check_sequence(&events);
+    let pings = events.iter().filter(|(n, _)| n == "ping").count();
+    assert!(
+        pings >= 2,
+        "one after message_start, one in the silence: {events:?}"
+    );
+    assert_eq!(deltas(&events, "text_delta", "text"), "slow answer");
+}
