@@ -383,6 +383,10 @@ async fn an_empty_request_loads_and_keep_alive_zero_unloads() {
         )
         .await;
     assert_eq!(r.json()["done_reason"], "unload");
+    let r = s
+        .post("/api/chat", json!({"model": "llama3", "messages": []}))
+        .await;
+    assert_eq!(r.status, 404);
     assert_eq!(s.upstream_count(), 0, "nothing to ask the backend");
 }
 

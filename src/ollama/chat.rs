@@ -10,10 +10,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use codex_client::request::{InputItem, Reasoning, Tool};
 use codex_client::{CodexError, ResponseEvent, ResponsesRequest, Usage};
-use serde::Serialize;
 use serde_json::Value;
 
-use super::error::OllamaError;
+use super::error::{ErrorLine, OllamaError};
 use super::request::{
     conversation, prompt_input, tools, ChatRequest, Format, GenerateRequest, ThinkPlan,
 };
@@ -39,7 +38,7 @@ pub async fn chat(
     let req: ChatRequest = parse_json(&body)?;
     let messages = req.messages.unwrap_or_default();
     if messages.is_empty() {
-        return Ok(loaded(&req.model, req.keep_alive.as_ref(), false));
+        return loaded(&app, &req.model, req.keep_alive.as_ref(), false).await;
     }
     let plan = ThinkPlan::of(req.think.as_ref())?;
     let conv = conversation(messages)?;
@@ -78,7 +77,7 @@ pub async fn generate(
     }
     let input = prompt_input(req.prompt.unwrap_or_default(), req.images)?;
     if input.is_empty() {
-        return Ok(loaded(&req.model, req.keep_alive.as_ref(), true));
+        return loaded(&app, &req.model, req.keep_alive.as_ref(), true).await;
     }
     let plan = ThinkPlan::of(req.think.as_ref())?;
     let spec = Spec {
@@ -108,8 +107,21 @@ fn session(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A request with nothing to answer loads (or, with `keep_alive: 0`, unloads) the model in Ollama. There
-/// is nothing to load here; the answer is Ollama's, at once.
-fn loaded(model: &str, keep_alive: Option<&Value>, generate: bool) -> Response {
+/// is nothing to load here; the answer is Ollama's, at once (a 404 for a model the catalog lacks).
+async fn loaded(
+    app: &App,
+    model: &str,
+    keep_alive: Option<&Value>,
+    generate: bool,
+) -> Result<Response, OllamaError> {
+    if model.trim().is_empty() {
+        return Err(ApiError::invalid("model is required")
+            .with_param("model")
+            .into());
+    }
+    if !known_model(app, resolve_model(model).0).await {
+        return Err(OllamaError::model_not_found(model));
+    }
     let unload = keep_alive.is_some_and(|k| k.as_f64() == Some(0.0) || k.as_str() == Some("0"));
     let reason = if unload { "unload" } else { "load" };
     let created_at = now_rfc3339();
@@ -136,7 +148,7 @@ fn loaded(model: &str, keep_alive: Option<&Value>, generate: bool) -> Response {
             metrics: Metrics::default(),
         })
     };
-    axum::Json(body.unwrap_or(Value::Null)).into_response()
+    Ok(axum::Json(body.unwrap_or(Value::Null)).into_response())
 }
 
 /// Everything a chat or generate request decides about the upstream request.
@@ -307,7 +319,7 @@ impl Answer {
         buf.push(b'\n');
     }
 
-    /// Notes the piece; returns whether it is output (for the first-output time).
+    /// Notes when output began, and the id and name of each tool call as it starts.
     fn note(&mut self, p: &Piece<'_>) {
         if self.first_output.is_none()
             && matches!(
@@ -398,11 +410,6 @@ async fn collect(
     Ok(resp)
 }
 
-#[derive(Serialize)]
-struct ErrorLine<'a> {
-    error: &'a str,
-}
-
 /// Streams one NDJSON line per piece. A failure after the first line is an `{"error": ...}` line, which
 /// Ollama's clients raise as an error; the stream then ends without a `done` line.
 fn ndjson(app: Arc<App>, exchange: Exchange, answer: Answer, remember: bool) -> Response {
@@ -469,8 +476,10 @@ fn ndjson(app: Arc<App>, exchange: Exchange, answer: Answer, remember: bool) -> 
 }
 
 fn error_line(buf: &mut Vec<u8>, err: &ApiError) {
-    let msg = err.message_with_param();
-    let _ = serde_json::to_writer(&mut *buf, &ErrorLine { error: &msg });
+    let line = ErrorLine {
+        error: err.message_with_param(),
+    };
+    let _ = serde_json::to_writer(&mut *buf, &line);
     buf.push(b'\n');
 }
 
