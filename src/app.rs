@@ -9,10 +9,11 @@ use codex_client::request::ReasoningEffort;
 use codex_client::CodexClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::anthropic::model_map::ModelMap;
 use crate::http::error::ApiError;
-use crate::openai::chat_request::Defaults;
-use crate::openai::reasoning_cache::ReasoningCache;
 use crate::openai::response_store::ResponseStore;
+use crate::reasoning_cache::ReasoningCache;
+use crate::upstream::Defaults;
 
 pub struct App {
     pub codex: CodexClient,
@@ -27,6 +28,10 @@ pub struct App {
     pub responses: ResponseStore,
     /// Largest request body (and WebSocket message).
     pub max_body_bytes: usize,
+    /// The Ollama version `/api/version` reports (`--ollama-version`).
+    pub ollama_version: String,
+    /// Claude model names to Codex models, for the Anthropic API (`--model-map`).
+    pub model_map: ModelMap,
 }
 
 pub struct UpstreamLimit {

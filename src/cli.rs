@@ -10,13 +10,16 @@ use codex_client::auth::{DEFAULT_AUTH_URL, REFRESH_URL_OVERRIDE_ENV};
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
+use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
 use crate::app::{App, UpstreamLimit};
 use crate::listen::{self, ConnLimits};
-use crate::openai::chat_request::Defaults;
-use crate::openai::reasoning_cache::ReasoningCache;
 use crate::openai::response_store::ResponseStore;
+use crate::reasoning_cache::ReasoningCache;
+use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
+/// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
+pub const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,6 +75,17 @@ pub struct ServeArgs {
     /// Also list `MODEL-EFFORT` names (gpt-5.1-codex-high, …) in /v1/models.
     #[arg(long)]
     pub list_effort_variants: bool,
+
+    /// The version `GET /api/version` reports: Ollama clients enable features by it, so it names the
+    /// Ollama release whose API codex-serve follows.
+    #[arg(long, value_name = "X.Y.Z", default_value = DEFAULT_OLLAMA_VERSION)]
+    pub ollama_version: String,
+
+    /// Map a model name the Anthropic API receives (Claude Code's `claude-…` names) to a Codex model:
+    /// FROM is a name or a pattern with `*`, TO a Codex model, optionally with an effort
+    /// (`claude-*opus*=gpt-5.5:high`). Repeatable; checked in order, before the built-in rules.
+    #[arg(long = "model-map", value_name = "FROM=TO", value_parser = parse_rule, env = "CODEX_SERVE_MODEL_MAP", value_delimiter = ',')]
+    pub model_map: Vec<Rule>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -250,6 +264,8 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
             Duration::from_secs(args.response_store_ttl),
         ),
         max_body_bytes: args.max_body_bytes,
+        ollama_version: args.ollama_version.clone(),
+        model_map: ModelMap::new(args.model_map.clone()),
     })
 }
 

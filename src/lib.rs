@@ -1,8 +1,15 @@
-//! codex-serve: the OpenAI API on a private socket, answered by the Codex backend with the user's Codex
-//! login. `main.rs` only calls [`cli::main`]; everything is here so tests can drive it as a library.
+//! codex-serve: the OpenAI, Ollama and Anthropic APIs on a private socket, answered by the Codex backend
+//! with the user's Codex login. `main.rs` only calls [`cli::main`]; everything is here so tests can drive it as a library.
 
+pub mod anthropic;
 pub mod app;
 pub mod cli;
+pub mod fold;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod listen;
+pub mod ollama;
 pub mod openai;
+pub mod reasoning_cache;
+pub mod upstream;

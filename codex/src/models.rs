@@ -19,11 +19,43 @@ pub struct ModelInfo {
     pub default_reasoning_level: Option<ReasoningEffort>,
     #[serde(default, deserialize_with = "levels")]
     pub supported_reasoning_levels: Vec<ReasoningEffort>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tokens the model can take in, when the catalog says.
+    #[serde(default)]
+    pub context_window: Option<i64>,
+    /// `text`, `image`; the codex CLI reads a missing list as both.
+    #[serde(default)]
+    pub input_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    pub supports_reasoning_summaries: Option<bool>,
 }
 
 impl ModelInfo {
     pub fn listed(&self) -> bool {
         self.visibility.as_deref() != Some("hide")
+    }
+
+    /// Whether the model takes images; a catalog entry without `input_modalities` takes text and images,
+    /// as the codex CLI reads it.
+    pub fn takes_images(&self) -> bool {
+        self.input_modalities
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|x| x == "image"))
+    }
+
+    /// Whether the model reasons (it lists reasoning efforts or summarises its reasoning).
+    pub fn reasons(&self) -> bool {
+        !self.supported_reasoning_levels.is_empty()
+            || self.default_reasoning_level.is_some()
+            || self.supports_reasoning_summaries == Some(true)
+    }
+
+    /// The context window, when the catalog gives a positive one.
+    pub fn context_length(&self) -> Option<u64> {
+        self.context_window
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| *n > 0)
     }
 
     /// Whether the catalog allows `effort`; a model with no levels listed is not restricted.
@@ -131,6 +163,10 @@ pub fn fallback() -> Vec<ModelInfo> {
         visibility: Some("list".to_owned()),
         default_reasoning_level: Some(default),
         supported_reasoning_levels: levels.to_vec(),
+        description: None,
+        context_window: None,
+        input_modalities: None,
+        supports_reasoning_summaries: None,
     };
     vec![
         m("gpt-5.5", &[Low, Medium, High, Xhigh], Medium),
@@ -169,5 +205,15 @@ mod tests {
         );
         assert!(a.models[0].allows(ReasoningEffort::Low));
         assert!(!a.models[0].allows(ReasoningEffort::High));
+        assert!(a.models[0].takes_images() && a.models[0].reasons());
+        assert_eq!(a.models[0].context_length(), None);
+
+        let a: CatalogAnswer = serde_json::from_str(
+            r#"{"models":[{"slug":"t","input_modalities":["text"],"context_window":272000,
+                "supported_reasoning_levels":[],"supports_reasoning_summaries":false}]}"#,
+        )
+        .expect("catalog");
+        assert!(!a.models[0].takes_images() && !a.models[0].reasons());
+        assert_eq!(a.models[0].context_length(), Some(272_000));
     }
 }

@@ -76,17 +76,30 @@ impl ApiError {
             },
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (self.status, axum::Json(self.body())).into_response();
+    /// The message with the field it is about, for error shapes that have no `param`.
+    pub fn message_with_param(&self) -> String {
+        match &self.param {
+            Some(p) if !self.message.contains(p.as_str()) => format!("{} (at `{p}`)", self.message),
+            _ => self.message.clone(),
+        }
+    }
+
+    /// This error's status and `Retry-After`, with `body` in whichever protocol's shape the route speaks.
+    pub fn respond(&self, body: impl Serialize) -> Response {
+        let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(after) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
         }
         resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.respond(self.body())
     }
 }
 

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::app::App;
-use crate::openai;
+use crate::{anthropic, ollama, openai};
 use error::ApiError;
 
 pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
@@ -34,6 +34,17 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
             get(openai::responses::get).delete(openai::responses::delete),
         )
         .route("/v1/codex/limits", get(limits))
+        .route("/v1/messages", post(anthropic::messages::create))
+        .route(
+            "/v1/messages/count_tokens",
+            post(anthropic::messages::count_tokens),
+        )
+        .route("/", get(root))
+        .route("/api/version", get(ollama::models::version))
+        .route("/api/tags", get(ollama::models::tags))
+        .route("/api/show", post(ollama::models::show))
+        .route("/api/chat", post(ollama::chat::chat))
+        .route("/api/generate", post(ollama::chat::generate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -56,30 +67,62 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(&format!("{} {}", req.method(), req.uri().path()))
+/// Some clients (Ollama's among them) check that a server answers at its root.
+async fn root() -> &'static str {
+    concat!(
+        "codex-serve ",
+        env!("CARGO_PKG_VERSION"),
+        " is running: OpenAI, Ollama and Anthropic APIs\n"
+    )
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(
+/// An error in the shape of the protocol the path belongs to: Ollama's under `/api/`, Anthropic's under
+/// `/v1/messages`, OpenAI's elsewhere.
+fn shaped(path: &str, err: ApiError) -> Response {
+    if path.starts_with("/api/") {
+        ollama::error::OllamaError(err).into_response()
+    } else if is_anthropic(path) {
+        anthropic::error::AnthropicError(err).into_response()
+    } else {
+        err.into_response()
+    }
+}
+
+pub(crate) fn is_anthropic(path: &str) -> bool {
+    path == "/v1/messages" || path.starts_with("/v1/messages/")
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path();
+    shaped(
+        path,
+        ApiError::not_found(&format!("{} {path}", req.method())),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let path = req.uri().path();
+    let err = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "invalid_request_error",
-        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+        format!("{} is not allowed on {path}", req.method()),
     )
-    .with_code("method_not_allowed")
+    .with_code("method_not_allowed");
+    shaped(path, err)
 }
 
-/// axum answers an over-long body with plain text; clients expect OpenAI's error shape.
+/// axum answers an over-long body with plain text; clients expect their protocol's error shape.
 async fn body_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&resp) {
-        return ApiError::new(
+        let err = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "the request body is larger than this server accepts (--max-body-bytes)",
         )
-        .with_code("request_too_large")
-        .into_response();
+        .with_code("request_too_large");
+        return shaped(&path, err);
     }
     resp
 }

@@ -71,6 +71,10 @@ pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: 
     let overhead = total.saturating_sub(log.upstream);
 
     header(&mut resp, "x-request-id", id.clone());
+    // Anthropic's clients read `request-id`.
+    if super::is_anthropic(&path) {
+        header(&mut resp, "request-id", id.clone());
+    }
     header(
         &mut resp,
         "x-codex-serve-overhead-ms",

@@ -6,18 +6,18 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use codex_client::{CodexError, ResponseEvent, ResponseStream, Usage};
+use codex_client::{CodexError, ResponseEvent, Usage};
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::chat_request::ChatRequest;
-use super::fold::{Failure, FinishReason, Folder, Piece};
-use super::reasoning_cache::Turn;
 use crate::app::App;
+use crate::fold::{FinishReason, Folder, Piece};
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
 use crate::http::observe::{RequestLog, UpstreamClock};
+use crate::reasoning_cache::Turn;
+use crate::upstream::{failure_error, unix_now, Exchange};
 
 pub async fn completions(
     State(app): State<Arc<App>>,
@@ -34,9 +34,7 @@ pub async fn completions(
     if let Some(effort) = t.effort {
         clock.time(app.check_effort(&t.model, effort)).await?;
     }
-    let slot = app.upstream.acquire().await?;
-    let mut upstream = clock.time(app.codex.stream(t.request)).await?;
-
+    let exchange = clock.time(Exchange::begin(&app, t.request)).await?;
     let meta = Meta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         created: unix_now(),
@@ -47,7 +45,7 @@ pub async fn completions(
         ..RequestLog::default()
     };
     if !streaming {
-        let completion = clock.time(collect(&app, upstream, meta)).await?;
+        let completion = clock.time(collect(&app, exchange, meta)).await?;
         log.upstream = clock.elapsed();
         log.tokens = completion
             .usage
@@ -57,33 +55,8 @@ pub async fn completions(
         resp.extensions_mut().insert(log);
         return Ok(resp);
     }
-    // Until the backend has produced output, a failure can still get a proper HTTP status; the
-    // lifecycle events before that point are held back (they carry nothing for the client).
-    let mut pending = Vec::new();
-    loop {
-        let ev = match clock.time(upstream.next()).await {
-            None => return Err(CodexError::StreamClosed.into()),
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(ev)) => ev.event,
-        };
-        match ev {
-            ResponseEvent::Created { .. } | ResponseEvent::InProgress {} | ResponseEvent::Other => {
-                pending.push(ev)
-            }
-            ResponseEvent::Failed { .. } | ResponseEvent::Error { .. } => {
-                let mut f = Folder::default();
-                if let Err(fail) = f.push(&ev, &mut |_| {}) {
-                    return Err(failure_error(fail));
-                }
-            }
-            _ => {
-                pending.push(ev);
-                break;
-            }
-        }
-    }
     log.upstream = clock.elapsed();
-    let mut resp = sse_response(app, slot, upstream, pending, meta, include_usage);
+    let mut resp = sse_response(app, exchange, meta, include_usage);
     resp.extensions_mut().insert(log);
     Ok(resp)
 }
@@ -92,14 +65,6 @@ struct Meta {
     id: String,
     created: i64,
     model: String,
-}
-
-fn failure_error(f: Failure) -> ApiError {
-    CodexError::Failed {
-        code: f.code,
-        message: f.message,
-    }
-    .into()
 }
 
 // ---- wire shapes ---------------------------------------------------------------------------------------
@@ -236,11 +201,7 @@ struct FunctionDelta<'a> {
 
 // ---- non-streaming -------------------------------------------------------------------------------------
 
-async fn collect(
-    app: &App,
-    mut upstream: ResponseStream,
-    meta: Meta,
-) -> Result<Completion, ApiError> {
+async fn collect(app: &App, mut upstream: Exchange, meta: Meta) -> Result<Completion, ApiError> {
     let mut folder = Folder::default();
     let mut turn = Turn::default();
     let mut content = String::new();
@@ -266,9 +227,10 @@ async fn collect(
                 }
             }
             Piece::Finish { reason, usage } => finish = Some((reason, usage)),
+            Piece::ReasoningDone { .. } | Piece::ToolCallDone { .. } => {}
         };
-        folder.push(&ev.event, &mut emit).map_err(failure_error)?;
-        turn.observe(&ev.event);
+        folder.push(&ev, &mut emit).map_err(failure_error)?;
+        turn.observe(&ev);
         if folder.is_done() {
             break;
         }
@@ -379,6 +341,7 @@ impl Framer {
                 }
                 buf.extend_from_slice(b"data: [DONE]\n\n");
             }
+            Piece::ReasoningDone { .. } | Piece::ToolCallDone { .. } => {}
         }
     }
 }
@@ -388,8 +351,6 @@ struct ChunkWriter {
     folder: Folder,
     app: Arc<App>,
     turn: Turn,
-    /// The upstream slot, released when the stream ends or the client goes away.
-    _slot: OwnedSemaphorePermit,
 }
 
 impl ChunkWriter {
@@ -426,15 +387,9 @@ fn error_frame(buf: &mut Vec<u8>, err: &ApiError) {
     buf.extend_from_slice(b"\n\n");
 }
 
-fn sse_response(
-    app: Arc<App>,
-    slot: OwnedSemaphorePermit,
-    upstream: ResponseStream,
-    pending: Vec<ResponseEvent>,
-    meta: Meta,
-    include_usage: bool,
-) -> Response {
-    let mut writer = ChunkWriter {
+/// The stream owns the exchange (and so the upstream slot) until it ends or the client goes away.
+fn sse_response(app: Arc<App>, exchange: Exchange, meta: Meta, include_usage: bool) -> Response {
+    let writer = ChunkWriter {
         framer: Framer {
             meta,
             include_usage,
@@ -442,7 +397,6 @@ fn sse_response(
         folder: Folder::default(),
         app,
         turn: Turn::default(),
-        _slot: slot,
     };
     // The role chunk goes out at once, before the first delta.
     let mut head = Vec::new();
@@ -455,14 +409,8 @@ fn sse_response(
         },
         None,
     );
-    let mut done = false;
-    for ev in &pending {
-        let (bytes, end) = writer.event(ev);
-        head.extend_from_slice(&bytes);
-        done |= end;
-    }
 
-    let state = (writer, upstream, done);
+    let state = (writer, exchange, false);
     let rest = futures_util::stream::unfold(state, |(mut writer, mut upstream, done)| async move {
         if done {
             return None;
@@ -479,7 +427,7 @@ fn sse_response(
                     ));
                 }
                 Some(Ok(ev)) => {
-                    let (buf, done) = writer.event(&ev.event);
+                    let (buf, done) = writer.event(&ev);
                     if buf.is_empty() && !done {
                         continue;
                     }
@@ -498,11 +446,4 @@ fn sse_response(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

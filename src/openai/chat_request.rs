@@ -3,17 +3,16 @@
 //! Fields are read from an allowlist: anything not named here is ignored, and the upstream body is the
 //! typed `ResponsesRequest`, so nothing unknown can reach the backend.
 
-use std::hash::{Hash, Hasher};
-
 use codex_client::request::{
-    ContentPart, FunctionChoice, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role,
-    TextControls, TextFormat, Tool, ToolChoice, ToolChoiceMode,
+    ContentPart, FunctionChoice, InputItem, Reasoning, ReasoningEffort, Role, TextControls,
+    TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 use codex_client::ResponsesRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::error::ApiError;
+use crate::upstream::{derived_cache_key, split_model, Defaults};
 
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
@@ -152,39 +151,6 @@ pub struct JsonSchemaFormat {
     pub schema: Option<Value>,
     #[serde(default)]
     pub strict: Option<bool>,
-}
-
-/// Server-wide settings that shape every translated request.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    pub instructions: String,
-    pub reasoning_effort: Option<ReasoningEffort>,
-    pub reasoning_summary: Option<ReasoningSummary>,
-}
-
-/// The model name split into the catalog slug and an effort suffix (`gpt-5.1-codex-high`,
-/// `gpt-5.1-codex:high`).
-pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
-    if let Some((base, suffix)) = model.rsplit_once(':') {
-        if let Some(e) = ReasoningEffort::parse(suffix) {
-            return (base, Some(e));
-        }
-    }
-    if let Some((base, suffix)) = model.rsplit_once('-') {
-        // "none" and "minimal" are not used as name suffixes: too easy to confuse with real names.
-        if let Some(e) = ReasoningEffort::parse(suffix).filter(|e| {
-            matches!(
-                e,
-                ReasoningEffort::Low
-                    | ReasoningEffort::Medium
-                    | ReasoningEffort::High
-                    | ReasoningEffort::Xhigh
-            )
-        }) {
-            return (base, Some(e));
-        }
-    }
-    (model, None)
 }
 
 impl MessageContent {
@@ -478,40 +444,10 @@ pub(crate) fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
     }
 }
 
-/// A conversation's cache key when the client gives none: stable across the turns of one conversation
-/// because it only covers what does not change as the conversation grows (model, instructions, the first
-/// user message).
-pub(crate) fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
-    let first_user = input.iter().find_map(|i| match i {
-        InputItem::Message {
-            role: Role::User,
-            content,
-        } => Some(content),
-        _ => None,
-    });
-    let mut parts = Vec::with_capacity(2);
-    for seed in [0x636f_6465_7873_7276u64, 0x7072_6f6d_7074_6b79] {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        seed.hash(&mut h);
-        model.hash(&mut h);
-        instructions.hash(&mut h);
-        if let Some(c) = first_user {
-            for p in c {
-                match p {
-                    ContentPart::InputText { text } => text.hash(&mut h),
-                    ContentPart::InputImage { image_url, .. } => image_url.hash(&mut h),
-                    _ => {}
-                }
-            }
-        }
-        parts.push(h.finish());
-    }
-    format!("codex-serve-{:016x}{:016x}", parts[0], parts[1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use codex_client::request::ReasoningSummary;
 
     fn defaults() -> Defaults {
         Defaults {

@@ -2,9 +2,7 @@
 
 pub mod chat;
 pub mod chat_request;
-pub mod fold;
 pub mod models;
-pub mod reasoning_cache;
 pub mod response_store;
 pub mod responses;
 pub mod responses_request;

@@ -7,9 +7,9 @@ use axum::Json;
 use codex_client::ModelInfo;
 use serde::Serialize;
 
-use super::chat_request::split_model;
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::upstream::split_model;
 
 #[derive(Serialize)]
 pub struct ModelList {

@@ -629,7 +629,7 @@ pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
     let mut answer = app
         .codex
         .compact(&CompactRequest {
-            model: super::chat_request::split_model(&model).0.to_owned(),
+            model: crate::upstream::split_model(&model).0.to_owned(),
             input,
             instructions,
         })

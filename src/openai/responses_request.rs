@@ -10,9 +10,10 @@ use codex_client::ResponsesRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::chat_request::{derived_cache_key, split_model, tool_choice};
+use super::chat_request::tool_choice;
 use crate::app::App;
 use crate::http::error::ApiError;
+use crate::upstream::{derived_cache_key, split_model};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateResponse {

@@ -145,6 +145,24 @@ impl Server {
             .expect("auth json")
     }
 
+    /// The last `POST /responses` the backend received.
+    pub fn last_upstream(&self) -> codex_mock::RecordedRequest {
+        self.mock
+            .requests()
+            .into_iter()
+            .rfind(|r| r.path == "/responses")
+            .expect("an upstream request")
+    }
+
+    /// How many `POST /responses` the backend received.
+    pub fn upstream_count(&self) -> usize {
+        self.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/responses")
+            .count()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -236,6 +254,37 @@ impl Reply {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The lines of an NDJSON body, each parsed.
+    pub fn ndjson(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("line is not JSON ({e}): {l:?}"))
+            })
+            .collect()
+    }
+
+    /// `(event name, data)` of each SSE frame, in order.
+    pub fn sse_events(&self) -> Vec<(String, Value)> {
+        self.text()
+            .split("\n\n")
+            .filter(|f| !f.trim().is_empty())
+            .map(|frame| {
+                let mut name = String::new();
+                let mut data = Value::Null;
+                for line in frame.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = n.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(d)
+                            .unwrap_or_else(|e| panic!("data is not JSON ({e}): {d:?}"));
+                    }
+                }
+                (name, data)
+            })
+            .collect()
     }
 
     /// The `data:` payloads of an SSE body, in order.

@@ -1,5 +1,8 @@
-"""Fixtures for the end-to-end tests: a `codex-mock` backend, a `codex-serve` on a private socket, an
-OpenAI SDK client speaking to it, and an OpenAPI schema validator.
+"""Fixtures for the end-to-end tests: a `codex-mock` backend, a `codex-serve` on a private socket, the
+official OpenAI, Ollama and Anthropic SDK clients speaking to it, and an OpenAPI schema validator.
+
+The Ollama and Anthropic clients reach the server through an `Endpoint` (today the Unix socket; a TCP
+listener can be added as another `endpoint` parameter without touching the tests).
 
 Build the binaries first (`cargo build --workspace --bins`); CARGO_TARGET_DIR is honoured, and
 CODEX_SERVE_BIN / CODEX_MOCK_BIN name other binaries. The OpenAPI document is read from
@@ -9,6 +12,7 @@ OPENAI_OPENAPI_YAML, else `<repo>/../shared/openai-openapi.yaml`; without it sch
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import json
 import os
 import select
@@ -21,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import anthropic
 import httpx
+import ollama
 import openai
 import pytest
 
@@ -328,6 +334,80 @@ def client(server: Server) -> Iterator[openai.OpenAI]:
         api_key="unused",
         http_client=http_client,
         max_retries=0,
+    )
+    try:
+        yield sdk
+    finally:
+        sdk.close()
+        http_client.close()
+
+
+# ---------------------------------------------------------------------------------------------- endpoints
+
+
+@dataclass
+class Endpoint:
+    """How a client reaches the server: a base URL, and the Unix socket under it (None over TCP).
+
+    `api_key` is the bearer key a TCP listener requires; the socket needs none (its permissions are the
+    access control).
+    """
+
+    name: str
+    base_url: str
+    socket: str | None = None
+    api_key: str | None = None
+
+    def client_kwargs(self, hx: Any = httpx) -> dict[str, Any]:
+        """`transport=` for an httpx-style client (`hx` is `httpx` or `httpx2`) on this endpoint."""
+        return {"transport": hx.HTTPTransport(uds=self.socket)} if self.socket else {}
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+def _httpx_for(sdk: Any) -> Any:
+    """The httpx flavour an SDK speaks: `httpx2` for the SDKs that moved to it, `httpx` otherwise."""
+    base = importlib.import_module(f"{sdk.__name__}._base_client")
+    return getattr(base, "httpx2", None) or httpx
+
+
+# A TCP variant (`--tcp 127.0.0.1:PORT` with a key) joins these params when the listener exists.
+@pytest.fixture(params=["unix"])
+def endpoint(request: pytest.FixtureRequest, server: Server) -> Endpoint:
+    if request.param == "unix":
+        return Endpoint(name="unix", base_url="http://localhost", socket=server.socket)
+    raise AssertionError(f"unknown endpoint {request.param}")
+
+
+@pytest.fixture
+def ollama_client(endpoint: Endpoint) -> Iterator[ollama.Client]:
+    """The official `ollama` client, its httpx client on the endpoint."""
+    client = ollama.Client(
+        host=endpoint.base_url,
+        timeout=20.0,
+        headers=endpoint.auth_headers(),
+        **endpoint.client_kwargs(httpx),
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def anthropic_client(endpoint: Endpoint) -> Iterator[anthropic.Anthropic]:
+    """The official Anthropic SDK on the endpoint, as Claude Code would use it (`ANTHROPIC_AUTH_TOKEN`
+    over TCP). `max_retries=0`: every error reaches the test as sent."""
+    hx = _httpx_for(anthropic)
+    http_client = hx.Client(timeout=20.0, **endpoint.client_kwargs(hx))
+    auth = (
+        {"auth_token": endpoint.api_key}
+        if endpoint.api_key
+        else {"api_key": "unused"}  # the socket needs no key; the SDK wants one
+    )
+    sdk = anthropic.Anthropic(
+        base_url=endpoint.base_url, http_client=http_client, max_retries=0, **auth
     )
     try:
         yield sdk

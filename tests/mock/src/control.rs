@@ -186,7 +186,8 @@ async fn issue_tokens(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer 
     Ok(json_response(200, &json!(tokens)))
 }
 
-// The body is read (and ignored) so a client's keep-alive connection stays usable.
+/// The body (clients send `{}`) is read, though unused: a response sent before its request body was read
+/// makes hyper close the connection, and a client reusing it fails its next request.
 async fn reset(State(shared): State<Arc<Shared>>, _body: Bytes) -> Response {
     shared.state().reset();
     ok()

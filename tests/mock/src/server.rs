@@ -457,7 +457,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 
 // ---------------------------------------------------------------- GET /models
 
-fn model(slug: &str, priority: u32, efforts: &[&str]) -> Value {
+fn model(slug: &str, priority: u32, efforts: &[&str], modalities: &[&str]) -> Value {
     let levels: Vec<Value> = efforts
         .iter()
         .map(|effort| {
@@ -478,6 +478,9 @@ fn model(slug: &str, priority: u32, efforts: &[&str]) -> Value {
         "priority": priority,
         "default_reasoning_level": "medium",
         "supported_reasoning_levels": levels,
+        "supports_reasoning_summaries": true,
+        "context_window": 272_000,
+        "input_modalities": modalities,
     })
 }
 
@@ -489,9 +492,20 @@ async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer
         resp
     } else {
         let models = [
-            model("gpt-5.5", 0, &["low", "medium", "high", "xhigh"]),
-            model("gpt-5.1-codex", 1, &["low", "medium", "high"]),
-            model("gpt-5.1-codex-mini", 2, &["medium", "high"]),
+            model(
+                "gpt-5.5",
+                0,
+                &["low", "medium", "high", "xhigh"],
+                &["text", "image"],
+            ),
+            model(
+                "gpt-5.1-codex",
+                1,
+                &["low", "medium", "high"],
+                &["text", "image"],
+            ),
+            // Text only, so that clients can see a model without vision.
+            model("gpt-5.1-codex-mini", 2, &["medium", "high"], &["text"]),
         ];
         json_response(200, &json!({ "models": models }))
     };

@@ -1,19 +1,26 @@
-//! Folding the Responses event stream into what a chat completion is made of.
+//! Folding the Responses event stream into the pieces every front end's answer is made of: text,
+//! reasoning, tool calls and the finish.
 //!
-//! One folder serves both answers: streaming writes each `Piece` as a chunk the moment it appears;
-//! non-streaming collects the same pieces into one message. Deltas are forwarded as they arrive; an item
-//! whose deltas never came (the backend may send only `output_item.done`) is sent whole when it is done.
+//! One folder serves every protocol (OpenAI chat, Ollama, Anthropic) and both kinds of answer: streaming
+//! writes each `Piece` the moment it appears; non-streaming collects the same pieces into one message.
+//! Deltas are forwarded as they arrive; an item whose deltas never came (the backend may send only
+//! `output_item.done`) is sent whole when it is done.
 
 use std::collections::HashMap;
 
 use codex_client::events::{MessageContent, ResponseObject};
 use codex_client::{OutputItem, ResponseEvent, Usage};
 
-/// A piece of a chat completion, in order.
+/// A piece of an answer, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece<'a> {
     Content(&'a str),
     Reasoning(&'a str),
+    /// A reasoning item is over (after its text, if any): the encrypted reasoning the backend can resume
+    /// from, when it sent one.
+    ReasoningDone {
+        encrypted_content: Option<&'a str>,
+    },
     ToolCallStart {
         index: u32,
         id: &'a str,
@@ -22,6 +29,11 @@ pub enum Piece<'a> {
     ToolCallArgs {
         index: u32,
         args: &'a str,
+    },
+    /// A tool call is complete: its whole argument text, as the backend's final item has it.
+    ToolCallDone {
+        index: u32,
+        arguments: &'a str,
     },
     Finish {
         reason: FinishReason,
@@ -266,7 +278,11 @@ impl Folder {
                     }
                 }
             }
-            OutputItem::Reasoning { summary, .. } => {
+            OutputItem::Reasoning {
+                summary,
+                encrypted_content,
+                ..
+            } => {
                 if !self.streamed_reasoning {
                     let mut first = true;
                     for part in summary.iter().filter(|p| !p.text.is_empty()) {
@@ -279,6 +295,9 @@ impl Folder {
                 }
                 // The next reasoning item streams afresh.
                 self.streamed_reasoning = false;
+                emit(Piece::ReasoningDone {
+                    encrypted_content: encrypted_content.as_deref(),
+                });
             }
             OutputItem::FunctionCall {
                 id,
@@ -302,6 +321,7 @@ impl Folder {
                     st.args_sent = arguments.len();
                     emit(Piece::ToolCallArgs { index, args: rest });
                 }
+                emit(Piece::ToolCallDone { index, arguments });
             }
             OutputItem::Other => {}
         }
@@ -355,9 +375,29 @@ mod tests {
                 "ToolCallStart { index: 0, id: \"c1\", name: \"f\" }",
                 "ToolCallArgs { index: 0, args: \"{\\\"x\\\"\" }",
                 "ToolCallArgs { index: 0, args: \":1}\" }",
+                "ToolCallDone { index: 0, arguments: \"{\\\"x\\\":1}\" }",
                 "ToolCallStart { index: 1, id: \"c2\", name: \"g\" }",
                 "ToolCallArgs { index: 1, args: \"{}\" }",
+                "ToolCallDone { index: 1, arguments: \"{}\" }",
                 "Finish { reason: ToolCalls, usage: None }",
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_items_end_with_their_encrypted_content() {
+        let (out, _) = run(&[
+            serde_json::json!({"type":"response.reasoning_summary_text.delta","summary_index":0,"delta":"hm"}),
+            serde_json::json!({"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","summary":[{"type":"summary_text","text":"hm"}],"encrypted_content":"ENC"}}),
+            serde_json::json!({"type":"response.output_item.done","output_index":1,"item":{"type":"reasoning","summary":[{"type":"summary_text","text":"whole"}]}}),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                "Reasoning(\"hm\")",
+                "ReasoningDone { encrypted_content: Some(\"ENC\") }",
+                "Reasoning(\"whole\")",
+                "ReasoningDone { encrypted_content: None }",
             ]
         );
     }

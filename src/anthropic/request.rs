@@ -1,0 +1,849 @@
+//! `POST /v1/messages` (and `/v1/messages/count_tokens`) request bodies, typed, and their translation into
+//! the backend's Responses request.
+//!
+//! Sampling (`temperature`, `top_p`, `top_k`), `stop_sequences`, `max_tokens`, `service_tier`,
+//! `cache_control` and `container` are accepted and not sent: the backend takes none of them.
+
+use codex_client::request::{
+    ContentPart, FunctionChoice, InputItem, ReasoningEffort, Role, SummaryText, TextControls,
+    TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::error::ApiError;
+use crate::upstream::Want;
+
+fn bad(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessagesRequest {
+    pub model: String,
+    pub messages: Vec<MessageParam>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub system: Option<TextOrBlocks>,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub tools: Option<Vec<ToolParam>>,
+    #[serde(default)]
+    pub tool_choice: Option<ToolChoiceParam>,
+    #[serde(default)]
+    pub thinking: Option<ThinkingParam>,
+    #[serde(default)]
+    pub output_config: Option<OutputConfig>,
+    /// The structured-outputs beta's field, before `output_config.format`.
+    #[serde(default)]
+    pub output_format: Option<JsonOutputFormat>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// `"fast"` asks for the backend's priority tier.
+    #[serde(default)]
+    pub speed: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageParam {
+    pub role: String,
+    pub content: TextOrBlocks,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TextOrBlocks {
+    Text(String),
+    Blocks(Vec<Block>),
+}
+
+/// A content block this server understands, or any other JSON (to name it in an error, or drop it).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Block {
+    Known(ContentBlock),
+    Other(Value),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text {
+        text: String,
+    },
+    Image {
+        source: ImageSource,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        #[serde(default)]
+        content: Option<TextOrBlocks>,
+        #[serde(default)]
+        is_error: Option<bool>,
+    },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url { url: String },
+    File { file_id: String },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ToolParam {
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub input_schema: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoiceParam {
+    Auto {
+        #[serde(default)]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    Any {
+        #[serde(default)]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    Tool {
+        name: String,
+        #[serde(default)]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    None,
+}
+
+/// `enabled` (with `budget_tokens`), `adaptive`, `between_tools` or `disabled`; `display` is `summarized`
+/// or `omitted`.
+#[derive(Debug, Deserialize)]
+pub struct ThinkingParam {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub budget_tokens: Option<u64>,
+    #[serde(default)]
+    pub display: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OutputConfig {
+    #[serde(default)]
+    pub effort: Option<String>,
+    #[serde(default)]
+    pub format: Option<JsonOutputFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JsonOutputFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub schema: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Metadata {
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// How thinking blocks are returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thinking {
+    /// No thinking blocks (thinking not enabled).
+    Off,
+    /// Thinking blocks with the reasoning summary.
+    Summarized,
+    /// Thinking blocks with empty text and the signature (`display: "omitted"`).
+    Omitted,
+}
+
+/// The signature of a thinking block carries the backend's encrypted reasoning, so that a client which
+/// replays its thinking blocks (as Anthropic requires in a tool loop) gives the backend its reasoning back.
+/// Other signatures (Anthropic's own) mean nothing to the Codex backend and are dropped.
+pub const SIGNATURE_PREFIX: &str = "codex-serve.reasoning.v1:";
+
+pub fn signature(encrypted_content: &str) -> String {
+    format!("{SIGNATURE_PREFIX}{encrypted_content}")
+}
+
+pub fn encrypted_content(signature: &str) -> Option<&str> {
+    signature
+        .strip_prefix(SIGNATURE_PREFIX)
+        .filter(|e| !e.is_empty())
+}
+
+/// What a translated request leaves for the handler to decide with the catalog.
+pub struct Translated {
+    pub instructions: String,
+    pub input: Vec<InputItem>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: bool,
+    pub text: Option<TextControls>,
+    pub thinking: Thinking,
+    pub want: Want,
+    pub cache_key: Option<String>,
+    pub priority: bool,
+}
+
+/// `budget_tokens` as an effort: Claude Code's "think" (4k) is low, "think hard" (10k) medium,
+/// "ultrathink" (32k) high, anything larger the most there is.
+pub fn budget_effort(budget: u64) -> ReasoningEffort {
+    match budget {
+        0..4096 => ReasoningEffort::Low,
+        4096..16384 => ReasoningEffort::Medium,
+        16384..=32768 => ReasoningEffort::High,
+        _ => ReasoningEffort::Xhigh,
+    }
+}
+
+fn effort_word(e: &str) -> Result<ReasoningEffort, ApiError> {
+    Ok(match e {
+        "low" => ReasoningEffort::Low,
+        "medium" => ReasoningEffort::Medium,
+        "high" => ReasoningEffort::High,
+        "xhigh" | "max" => ReasoningEffort::Xhigh,
+        other => {
+            return Err(bad(
+                "output_config.effort",
+                format!("unknown effort '{other}': use low, medium, high, xhigh or max"),
+            ))
+        }
+    })
+}
+
+fn image(source: ImageSource, param: &str) -> Result<ContentPart, ApiError> {
+    let image_url = match source {
+        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        ImageSource::Url { url } => url,
+        ImageSource::File { .. } => {
+            return Err(bad(
+                param,
+                "images from the Files API are not supported: send them as base64 or a URL",
+            ))
+        }
+    };
+    Ok(ContentPart::InputImage {
+        image_url,
+        detail: None,
+    })
+}
+
+/// A block this server does not know: a text document becomes text; server-tool blocks in an
+/// assistant turn (results the client got elsewhere) are dropped; anything else is refused by name.
+fn other_block(v: &Value, assistant: bool, param: &str) -> Result<Option<String>, ApiError> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+    let source = v.get("source");
+    let source_kind = source.and_then(|s| s.get("type")).and_then(Value::as_str);
+    match kind {
+        "document" if source_kind == Some("text") => Ok(Some(
+            source
+                .and_then(|s| s.get("data"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )),
+        "server_tool_use" | "mcp_tool_use" if assistant => Ok(None),
+        k if assistant && k.ends_with("_tool_result") => Ok(None),
+        "text" | "image" | "tool_use" | "tool_result" | "thinking" | "redacted_thinking" => {
+            Err(bad(param, format!("malformed {kind} block")))
+        }
+        "" => Err(bad(param, "a content block needs a `type`")),
+        other => Err(bad(
+            param,
+            format!("content blocks of type '{other}' are not supported by the Codex backend"),
+        )
+        .with_code("unsupported_content_block")),
+    }
+}
+
+fn tool_output(
+    content: Option<TextOrBlocks>,
+    is_error: bool,
+    param: &str,
+) -> Result<ToolOutput, ApiError> {
+    let prefix = if is_error { "Error: " } else { "" };
+    let blocks = match content {
+        None => return Ok(ToolOutput::Text(prefix.trim_end().to_owned())),
+        Some(TextOrBlocks::Text(t)) => return Ok(ToolOutput::Text(format!("{prefix}{t}"))),
+        Some(TextOrBlocks::Blocks(b)) => b,
+    };
+    let mut parts = Vec::new();
+    for (i, b) in blocks.into_iter().enumerate() {
+        let here = format!("{param}.content[{i}]");
+        match b {
+            Block::Known(ContentBlock::Text { text }) => {
+                parts.push(ContentPart::InputText { text })
+            }
+            Block::Known(ContentBlock::Image { source }) => parts.push(image(source, &here)?),
+            Block::Known(_) => {
+                return Err(bad(&here, "a tool_result holds text and image blocks only"))
+            }
+            Block::Other(v) => {
+                if let Some(text) = other_block(&v, false, &here)? {
+                    parts.push(ContentPart::InputText { text });
+                }
+            }
+        }
+    }
+    // Text alone reads best as one string.
+    if parts
+        .iter()
+        .all(|p| matches!(p, ContentPart::InputText { .. }))
+    {
+        let text: Vec<String> = parts
+            .into_iter()
+            .filter_map(|p| match p {
+                ContentPart::InputText { text } => Some(text),
+                _ => None,
+            })
+            .collect();
+        return Ok(ToolOutput::Text(format!("{prefix}{}", text.join("\n"))));
+    }
+    if is_error {
+        parts.insert(
+            0,
+            ContentPart::InputText {
+                text: prefix.trim_end().to_owned(),
+            },
+        );
+    }
+    Ok(ToolOutput::Parts(parts))
+}
+
+/// One message's blocks, in order, as input items.
+fn message_items(
+    role: &str,
+    content: TextOrBlocks,
+    param: &str,
+    out: &mut Vec<InputItem>,
+) -> Result<(), ApiError> {
+    let assistant = match role {
+        "user" => false,
+        "assistant" => true,
+        other => {
+            return Err(bad(
+                &format!("{param}.role"),
+                format!("unknown role '{other}': messages are from the user or the assistant (the system prompt is `system`)"),
+            ))
+        }
+    };
+    let (msg_role, text_part): (Role, fn(String) -> ContentPart) = if assistant {
+        (Role::Assistant, |text| ContentPart::OutputText { text })
+    } else {
+        (Role::User, |text| ContentPart::InputText { text })
+    };
+    let blocks = match content {
+        TextOrBlocks::Text(t) => {
+            if !t.is_empty() {
+                out.push(InputItem::Message {
+                    role: msg_role,
+                    content: vec![text_part(t)],
+                });
+            }
+            return Ok(());
+        }
+        TextOrBlocks::Blocks(b) => b,
+    };
+    let mut parts: Vec<ContentPart> = Vec::new();
+    let flush = |parts: &mut Vec<ContentPart>, out: &mut Vec<InputItem>| {
+        if !parts.is_empty() {
+            out.push(InputItem::Message {
+                role: msg_role,
+                content: std::mem::take(parts),
+            });
+        }
+    };
+    for (i, b) in blocks.into_iter().enumerate() {
+        let here = format!("{param}.content[{i}]");
+        match b {
+            Block::Known(ContentBlock::Text { text }) => {
+                if !text.is_empty() {
+                    parts.push(text_part(text));
+                }
+            }
+            Block::Known(ContentBlock::Image { source }) if !assistant => {
+                parts.push(image(source, &here)?)
+            }
+            Block::Known(ContentBlock::ToolUse { id, name, input }) if assistant => {
+                flush(&mut parts, out);
+                let arguments = match input {
+                    Value::Null => "{}".to_owned(),
+                    v => v.to_string(),
+                };
+                out.push(InputItem::FunctionCall {
+                    call_id: id,
+                    name,
+                    arguments,
+                });
+            }
+            Block::Known(ContentBlock::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            }) if !assistant => {
+                flush(&mut parts, out);
+                out.push(InputItem::FunctionCallOutput {
+                    call_id: tool_use_id,
+                    output: tool_output(content, is_error == Some(true), &here)?,
+                });
+            }
+            Block::Known(ContentBlock::Thinking {
+                thinking,
+                signature,
+            }) if assistant => {
+                // Only our own signatures carry reasoning the backend can resume from.
+                if let Some(enc) = encrypted_content(&signature) {
+                    flush(&mut parts, out);
+                    out.push(InputItem::Reasoning {
+                        summary: if thinking.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![SummaryText { text: thinking }]
+                        },
+                        encrypted_content: Some(enc.to_owned()),
+                    });
+                }
+            }
+            Block::Known(ContentBlock::RedactedThinking { .. }) if assistant => {}
+            Block::Known(other) => {
+                let kind = match other {
+                    ContentBlock::Text { .. } => "text",
+                    ContentBlock::Image { .. } => "image",
+                    ContentBlock::ToolUse { .. } => "tool_use",
+                    ContentBlock::ToolResult { .. } => "tool_result",
+                    ContentBlock::Thinking { .. } => "thinking",
+                    ContentBlock::RedactedThinking { .. } => "redacted_thinking",
+                };
+                return Err(bad(
+                    &here,
+                    format!("a {role} message cannot hold a {kind} block"),
+                ));
+            }
+            Block::Other(v) => {
+                if let Some(text) = other_block(&v, assistant, &here)? {
+                    parts.push(text_part(text));
+                }
+            }
+        }
+    }
+    flush(&mut parts, out);
+    Ok(())
+}
+
+fn system_text(system: Option<TextOrBlocks>) -> Result<String, ApiError> {
+    match system {
+        None => Ok(String::new()),
+        Some(TextOrBlocks::Text(t)) => Ok(t),
+        Some(TextOrBlocks::Blocks(blocks)) => {
+            let mut texts = Vec::new();
+            for (i, b) in blocks.into_iter().enumerate() {
+                match b {
+                    Block::Known(ContentBlock::Text { text }) => texts.push(text),
+                    _ => {
+                        return Err(bad(
+                            &format!("system[{i}]"),
+                            "the system prompt holds text blocks only",
+                        ))
+                    }
+                }
+            }
+            Ok(texts.join("\n\n"))
+        }
+    }
+}
+
+fn tools(list: Option<Vec<ToolParam>>) -> Result<Vec<Tool>, ApiError> {
+    list.unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| match t.kind.as_deref() {
+            None | Some("custom") => Ok(Tool::Function {
+                name: t.name,
+                description: t.description,
+                parameters: t.input_schema.filter(|s| !s.is_null()),
+                strict: t.strict,
+            }),
+            // The backend searches the web itself; its answer comes back as text.
+            Some(k) if k.starts_with("web_search_") => Ok(Tool::WebSearch {}),
+            Some(other) => Err(bad(
+                &format!("tools[{i}].type"),
+                format!("tools of type '{other}' are not supported by the Codex backend: define it as a custom tool with an input_schema"),
+            )),
+        })
+        .collect()
+}
+
+fn json_format(f: JsonOutputFormat, param: &str) -> Result<TextFormat, ApiError> {
+    if f.kind != "json_schema" {
+        return Err(bad(param, "the output format's type must be json_schema"));
+    }
+    Ok(TextFormat::JsonSchema {
+        name: "output".to_owned(),
+        schema: f
+            .schema
+            .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+        strict: None,
+        description: None,
+    })
+}
+
+impl MessagesRequest {
+    pub fn translate(self) -> Result<Translated, ApiError> {
+        if self.messages.is_empty() {
+            return Err(bad("messages", "`messages` must hold at least one message"));
+        }
+        let instructions = system_text(self.system)?;
+        let mut input = Vec::with_capacity(self.messages.len());
+        for (i, m) in self.messages.into_iter().enumerate() {
+            message_items(&m.role, m.content, &format!("messages[{i}]"), &mut input)?;
+        }
+        if input.is_empty() {
+            return Err(bad("messages", "the messages hold no content"));
+        }
+
+        let (thinking, mut want) = match &self.thinking {
+            None => (Thinking::Off, Want::Default),
+            Some(t) => {
+                let display = match t.display.as_deref() {
+                    None | Some("summarized") => Thinking::Summarized,
+                    Some("omitted") => Thinking::Omitted,
+                    Some(other) => {
+                        return Err(bad(
+                            "thinking.display",
+                            format!("unknown display '{other}': use summarized or omitted"),
+                        ))
+                    }
+                };
+                match t.kind.as_str() {
+                    "disabled" => (Thinking::Off, Want::Default),
+                    "enabled" => (
+                        display,
+                        t.budget_tokens
+                            .map_or(Want::Default, |b| Want::Near(budget_effort(b))),
+                    ),
+                    "adaptive" | "between_tools" => (display, Want::Default),
+                    other => {
+                        return Err(bad(
+                            "thinking.type",
+                            format!(
+                            "unknown thinking type '{other}': use enabled, adaptive or disabled"
+                        ),
+                        ))
+                    }
+                }
+            }
+        };
+        let mut format = None;
+        if let Some(oc) = self.output_config {
+            if let Some(e) = oc.effort.as_deref() {
+                want = Want::Near(effort_word(e)?);
+            }
+            if let Some(f) = oc.format {
+                format = Some(json_format(f, "output_config.format")?);
+            }
+        }
+        if format.is_none() {
+            if let Some(f) = self.output_format {
+                format = Some(json_format(f, "output_format")?);
+            }
+        }
+
+        let (tool_choice, no_parallel) = match self.tool_choice {
+            None => (None, false),
+            Some(ToolChoiceParam::Auto {
+                disable_parallel_tool_use: d,
+            }) => (
+                Some(ToolChoice::Mode(ToolChoiceMode::Auto)),
+                d == Some(true),
+            ),
+            Some(ToolChoiceParam::Any {
+                disable_parallel_tool_use: d,
+            }) => (
+                Some(ToolChoice::Mode(ToolChoiceMode::Required)),
+                d == Some(true),
+            ),
+            Some(ToolChoiceParam::Tool {
+                name,
+                disable_parallel_tool_use: d,
+            }) => (
+                Some(ToolChoice::Function(FunctionChoice { name })),
+                d == Some(true),
+            ),
+            Some(ToolChoiceParam::None) => (Some(ToolChoice::Mode(ToolChoiceMode::None)), false),
+        };
+
+        Ok(Translated {
+            instructions,
+            input,
+            tools: tools(self.tools)?,
+            tool_choice,
+            parallel_tool_calls: !no_parallel,
+            text: format.map(|f| TextControls {
+                verbosity: None,
+                format: Some(f),
+            }),
+            thinking,
+            want,
+            cache_key: self
+                .metadata
+                .and_then(|m| m.user_id)
+                .filter(|u| !u.is_empty()),
+            priority: self.speed.as_deref() == Some("fast"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn translate(v: Value) -> Result<Translated, ApiError> {
+        crate::http::json::parse_json::<MessagesRequest>(&serde_json::to_vec(&v).expect("json"))?
+            .translate()
+    }
+
+    #[test]
+    fn blocks_become_items_in_order() {
+        let t = translate(json!({"model":"m","max_tokens":10,
+            "system":[{"type":"text","text":"a"},{"type":"text","text":"b","cache_control":{"type":"ephemeral"}}],
+            "messages":[
+                {"role":"user","content":[{"type":"text","text":"look"},
+                    {"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}},
+                    {"type":"image","source":{"type":"url","url":"https://x/y.png"}}]},
+                {"role":"assistant","content":[
+                    {"type":"thinking","thinking":"hm","signature":signature("ENC")},
+                    {"type":"thinking","thinking":"theirs","signature":"EqQBCkgIAR..."},
+                    {"type":"text","text":"calling"},
+                    {"type":"tool_use","id":"toolu_1","name":"f","input":{"x":1}}]},
+                {"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":"toolu_1","content":"42"},
+                    {"type":"tool_result","tool_use_id":"toolu_2","is_error":true,"content":[{"type":"text","text":"boom"}]},
+                    {"type":"text","text":"go on"}]}]}))
+        .expect("translate");
+        assert_eq!(t.instructions, "a\n\nb");
+        let v = serde_json::to_value(&t.input).expect("json");
+        let kinds: Vec<&str> = v
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["type"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "message",
+                "reasoning",
+                "message",
+                "function_call",
+                "function_call_output",
+                "function_call_output",
+                "message"
+            ]
+        );
+        assert_eq!(
+            v[0]["content"][1]["image_url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(v[0]["content"][2]["image_url"], "https://x/y.png");
+        assert_eq!(v[1]["encrypted_content"], "ENC");
+        assert_eq!(v[1]["summary"][0]["text"], "hm");
+        assert_eq!(v[2]["content"][0]["type"], "output_text");
+        assert_eq!(v[3]["arguments"], "{\"x\":1}");
+        assert_eq!(v[4]["output"], "42");
+        assert_eq!(v[5]["output"], "Error: boom");
+        assert_eq!(t.thinking, Thinking::Off);
+    }
+
+    #[test]
+    fn thinking_effort_tools_and_refusals() {
+        let t = translate(json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "thinking":{"type":"enabled","budget_tokens":10000},
+            "tool_choice":{"type":"any","disable_parallel_tool_use":true},
+            "tools":[{"name":"f","input_schema":{"type":"object"}},{"type":"web_search_20250305","name":"web_search"}],
+            "metadata":{"user_id":"session-1"}}))
+        .expect("translate");
+        assert_eq!(t.thinking, Thinking::Summarized);
+        assert_eq!(t.want, Want::Near(ReasoningEffort::Medium));
+        assert_eq!(
+            t.tool_choice,
+            Some(ToolChoice::Mode(ToolChoiceMode::Required))
+        );
+        assert!(!t.parallel_tool_calls);
+        assert!(matches!(t.tools[1], Tool::WebSearch {}));
+        assert_eq!(t.cache_key.as_deref(), Some("session-1"));
+
+        let t = translate(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "thinking":{"type":"adaptive","display":"omitted"},"output_config":{"effort":"max",
+            "format":{"type":"json_schema","schema":{"type":"object"}}}}),
+        )
+        .expect("translate");
+        assert_eq!(t.thinking, Thinking::Omitted);
+        assert_eq!(t.want, Want::Near(ReasoningEffort::Xhigh));
+        assert!(t.text.is_some());
+
+        for (body, needle) in [
+            (json!({"model":"m","messages":[]}), "messages"),
+            (
+                json!({"model":"m","messages":[{"role":"system","content":"x"}]}),
+                "role",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"x"}}]}]}),
+                "document",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}),
+                "Files API",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"bash_20250124","name":"bash"}]}),
+                "bash_20250124",
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":"x"}],"thinking":{"type":"sometimes"}}),
+                "thinking",
+            ),
+        ] {
+            let e = translate(body).err().expect("refused");
+            assert!(
+                e.message.contains(needle)
+                    || e.param.as_deref().is_some_and(|p| p.contains(needle)),
+                "{needle}: {e:?}"
+            );
+        }
+        // A text document is text.
+        let t = translate(
+            json!({"model":"m","messages":[{"role":"user","content":[{"type":"document",
+            "source":{"type":"text","media_type":"text/plain","data":"the doc"}}]}]}),
+        )
+        .expect("text document");
+        assert_eq!(
+            serde_json::to_value(&t.input).expect("json")[0]["content"][0]["text"],
+            "the doc"
+        );
+    }
+
+    #[test]
+    fn budgets_map_to_efforts() {
+        assert_eq!(budget_effort(1024), ReasoningEffort::Low);
+        assert_eq!(budget_effort(4000), ReasoningEffort::Low);
+        assert_eq!(budget_effort(10_000), ReasoningEffort::Medium);
+        assert_eq!(budget_effort(31_999), ReasoningEffort::High);
+        assert_eq!(budget_effort(64_000), ReasoningEffort::Xhigh);
+        assert_eq!(encrypted_content(&signature("E")), Some("E"));
+        assert_eq!(encrypted_content("EqQB"), None);
+        assert_eq!(encrypted_content(SIGNATURE_PREFIX), None);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "user",
+        "assistant",
+        "text",
+        "image",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "document",
+        "base64",
+        "url",
+        "file",
+        "enabled",
+        "adaptive",
+        "disabled",
+        "omitted",
+        "auto",
+        "any",
+        "tool",
+        "none",
+        "json_schema",
+        "web_search_20250305",
+        "custom",
+        "codex-serve.reasoning.v1:E",
+        "max",
+        "",
+    ];
+    const KEYS: &[&str] = &[
+        "model",
+        "messages",
+        "role",
+        "content",
+        "type",
+        "text",
+        "source",
+        "media_type",
+        "data",
+        "url",
+        "id",
+        "name",
+        "input",
+        "tool_use_id",
+        "is_error",
+        "thinking",
+        "signature",
+        "system",
+        "tools",
+        "input_schema",
+        "tool_choice",
+        "budget_tokens",
+        "display",
+        "output_config",
+        "effort",
+        "format",
+        "schema",
+        "metadata",
+        "user_id",
+        "max_tokens",
+        "stream",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_json_is_translated_or_refused(v in crate::fuzz::json(WORDS, KEYS)) {
+            let bytes = serde_json::to_vec(&v).expect("json");
+            if let Ok(req) = crate::http::json::parse_json::<MessagesRequest>(&bytes) {
+                if let Ok(t) = req.translate() {
+                    prop_assert!(!t.input.is_empty());
+                }
+            }
+        }
+    }
+}
