@@ -339,6 +339,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), StartError> {
+    let shutdown = shutdown_signal();
     let app = Arc::new(build_app(&args).map_err(StartError::App)?);
     match app.codex.auth().login_info().await {
         Ok(info) => {
@@ -360,7 +361,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
             local,
         };
         let sources = vec![Source::One(Conn::stdio())];
-        listen::serve(sources, routers, limits, None, shutdown_signal()).await;
+        listen::serve(sources, routers, limits, None, shutdown).await;
         return Ok(());
     }
 
@@ -444,7 +445,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
         .filter(|s| *s > 0)
         .map(Duration::from_secs);
     let routers = Routers { local, network };
-    listen::serve(sources, routers, limits, idle, shutdown_signal()).await;
+    listen::serve(sources, routers, limits, idle, shutdown).await;
     // Removes the socket file only if it is ours and still the one we created.
     drop(own_socket);
     Ok(())
@@ -498,18 +499,27 @@ fn network_policy(args: &ServeArgs) -> Result<NetworkPolicy, StartError> {
     })
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT. The handlers are installed now, not at the first poll: a service manager may send
+/// SIGTERM right after READY=1, and the default action would kill us mid-request.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    if let Err(e) = term.as_ref().and(int.as_ref()) {
+        tracing::warn!(error = %e, "cannot watch for SIGTERM/SIGINT; they will kill codex-serve at once");
+    }
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(term) => {}
+            _ = wait(int) => {}
         }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -58,14 +58,30 @@ pub fn handed_over() -> Result<Vec<HandedSocket>, ActivationError> {
 
 /// Sockets from systemd, when `LISTEN_PID` names this process; none otherwise.
 pub fn from_systemd() -> Result<Vec<HandedSocket>, ActivationError> {
-    let fds = sd_notify::listen_fds_with_names().map_err(ActivationError::Env)?;
-    fds.map(|(fd, name)| {
-        // SAFETY: LISTEN_PID named this process, so systemd passed these fds to us and nothing else in
-        // this process knows them; each is taken exactly once here.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        classify(owned, name)
-    })
-    .collect()
+    let fds: Vec<RawFd> = sd_notify::listen_fds()
+        .map_err(ActivationError::Env)?
+        .collect();
+    if fds.is_empty() {
+        // Not for us (LISTEN_PID names another process, e.g. our parent), whatever LISTEN_FDNAMES says.
+        return Ok(Vec::new());
+    }
+    // Names only label the logs; a malformed LISTEN_FDNAMES is no reason to refuse the sockets.
+    let names: Vec<String> = match sd_notify::listen_fds_with_names() {
+        Ok(named) => named.map(|(_, name)| name).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring LISTEN_FDNAMES");
+            vec!["unknown".to_owned(); fds.len()]
+        }
+    };
+    fds.into_iter()
+        .zip(names)
+        .map(|(fd, name)| {
+            // SAFETY: LISTEN_PID named this process, so systemd passed these fds to us and nothing else
+            // in this process knows them; each is taken exactly once here.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            classify(owned, name)
+        })
+        .collect()
 }
 
 /// Sorts a handed-over fd into a listener or a connection, Unix or TCP; anything else is refused.
