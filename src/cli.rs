@@ -51,7 +51,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_SOCKET")]
     pub socket: Option<PathBuf>,
 
-    /// Don't listen on the Unix socket (with --tcp or --stdio only).
+    /// Don't listen on the Unix socket (serve only --tcp listeners or handed-over sockets).
     #[arg(long)]
     pub no_socket: bool,
 
