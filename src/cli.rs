@@ -1,5 +1,6 @@
 //! Command line: flags, logging, and starting the server.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,10 +12,16 @@ use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
 use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
+use crate::apikey::{self, KeyError, KeySource};
 use crate::app::{App, UpstreamLimit};
-use crate::listen::{self, ConnLimits};
+use crate::http::guard::NetworkPolicy;
+use crate::listen::activation::{self, ActivationError, Handed};
+use crate::listen::tcp::{self, TcpError};
+use crate::listen::unix::SocketError;
+use crate::listen::{self, Conn, ConnLimits, Routers, Source};
 use crate::openai::response_store::ResponseStore;
 use crate::reasoning_cache::ReasoningCache;
+use crate::service::ServiceArgs;
 use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
@@ -38,7 +45,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Install or remove the user service that starts codex-serve on the first connection.
+    Service(ServiceArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -46,6 +55,48 @@ pub struct ServeArgs {
     /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/codex-serve/codex-serve.sock].
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_SOCKET")]
     pub socket: Option<PathBuf>,
+
+    /// Don't listen on the Unix socket (serve only --tcp listeners or handed-over sockets).
+    #[arg(long)]
+    pub no_socket: bool,
+
+    /// Also listen on TCP at ADDR:PORT (repeatable). Loopback only unless --allow-remote; clients must send
+    /// the API key.
+    #[arg(long, value_name = "ADDR", value_parser = tcp::parse_addr)]
+    pub tcp: Vec<SocketAddr>,
+
+    /// Allow --tcp on a non-loopback address (a key is then always required).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// File holding the key TCP clients must send [default: CODEX_SERVE_API_KEY, else a key generated
+    /// into $XDG_CONFIG_HOME/codex-serve/api-key].
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// No key on TCP. Loopback listeners only: any local user can then use your login.
+    #[arg(long)]
+    pub no_auth: bool,
+
+    /// Also accept this name in the Host header of TCP requests (repeatable).
+    #[arg(long, value_name = "HOST", value_parser = parse_host)]
+    pub allow_host: Vec<String>,
+
+    /// Send CORS headers to this exact origin, e.g. http://localhost:3000 (repeatable).
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
+    pub cors_origin: Vec<String>,
+
+    /// Serve one HTTP/1.1 connection on stdin/stdout instead of listening; exit when stdin closes.
+    #[arg(long, conflicts_with_all = ["tcp", "idle_timeout"])]
+    pub stdio: bool,
+
+    /// Exit after this many seconds with no connection open (for socket activation).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+
+    /// Seconds running requests may take to finish after SIGTERM/SIGINT before they are cut.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub shutdown_grace: u64,
 
     /// The codex CLI's home, holding auth.json [default: ~/.codex].
     #[arg(long, value_name = "DIR", env = "CODEX_HOME")]
@@ -154,6 +205,45 @@ pub enum SummaryArg {
     None,
 }
 
+/// A host name or IP for --allow-host, in the form the Host check compares: lowercase, no brackets, no
+/// trailing dot.
+fn parse_host(s: &str) -> Result<String, String> {
+    let h = s.trim();
+    let h = h
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(h);
+    let h = h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
+    let bad = h.is_empty()
+        || h.bytes()
+            .any(|b| b.is_ascii_whitespace() || b"/@?#".contains(&b))
+        || (h.contains(':') && h.parse::<std::net::Ipv6Addr>().is_err());
+    if bad {
+        return Err("expected a host name or IP address without a port, e.g. devbox.lan".into());
+    }
+    Ok(h)
+}
+
+/// An origin for --cors-origin: `scheme://host[:port]`, as browsers send it in `Origin`.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let err = || {
+        format!(
+            "{s:?} is not an origin: expected scheme://host[:port] such as http://localhost:3000 \
+             (a wildcard is not accepted)"
+        )
+    };
+    let uri: http::Uri = s.parse().map_err(|_| err())?;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(_), Some(a)) if !a.as_str().contains('@') && (path.is_empty() || path == "/") => {
+            http::HeaderValue::from_str(s).map_err(|_| err())?;
+            Ok(s.to_ascii_lowercase())
+        }
+        _ => Err(err()),
+    }
+}
+
 fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
     ReasoningEffort::parse(s)
         .ok_or_else(|| "expected one of none, minimal, low, medium, high, xhigh".to_owned())
@@ -162,7 +252,8 @@ fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
-        Some(Command::Serve(a)) => a,
+        Some(Command::Service(s)) => return crate::service::main(s),
+        Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
     init_logging(args.verbose, args.log_format);
@@ -176,13 +267,38 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args)) {
+    let result = runtime.block_on(serve(args));
+    // A stdin read parked in the blocking pool can't be cancelled; don't let it hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("codex-serve: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    App(String),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    #[error(transparent)]
+    Tcp(#[from] TcpError),
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    #[error("the API key for TCP: {0}")]
+    Key(#[from] KeyError),
+    #[error("cannot serve a socket handed over by the service manager: {0}")]
+    Handed(std::io::Error),
+    #[error(
+        "--no-auth is allowed only when every TCP listener is on loopback and --allow-remote is not given"
+    )]
+    NoAuthRemote,
+    #[error("nothing to listen on: --no-socket needs --tcp, or sockets from a service manager")]
+    NothingToServe,
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -269,42 +385,189 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     })
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
-    let app = Arc::new(build_app(&args)?);
+async fn serve(args: ServeArgs) -> Result<(), StartError> {
+    let shutdown = shutdown_signal();
+    let app = Arc::new(build_app(&args).map_err(StartError::App)?);
     match app.codex.auth().login_info().await {
         Ok(info) => {
             tracing::info!(mode = ?info.mode, email = info.email.as_deref().unwrap_or("-"), "Codex login found")
         }
         Err(e) => tracing::warn!("{e}"),
     }
-    let router = crate::http::router(app, args.max_body_bytes);
-    let (path, is_default) = match args.socket {
-        Some(p) => (p, false),
-        None => (listen::unix::default_socket_path(), true),
-    };
-    let socket = listen::unix::bind(&path, is_default).map_err(|e| e.to_string())?;
-    tracing::info!(socket = %socket.path().display(), "codex-serve listening");
     let limits = ConnLimits {
         max_connections: args.max_connections,
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..ConnLimits::default()
     };
-    listen::serve_unix(&socket.listener, router, limits, shutdown_signal()).await;
+    let local = crate::http::router(app.clone(), args.max_body_bytes);
+
+    if args.stdio {
+        tracing::info!("codex-serve serving HTTP on stdin/stdout");
+        let routers = Routers {
+            network: local.clone(),
+            local,
+        };
+        let sources = vec![Source::One(Conn::stdio())];
+        listen::serve(sources, routers, limits, None, shutdown).await;
+        return Ok(());
+    }
+
+    let handed = activation::handed_over()?;
+
+    let mut sources = Vec::new();
+    let mut tcp_addrs = Vec::new();
+    for h in handed {
+        let source = match h.socket {
+            Handed::UnixListener(l) => {
+                let shown = l
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                    .unwrap_or_else(|| "unnamed".into());
+                tracing::info!(name = %h.name, socket = %shown, "serving a Unix socket from the service manager");
+                Source::Unix(handed_unix(l)?)
+            }
+            Handed::TcpListener(l) => {
+                let addr = l.local_addr().map_err(StartError::Handed)?;
+                tcp::check_reach(addr, args.allow_remote)?;
+                tcp_addrs.push(addr);
+                tracing::info!(name = %h.name, %addr, "serving a TCP socket from the service manager");
+                Source::Tcp(handed_tcp(l)?)
+            }
+            Handed::UnixStream(s) => {
+                s.set_nonblocking(true).map_err(StartError::Handed)?;
+                let s = tokio::net::UnixStream::from_std(s).map_err(StartError::Handed)?;
+                Source::One(Conn::Unix(s))
+            }
+            Handed::TcpStream(s) => {
+                let addr = s.local_addr().map_err(StartError::Handed)?;
+                tcp::check_reach(addr, args.allow_remote)?;
+                tcp_addrs.push(addr);
+                s.set_nonblocking(true).map_err(StartError::Handed)?;
+                let s = tokio::net::TcpStream::from_std(s).map_err(StartError::Handed)?;
+                Source::One(Conn::Tcp(s))
+            }
+        };
+        sources.push(source);
+    }
+    let activated = !sources.is_empty();
+
+    for &addr in &args.tcp {
+        tcp::check_reach(addr, args.allow_remote)?;
+    }
+    let policy = if args.tcp.is_empty() && tcp_addrs.is_empty() {
+        None
+    } else {
+        Some(network_policy(&args)?)
+    };
+    for &addr in &args.tcp {
+        let listener = tcp::bind(addr).await?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        tracing::info!(tcp = %bound, "codex-serve listening");
+        sources.push(Source::Tcp(listener));
+    }
+
+    // A service manager's socket replaces the default one; an explicit --socket is still honoured.
+    let mut own_socket = None;
+    if !args.no_socket && (!activated || args.socket.is_some()) {
+        let (path, is_default) = match args.socket.clone() {
+            Some(p) => (p, false),
+            None => (listen::unix::default_socket_path(), true),
+        };
+        let socket = listen::unix::bind(&path, is_default)?;
+        tracing::info!(socket = %socket.path().display(), "codex-serve listening");
+        sources.push(Source::Unix(socket.listener));
+        own_socket = Some(socket.file);
+    }
+    if sources.is_empty() {
+        return Err(StartError::NothingToServe);
+    }
+
+    let network = match policy {
+        Some(p) => crate::http::network_router(app, args.max_body_bytes, p),
+        None => local.clone(),
+    };
+    let idle = args
+        .idle_timeout
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
+    let routers = Routers { local, network };
+    listen::serve(sources, routers, limits, idle, shutdown).await;
+    // Removes the socket file only if it is ours and still the one we created.
+    drop(own_socket);
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+fn handed_unix(
+    l: std::os::unix::net::UnixListener,
+) -> Result<tokio::net::UnixListener, StartError> {
+    l.set_nonblocking(true).map_err(StartError::Handed)?;
+    tokio::net::UnixListener::from_std(l).map_err(StartError::Handed)
+}
+
+fn handed_tcp(l: std::net::TcpListener) -> Result<tokio::net::TcpListener, StartError> {
+    l.set_nonblocking(true).map_err(StartError::Handed)?;
+    tokio::net::TcpListener::from_std(l).map_err(StartError::Handed)
+}
+
+/// The TCP rules from flags. Every TCP address was already checked to be loopback unless --allow-remote.
+fn network_policy(args: &ServeArgs) -> Result<NetworkPolicy, StartError> {
+    let key = if args.no_auth {
+        if args.allow_remote {
+            return Err(StartError::NoAuthRemote);
         }
+        tracing::warn!("--no-auth: any local user or program can use your Codex login over TCP");
+        None
+    } else {
+        let key = apikey::resolve(args.api_key_file.as_deref())?;
+        match &key.source {
+            KeySource::Generated(p) => tracing::info!(
+                key_file = %p.display(),
+                "generated an API key for TCP clients (mode 0600); send it as `Authorization: Bearer KEY`"
+            ),
+            KeySource::File(p) => {
+                tracing::info!(key_file = %p.display(), "TCP clients must send the key in this file")
+            }
+            KeySource::Env => {
+                tracing::info!("TCP clients must send the key in CODEX_SERVE_API_KEY")
+            }
+        }
+        Some(Arc::new(key))
     };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
+    let cors_origins = args
+        .cors_origin
+        .iter()
+        .filter_map(|o| http::HeaderValue::from_str(o).ok())
+        .collect();
+    Ok(NetworkPolicy {
+        key,
+        allowed_hosts: args.allow_host.clone().into(),
+        cors_origins,
+    })
+}
+
+/// SIGTERM or SIGINT. The handlers are installed now, not at the first poll: a service manager may send
+/// SIGTERM right after READY=1, and the default action would kill us mid-request.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    if let Err(e) = term.as_ref().and(int.as_ref()) {
+        tracing::warn!(error = %e, "cannot watch for SIGTERM/SIGINT; they will kill codex-serve at once");
+    }
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(term) => {}
+            _ = wait(int) => {}
+        }
     }
 }

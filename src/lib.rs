@@ -2,6 +2,7 @@
 //! with the user's Codex login. `main.rs` only calls [`cli::main`]; everything is here so tests can drive it as a library.
 
 pub mod anthropic;
+pub mod apikey;
 pub mod app;
 pub mod cli;
 pub mod fold;
@@ -12,4 +13,5 @@ pub mod listen;
 pub mod ollama;
 pub mod openai;
 pub mod reasoning_cache;
+pub mod service;
 pub mod upstream;

@@ -2,6 +2,7 @@
 //! OpenAI error shape for unknown routes and methods.
 
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod observe;
 
@@ -18,8 +19,22 @@ use crate::app::App;
 use crate::{anthropic, ollama, openai};
 use error::ApiError;
 
+/// The router for the Unix socket and stdio, whose access control is the socket itself.
 pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
-    Router::new()
+    build(app, max_body_bytes, None)
+}
+
+/// The router for TCP listeners: the same routes behind `guard` (Host check, CORS, key).
+pub fn network_router(
+    app: Arc<App>,
+    max_body_bytes: usize,
+    policy: guard::NetworkPolicy,
+) -> Router {
+    build(app, max_body_bytes, Some(policy))
+}
+
+fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPolicy>) -> Router {
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
@@ -48,7 +63,13 @@ pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn(body_errors))
+        .layer(middleware::from_fn(body_errors));
+    // Inside `observe`, so refusals are logged and carry an id like every other answer.
+    let routes = match policy {
+        Some(policy) => guard::apply(routes, policy),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn_with_state(
             app.clone(),
             observe::observe,

@@ -1,16 +1,24 @@
-//! Where requests come from, and the connection loop they share.
+//! Where requests come from (Unix socket, TCP, stdio, sockets handed over by systemd or launchd) and the
+//! one connection loop they all share: connection limit, header limits, idle exit, graceful shutdown.
 
+pub mod activation;
+pub mod tcp;
 pub mod unix;
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone)]
@@ -36,86 +44,276 @@ impl Default for ConnLimits {
     }
 }
 
-/// Serves the Unix listener until `shutdown` resolves, refusing peers of another uid, then lets running
-/// requests finish for at most `shutdown_grace`.
-pub async fn serve_unix(
-    listener: &tokio::net::UnixListener,
-    router: Router,
+/// The two faces of the app: as is for the Unix socket and stdio (private to the user by construction),
+/// and behind `http::guard` (Host check, CORS, key) for anything that came in over TCP.
+#[derive(Clone)]
+pub struct Routers {
+    pub local: Router,
+    pub network: Router,
+}
+
+/// Something that yields connections.
+pub enum Source {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+    /// A single connection already open (stdio, or an inetd-style socket from `Accept=yes`).
+    One(Conn),
+}
+
+pub enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+    Stdio(tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>),
+}
+
+impl Conn {
+    pub fn stdio() -> Conn {
+        Conn::Stdio(tokio::io::join(tokio::io::stdin(), tokio::io::stdout()))
+    }
+}
+
+/// Why the accept loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// `--idle-timeout` passed with no connection open.
+    Idle,
+    /// Every source was a single connection, and they have all ended (stdin closed).
+    Done,
+}
+
+fn incoming(source: Source) -> BoxStream<'static, io::Result<Conn>> {
+    match source {
+        Source::Unix(l) => stream::unfold(l, |l| async move {
+            let next = l.accept().await.map(|(s, _)| Conn::Unix(s));
+            Some((next, l))
+        })
+        .boxed(),
+        Source::Tcp(l) => stream::unfold(l, |l| async move {
+            let next = l.accept().await.map(|(s, _)| Conn::Tcp(s));
+            Some((next, l))
+        })
+        .boxed(),
+        Source::One(c) => stream::once(async move { Ok(c) }).boxed(),
+    }
+}
+
+/// Serves every source until `shutdown` resolves, `idle_timeout` passes with no connection open, or (with
+/// only single-connection sources) the last connection ends. On a signal, running requests and streams
+/// get `limits.shutdown_grace` to finish; past it they are dropped, which cancels their upstream requests.
+pub async fn serve(
+    sources: Vec<Source>,
+    routers: Routers,
     limits: ConnLimits,
+    idle_timeout: Option<Duration>,
     shutdown: impl Future<Output = ()>,
-) {
-    // Connections are tracked so shutdown can wait for them; each one is told to finish its current
-    // request and close when `stop` flips. (hyper-util's GracefulShutdown cannot watch connections that
-    // allow upgrades, which WebSocket mode needs.)
-    let tracker = TaskTracker::new();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+) -> Stopped {
+    let mut incoming = stream::select_all(sources.into_iter().map(incoming));
+    let conns = Conns::new(&limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let me = nix::unistd::geteuid().as_raw();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes)
-        .max_headers(128);
-    tokio::pin!(shutdown);
-    loop {
+    let idle = idle_for(conns.active.subscribe(), idle_timeout);
+    tokio::pin!(shutdown, idle);
+    activation::notify_ready();
+
+    let stopped = loop {
         let slot = tokio::select! {
-            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
-            _ = &mut shutdown => break,
-        };
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of fds and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break Stopped::Signal,
             },
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => break Stopped::Signal,
+            _ = &mut idle => break Stopped::Idle,
         };
-        match stream.peer_cred() {
-            Ok(cred) if cred.uid() == me => {}
-            Ok(cred) => {
-                tracing::warn!(
-                    peer_uid = cred.uid(),
-                    "refused a connection from another user"
-                );
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "refused a connection whose peer could not be identified");
-                continue;
+        let next = tokio::select! {
+            n = incoming.next() => n,
+            _ = &mut shutdown => break Stopped::Signal,
+            _ = &mut idle => break Stopped::Idle,
+        };
+        match next {
+            None => break Stopped::Done,
+            Some(Ok(conn)) => conns.start(conn, &routers, slot),
+            Some(Err(e)) => {
+                // Out of fds and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    };
+    // Stop accepting: our copies of the listeners close (a handed-over socket stays open in its manager).
+    drop(incoming);
+
+    let mut active = conns.active.subscribe();
+    let stopped = match stopped {
+        Stopped::Done => tokio::select! {
+            _ = active.wait_for(|n| *n == 0) => return Stopped::Done,
+            _ = &mut shutdown => Stopped::Signal,
+        },
+        other => other,
+    };
+    activation::notify_stopping();
+    match stopped {
+        Stopped::Idle => tracing::info!(
+            secs = idle_timeout.map(|d| d.as_secs()),
+            "idle: no connection for --idle-timeout; exiting"
+        ),
+        _ => tracing::info!("shutting down: no new connections; waiting for running requests"),
+    }
+    conns.finish(limits.shutdown_grace).await;
+    stopped
+}
+
+/// Resolves once no connection has been open for `timeout`; never without a timeout.
+async fn idle_for(mut active: watch::Receiver<usize>, timeout: Option<Duration>) {
+    let Some(timeout) = timeout else {
+        return std::future::pending().await;
+    };
+    loop {
+        // A request is always inside a connection, so "no connection" also means "no request in flight".
+        if active.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => return,
+            _ = active.wait_for(|n| *n > 0) => {}
+        }
+    }
+}
+
+/// The connections being served, and how to end them.
+struct Conns {
+    /// Flips to true at shutdown: each connection then finishes its current request and closes.
+    /// (hyper-util's GracefulShutdown cannot watch connections that allow upgrades, which WebSocket
+    /// mode needs.)
+    stop: watch::Sender<bool>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    active: Arc<watch::Sender<usize>>,
+    http: http1::Builder,
+    me: u32,
+}
+
+/// Counts one open connection for as long as it lives.
+struct Active(Arc<watch::Sender<usize>>);
+
+impl Active {
+    fn new(count: &Arc<watch::Sender<usize>>) -> Active {
+        count.send_modify(|n| *n += 1);
+        Active(count.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Conns {
+    fn new(limits: &ConnLimits) -> Conns {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_header_bytes)
+            .max_headers(128);
+        Conns {
+            stop: watch::channel(false).0,
+            cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            active: Arc::new(watch::channel(0).0),
+            http,
+            me: nix::unistd::geteuid().as_raw(),
+        }
+    }
+
+    fn start(&self, conn: Conn, routers: &Routers, slot: OwnedSemaphorePermit) {
+        match conn {
+            Conn::Unix(stream) => {
+                // The socket's mode already keeps others out; the peer check also covers a socket whose
+                // mode or directory someone loosened, or one handed over by a service manager.
+                match stream.peer_cred() {
+                    Ok(cred) if cred.uid() == self.me => {}
+                    Ok(cred) => {
+                        tracing::warn!(
+                            peer_uid = cred.uid(),
+                            "refused a connection from another user"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refused a connection whose peer could not be identified");
+                        return;
+                    }
+                }
+                self.spawn(stream, &routers.local, &self.http, slot);
+            }
+            Conn::Tcp(stream) => {
+                // Streams are many small writes; don't let Nagle hold deltas back.
+                let _ = stream.set_nodelay(true);
+                self.spawn(stream, &routers.network, &self.http, slot);
+            }
+            Conn::Stdio(io) => {
+                // A client may close stdin right after its last request (`printf ... | codex-serve
+                // --stdio`); answer what was asked before ending.
+                let mut http = self.http.clone();
+                http.half_close(true);
+                self.spawn(io, &routers.local, &http, slot);
+            }
+        }
+    }
+
+    fn spawn<I>(&self, io: I, router: &Router, http: &http1::Builder, slot: OwnedSemaphorePermit)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
+        let conn = http
+            .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
-        let mut stop = stop_rx.clone();
-        tracker.spawn(async move {
+        let mut stop = self.stop.subscribe();
+        let cancel = self.cancel.clone();
+        let active = Active::new(&self.active);
+        self.tasks.spawn(async move {
             tokio::pin!(conn);
-            let ended = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = async { drop(stop.wait_for(|s| *s).await) } => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let served = async {
+                tokio::select! {
+                    r = conn.as_mut() => r,
+                    _ = async { drop(stop.wait_for(|s| *s).await) } => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.as_mut().await
+                    }
                 }
             };
-            if let Err(e) = ended {
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::select! {
+                r = served => if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                // Dropping the connection drops its response stream, and with it the upstream request.
+                _ = cancel.cancelled() => tracing::debug!("connection cut at the end of the grace period"),
             }
+            drop(active);
             drop(slot);
         });
     }
-    tracing::info!("shutting down: no new connections; waiting for running requests");
-    let _ = stop_tx.send(true);
-    tracker.close();
-    tokio::select! {
-        _ = tracker.wait() => {}
-        _ = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::warn!("requests still running after the grace period; stopping them");
+
+    /// Lets running connections finish within `grace`, then cuts the rest.
+    async fn finish(self, grace: Duration) {
+        let Conns {
+            stop,
+            cancel,
+            tasks,
+            ..
+        } = self;
+        let _ = stop.send(true);
+        tasks.close();
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still running after the grace period; stopping them"
+            );
+            cancel.cancel();
         }
+        // Cut tasks end at their next poll; don't let a stuck one hold the exit.
+        let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
     }
 }

@@ -40,20 +40,26 @@ pub fn default_socket_path() -> PathBuf {
     dir.join("codex-serve.sock")
 }
 
-/// A bound socket; the file is removed when this is dropped, if it is still the one we created.
+/// A socket we bound: the listener, and the file that goes away with `file`.
 pub struct BoundSocket {
     pub listener: tokio::net::UnixListener,
-    path: PathBuf,
-    ino: u64,
+    pub file: SocketFile,
 }
 
 impl BoundSocket {
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 }
 
-impl Drop for BoundSocket {
+/// The socket file we created; removed when this is dropped, if it is still the one we created. Sockets
+/// handed over by a service manager never get one of these, so they are never unlinked.
+pub struct SocketFile {
+    path: PathBuf,
+    ino: u64,
+}
+
+impl Drop for SocketFile {
     fn drop(&mut self) {
         // Only our own socket: another instance may have replaced a file we no longer own.
         if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
@@ -85,8 +91,10 @@ pub fn bind(path: &Path, is_default: bool) -> Result<BoundSocket, SocketError> {
     let listener = tokio::net::UnixListener::from_std(std_listener).map_err(bind_err)?;
     Ok(BoundSocket {
         listener,
-        path: path.to_owned(),
-        ino,
+        file: SocketFile {
+            path: path.to_owned(),
+            ino,
+        },
     })
 }
 

@@ -57,6 +57,8 @@ pub struct Options {
     pub args: Vec<String>,
     /// Replaces the mock's URL as the upstream.
     pub upstream_url: Option<String>,
+    /// Extra environment for the server process (after the harness's own).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             write_auth: true,
             args: Vec::new(),
             upstream_url: None,
+            env: Vec::new(),
         }
     }
 }
@@ -103,6 +106,9 @@ impl Server {
             .args(&opts.args)
             .env_remove("CODEX_REFRESH_TOKEN_URL_OVERRIDE")
             .env_remove("CODEX_SERVE_LOG")
+            .env_remove("CODEX_SERVE_API_KEY")
+            .envs(clean_env(run.path()))
+            .envs(opts.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -227,6 +233,200 @@ impl Server {
         let req = req.body(Full::new(Bytes::from(body))).expect("request");
         client.request(req).await.expect("request over the socket")
     }
+}
+
+impl Server {
+    /// Sends SIGTERM and returns at once.
+    pub fn signal_term(&self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+
+    /// The exit status, once the process has exited within `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        wait_child(&mut self.child, timeout).await
+    }
+}
+
+/// Environment every spawned server gets: a private config dir (the generated API key lands there), and
+/// none of the caller's key, activation or notification variables.
+pub fn clean_env(dir: &Path) -> Vec<(String, String)> {
+    vec![(
+        "XDG_CONFIG_HOME".into(),
+        dir.join("config").display().to_string(),
+    )]
+}
+
+/// A `codex-serve` command wired to `mock` and `home` like [`Server`]'s, without `--socket`, and with a
+/// clean environment for activation and key variables.
+pub fn serve_command(mock: &MockCodex, home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_codex-serve"));
+    c.arg("--codex-home")
+        .arg(home)
+        .arg("--upstream-url")
+        .arg(mock.url())
+        .arg("--auth-url")
+        .arg(mock.auth_url())
+        .arg("-vv");
+    for var in [
+        "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
+        "CODEX_SERVE_LOG",
+        "CODEX_SERVE_SOCKET",
+        "CODEX_SERVE_API_KEY",
+        "LISTEN_PID",
+        "LISTEN_FDS",
+        "LISTEN_FDNAMES",
+        "NOTIFY_SOCKET",
+    ] {
+        c.env_remove(var);
+    }
+    c.envs(clean_env(home));
+    c
+}
+
+/// A spawned process that is killed when the test ends, passed or not.
+pub struct Spawned(pub Child);
+
+impl Spawned {
+    pub fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        wait_child(&mut self.0, timeout).await
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls a child for up to `timeout`.
+pub async fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub async fn wait_tcp(addr: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+/// One request over TCP with exactly these headers (a `host` among them replaces the default).
+pub async fn tcp_raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::from(body))).expect("request");
+    let resp = client.request(req).await.expect("tcp request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One request over a Unix socket at `socket` (one not started by [`Server`]).
+pub async fn unix_raw(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let client: hyper_util::client::legacy::Client<UnixConnector, Full<Bytes>> =
+        hyper_util::client::legacy::Client::unix();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(Uri::new(socket, path))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::from(body))).expect("request");
+    let resp = client.request(req).await.expect("request over the socket");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// An SSE reply that streams `deltas` as text, each frame written `delay_ms` after the previous one.
+pub fn slow_stream(deltas: &[&str], delay_ms: u64) -> codex_mock::Reply {
+    let events = codex_mock::text_events("resp_slow", deltas, (3, 0, 3, 0));
+    codex_mock::Reply::Sse {
+        headers: vec![],
+        chunks: events
+            .iter()
+            .map(|e| codex_mock::Chunk::delayed(codex_mock::sse_frame(e), delay_ms))
+            .collect(),
+    }
+}
+
+/// The text content of an SSE chat stream's deltas.
+pub fn streamed_text(data: &[String]) -> String {
+    data.iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 impl Drop for Server {
