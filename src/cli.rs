@@ -48,6 +48,10 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Install or remove the user service that starts codex-serve on the first connection.
     Service(ServiceArgs),
+    /// Login, server and rate limits at a glance (never prints a token).
+    Status(Box<crate::status::StatusArgs>),
+    /// The models this login can use, with the reasoning efforts each takes.
+    Models(Box<crate::status::ModelsArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -253,6 +257,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Service(s)) => return crate::service::main(s),
+        Some(Command::Status(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_command(crate::status::status(*a));
+        }
+        Some(Command::Models(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_command(crate::status::models(*a));
+        }
         Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
@@ -271,6 +283,27 @@ pub fn main() -> ExitCode {
     // A stdin read parked in the blocking pool can't be cancelled; don't let it hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("codex-serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a one-shot command (status, models) to its end.
+fn run_command(fut: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("codex-serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("codex-serve: {e}");
@@ -301,13 +334,26 @@ pub enum StartError {
     NothingToServe,
 }
 
+/// Logging for the one-shot commands: warnings only, unless asked for more.
+fn init_command_logging(verbose: u8, format: LogFormat) {
+    if verbose == 0 {
+        init_logging_with("warn", format);
+    } else {
+        init_logging(verbose, format);
+    }
+}
+
 fn init_logging(verbose: u8, format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "codex_serve=info,codex_client=warn",
         1 => "codex_serve=debug,codex_client=debug",
         _ => "trace",
     };
+    init_logging_with(default, format);
+}
+
+fn init_logging_with(default: &str, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("CODEX_SERVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

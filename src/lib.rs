@@ -14,4 +14,5 @@ pub mod ollama;
 pub mod openai;
 pub mod reasoning_cache;
 pub mod service;
+pub mod status;
 pub mod upstream;

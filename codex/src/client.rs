@@ -306,7 +306,7 @@ impl CodexClient {
             Err(e) => {
                 tracing::debug!(error = %e, "the model catalog could not be fetched");
                 match cached {
-                    Some((_, stale)) => (Arc::new(stale), CatalogSource::DiskCache),
+                    Some((_, stale)) => (Arc::new(stale), CatalogSource::StaleCache),
                     None => (Arc::new(models::fallback()), CatalogSource::Fallback),
                 }
             }

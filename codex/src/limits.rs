@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitSnapshot {
     /// The short window (5 hours on ChatGPT plans).
     pub primary: Option<RateLimitWindow>,
@@ -16,7 +16,7 @@ pub struct RateLimitSnapshot {
     pub captured_at: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitWindow {
     pub used_percent: f64,
     pub window_minutes: Option<u64>,
@@ -24,7 +24,7 @@ pub struct RateLimitWindow {
     pub resets_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Credits {
     pub has_credits: Option<bool>,
     pub unlimited: Option<bool>,

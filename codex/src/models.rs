@@ -86,8 +86,13 @@ fn levels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ReasoningEffort>
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CatalogSource {
+    /// Fetched from the backend within the last five minutes.
     Backend,
+    /// The disk cache, fetched for this account within the last five minutes.
     DiskCache,
+    /// An older disk cache: the backend could not be asked.
+    StaleCache,
+    /// The built-in list: the backend could not be asked and nothing was cached.
     Fallback,
 }
 

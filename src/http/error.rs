@@ -118,7 +118,8 @@ pub fn describe_reset(resets_at: i64, now: i64) -> String {
     let rel = match (h, m) {
         (0, 0) => format!("{}s", secs.max(1)),
         (0, m) => format!("{m}m"),
-        (h, m) => format!("{h}h {m}m"),
+        (h, m) if h < 48 => format!("{h}h {m}m"),
+        (h, _) => format!("{}d {}h", h / 24, h % 24),
     };
     format!("in {rel} (at {})", humantime::format_rfc3339_seconds(at))
 }
@@ -283,5 +284,6 @@ mod tests {
     fn describes_resets_for_people() {
         assert!(describe_reset(7_500, 0).starts_with("in 2h 5m (at 1970-01-01T02:05:00Z"));
         assert!(describe_reset(30, 0).starts_with("in 30s"));
+        assert!(describe_reset(3 * 86400 + 7200, 0).starts_with("in 3d 2h"));
     }
 }

@@ -1,0 +1,275 @@
+//! `codex-serve status` and `codex-serve models`: what a person asks first: am I logged in, as whom, is a
+//! server answering, how much of my limits is left, which models can I use. Never prints a token.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use codex_client::{AuthMode, CatalogSource, LoginInfo, ModelInfo, RateLimitSnapshot};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::cli::{build_app, ServeArgs};
+use crate::http::error::describe_reset;
+use crate::listen;
+
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// Print JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `GET path` over the Unix socket; `None` when nothing answers.
+async fn get_over_socket(socket: &Path, path: &str) -> Option<Value> {
+    let stream = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::UnixStream::connect(socket),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())
+        .ok()?;
+    let resp = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req))
+        .await
+        .ok()?
+        .ok()?;
+    let body = resp.into_body().collect().await.ok()?.to_bytes();
+    serde_json::from_slice(&body).ok()
+}
+
+#[derive(Serialize)]
+struct Login {
+    logged_in: bool,
+    mode: Option<&'static str>,
+    email: Option<String>,
+    plan: Option<String>,
+    account_id: Option<String>,
+    access_token_expires_at: Option<i64>,
+    last_refresh: Option<String>,
+    problem: Option<String>,
+}
+
+fn login(info: Result<LoginInfo, codex_client::AuthError>) -> Login {
+    match info {
+        Ok(i) => Login {
+            logged_in: true,
+            mode: Some(match i.mode {
+                AuthMode::ChatGpt => "chatgpt",
+                AuthMode::ApiKey => "api_key",
+            }),
+            email: i.email,
+            plan: i.plan,
+            account_id: i.account_id,
+            access_token_expires_at: i.access_expires_at,
+            last_refresh: i
+                .last_refresh
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            problem: None,
+        },
+        Err(e) => Login {
+            logged_in: false,
+            mode: None,
+            email: None,
+            plan: None,
+            account_id: None,
+            access_token_expires_at: None,
+            last_refresh: None,
+            problem: Some(e.to_string()),
+        },
+    }
+}
+
+/// `[##########----------]  42.0% used of 5h, resets in 2h 3m (at …)`
+fn bar(name: &str, w: Option<&codex_client::limits::RateLimitWindow>, now: i64) -> String {
+    let Some(w) = w else {
+        return format!("  {name:<9} no data yet");
+    };
+    let filled = ((w.used_percent.clamp(0.0, 100.0) / 5.0).round()) as usize;
+    let window = match w.window_minutes {
+        Some(m) if m % (24 * 60) == 0 => format!("{}d", m / (24 * 60)),
+        Some(m) if m % 60 == 0 => format!("{}h", m / 60),
+        Some(m) => format!("{m}m"),
+        None => "?".into(),
+    };
+    let reset = w
+        .resets_at
+        .map(|r| format!(", resets {}", describe_reset(r, now)))
+        .unwrap_or_default();
+    format!(
+        "  {name:<9} [{}{}] {:>5.1}% used of {window}{reset}",
+        "#".repeat(filled),
+        "-".repeat(20 - filled),
+        w.used_percent
+    )
+}
+
+pub async fn status(args: StatusArgs) -> Result<(), String> {
+    let app = build_app(&args.serve)?;
+    let login = login(app.codex.auth().login_info().await);
+    let socket = args
+        .serve
+        .socket
+        .clone()
+        .unwrap_or_else(listen::unix::default_socket_path);
+    let health = get_over_socket(&socket, "/healthz").await;
+    let answering = health.is_some();
+    let limits: Option<RateLimitSnapshot> = if answering {
+        get_over_socket(&socket, "/v1/codex/limits")
+            .await
+            .and_then(|v| serde_json::from_value(v["limits"].clone()).ok())
+    } else {
+        None
+    };
+    let now = unix_now();
+
+    if args.json {
+        let out = json!({
+            "login": login,
+            "auth_file": app.codex.auth().config().auth_file(),
+            "socket": {"path": socket, "answering": answering,
+                       "version": health.as_ref().and_then(|h| h["version"].as_str())},
+            "limits": limits,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+
+    println!("codex-serve {}", env!("CARGO_PKG_VERSION"));
+    println!();
+    println!(
+        "Login      {}",
+        app.codex.auth().config().auth_file().display()
+    );
+    if let Some(problem) = &login.problem {
+        println!("  not logged in: {problem}");
+    } else {
+        let mode = match login.mode {
+            Some("api_key") => "API key",
+            _ => "ChatGPT",
+        };
+        let who = login.email.as_deref().unwrap_or("-");
+        let plan = login
+            .plan
+            .as_deref()
+            .map(|p| format!(" ({p} plan)"))
+            .unwrap_or_default();
+        println!("  {mode}: {who}{plan}");
+        if let Some(acc) = &login.account_id {
+            println!("  account   {acc}");
+        }
+        if let Some(exp) = login.access_token_expires_at {
+            let when = if exp > now {
+                format!("expires {}", describe_reset(exp, now))
+            } else {
+                "expired; it is renewed on the next request".to_owned()
+            };
+            println!("  token     {when}");
+        }
+        if let Some(r) = &login.last_refresh {
+            println!("  renewed   {r}");
+        }
+    }
+    println!();
+    println!("Server     {}", socket.display());
+    match &health {
+        Some(h) => println!(
+            "  answering (codex-serve {})",
+            h["version"].as_str().unwrap_or("?")
+        ),
+        None => println!("  no server answers on this socket"),
+    }
+    println!();
+    println!("Limits");
+    match &limits {
+        Some(l) => {
+            println!("{}", bar("primary", l.primary.as_ref(), now));
+            println!("{}", bar("secondary", l.secondary.as_ref(), now));
+            let age = now - l.captured_at;
+            println!("  as of {}s ago", age.max(0));
+        }
+        None if answering => {
+            println!("  no data yet: the server reports them after its first request")
+        }
+        None => println!("  unknown: start codex-serve, the limits come with its first answer"),
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelsArgs {
+    /// Print JSON, for scripts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+pub async fn models(args: ModelsArgs) -> Result<(), String> {
+    let app = build_app(&args.serve)?;
+    let (list, source) = app.codex.models().await;
+    let source_text = match source {
+        CatalogSource::Backend => "from the backend, for this account",
+        CatalogSource::DiskCache => "for this account, cached on disk less than 5 minutes ago",
+        CatalogSource::StaleCache => "from an older disk cache: the backend could not be asked",
+        CatalogSource::Fallback => {
+            "built-in list: the backend could not be asked and nothing is cached"
+        }
+    };
+    let listed: Vec<&ModelInfo> = list.iter().filter(|m| m.listed()).collect();
+    if args.json {
+        let out = json!({
+            "source": source,
+            "models": listed.iter().map(|m| json!({
+                "id": m.slug,
+                "reasoning_efforts": m.supported_reasoning_levels.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+                "default_reasoning_effort": m.default_reasoning_level.map(|e| e.as_str()),
+            })).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    println!("Models ({source_text})");
+    println!();
+    println!("  {:<24} {:<30} default", "model", "reasoning efforts");
+    for m in listed {
+        let efforts: Vec<&str> = m
+            .supported_reasoning_levels
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        let efforts = if efforts.is_empty() {
+            "-".to_owned()
+        } else {
+            efforts.join(", ")
+        };
+        let default = m.default_reasoning_level.map_or("-", |e| e.as_str());
+        println!("  {:<24} {:<30} {default}", m.slug, efforts);
+    }
+    Ok(())
+}
