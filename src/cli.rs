@@ -269,6 +269,7 @@ pub fn main() -> ExitCode {
         None => cli.serve,
     };
     init_logging(args.verbose, args.log_format);
+    crate::hardening::apply();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod fold;
 #[cfg(test)]
 mod fuzz;
+pub mod hardening;
 pub mod http;
 pub mod listen;
 pub mod ollama;

@@ -96,3 +96,15 @@ async fn a_peer_with_another_uid_is_refused() {
     assert_eq!(String::from_utf8_lossy(&me.stdout), "200");
     assert!(s.logs().contains("refused a connection from another user"));
 }
+
+#[tokio::test]
+async fn the_process_makes_no_core_dumps() {
+    let s = Server::start().await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", s.pid())).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core line");
+    let soft: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&soft[4..6], ["0", "0"], "{core}");
+}
