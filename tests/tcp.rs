@@ -490,3 +490,354 @@ async fn tcp_only_without_the_socket() {
         .expect("exit");
     assert!(status.success());
 }
+
+// ------------------------------------------------------------------------------------------ WebSocket
+
+type TcpWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type Refusal = tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>;
+
+/// Upgrades `GET /v1/responses` over TCP with these extra headers (a `host` replaces the default one).
+async fn ws_over_tcp(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<TcpWs, Box<Refusal>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut req = format!("ws://{addr}/v1/responses")
+        .into_client_request()
+        .expect("request");
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    match tokio_tungstenite::client_async(req, stream).await {
+        Ok((ws, resp)) => {
+            assert_eq!(resp.status().as_u16(), 101);
+            Ok(ws)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp),
+        Err(e) => panic!("websocket handshake failed without an HTTP answer: {e}"),
+    }
+}
+
+/// Sends one `response.create` and collects the frames up to and including the turn's last one.
+async fn ws_turn_tcp(ws: &mut TcpWs, create: serde_json::Value) -> Vec<serde_json::Value> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::Text(create.to_string().into()))
+        .await
+        .expect("send");
+    let mut frames = Vec::new();
+    let deadline = std::time::Duration::from_secs(20);
+    while let Ok(Some(msg)) = tokio::time::timeout(deadline, ws.next()).await {
+        let Message::Text(t) = msg.expect("frame") else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&t).expect("json frame");
+        let last = matches!(
+            v["type"].as_str().unwrap_or(""),
+            "response.completed" | "response.failed" | "response.incomplete" | "error"
+        );
+        frames.push(v);
+        if last {
+            return frames;
+        }
+    }
+    panic!("the turn did not end: {frames:?}");
+}
+
+/// The upgrade request itself, sent with a plain HTTP client, so that the refusal's body can be read whole.
+async fn upgrade_raw(addr: SocketAddr, extra: &[(&str, &str)]) -> common::Reply {
+    let mut headers = vec![
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    headers.extend_from_slice(extra);
+    tcp_raw(addr, "GET", "/v1/responses", &headers, vec![]).await
+}
+
+#[tokio::test]
+async fn a_websocket_upgrade_over_tcp_needs_the_key_and_a_loopback_host() {
+    use serde_json::json;
+    let (s, addr) = start_tcp(&[], &[("CODEX_SERVE_API_KEY", KEY)]).await;
+    let auth = bearer(KEY);
+
+    // Without the key, or with a wrong one: 401 before any upgrade.
+    let wrong = bearer("csk-wrong");
+    let near = bearer(&KEY[..KEY.len() - 1]);
+    for headers in [
+        vec![],
+        vec![("authorization", wrong.as_str())],
+        vec![("authorization", near.as_str())],
+        vec![("x-api-key", "csk-wrong")],
+        vec![("authorization", "Basic csk-test-key-0123456789")],
+    ] {
+        let refused = ws_over_tcp(addr, &headers)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("upgraded with {headers:?}"));
+        assert_eq!(refused.status().as_u16(), 401, "{headers:?}");
+        assert_eq!(
+            refused
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+        let r = upgrade_raw(addr, &headers).await;
+        assert_eq!(r.status, 401, "{headers:?}: {}", r.text());
+        assert_eq!(r.error()["code"], "invalid_api_key");
+    }
+
+    // A foreign Host: 403, with the key or without, before the key is looked at.
+    for host in ["evil.example", "evil.example:80", "localhost.evil.example"] {
+        for headers in [
+            vec![("host", host), ("authorization", auth.as_str())],
+            vec![("host", host)],
+        ] {
+            let refused = ws_over_tcp(addr, &headers)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("upgraded with {headers:?}"));
+            assert_eq!(refused.status().as_u16(), 403, "{headers:?}");
+            let r = upgrade_raw(addr, &headers).await;
+            assert_eq!(r.status, 403, "{headers:?}: {}", r.text());
+            assert_eq!(r.error()["code"], "host_not_allowed");
+        }
+    }
+    assert_eq!(
+        s.upstream_count(),
+        0,
+        "a refused upgrade reached the backend"
+    );
+
+    // With the key (and a loopback Host naming the port): a full turn, then one chained on it.
+    let host = format!("localhost:{}", addr.port());
+    let mut ws = ws_over_tcp(addr, &[("authorization", &auth), ("host", &host)])
+        .await
+        .unwrap_or_else(|r| panic!("refused with the key: {r:?}"));
+    let t1 = ws_turn_tcp(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "hello over tcp"}),
+    )
+    .await;
+    for (i, f) in t1.iter().enumerate() {
+        assert_eq!(f["sequence_number"], i as u64, "{f}");
+    }
+    let done = t1.last().expect("frames");
+    assert_eq!(done["type"], "response.completed", "{done}");
+    let text: String = t1
+        .iter()
+        .filter(|f| f["type"] == "response.output_text.delta")
+        .filter_map(|f| f["delta"].as_str())
+        .collect();
+    assert_eq!(text, "echo: hello over tcp");
+    let id = done["response"]["id"].as_str().expect("id").to_owned();
+    let t2 = ws_turn_tcp(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "again", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(t2.last().expect("frames")["type"], "response.completed");
+    assert_eq!(
+        s.last_upstream().body["input"].as_array().map(Vec::len),
+        Some(3),
+        "the second turn did not carry the first"
+    );
+    ws.close(None).await.expect("close");
+
+    // The key as `x-api-key` opens the socket too.
+    let mut ws = ws_over_tcp(addr, &[("x-api-key", KEY)])
+        .await
+        .unwrap_or_else(|r| panic!("refused with x-api-key: {r:?}"));
+    let t = ws_turn_tcp(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "x"}),
+    )
+    .await;
+    assert_eq!(t.last().expect("frames")["type"], "response.completed");
+}
+
+// ------------------------------------------------------------------------------------------ the Host header
+
+/// RFC 9112 §3.2: a request with more than one Host line MUST be answered 400. Here a second, foreign Host
+/// hides behind a loopback one; either way round it must not be served.
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_not_served() {
+    let (s, addr) = start_tcp(&[], &[("CODEX_SERVE_API_KEY", KEY)]).await;
+    let auth = bearer(KEY);
+    let mut served = Vec::new();
+    for hosts in [
+        ["evil.example", "127.0.0.1"],
+        ["127.0.0.1", "evil.example"],
+        ["localhost", "evil.example:8080"],
+    ] {
+        for (method, path, body) in [
+            ("GET", "/healthz", vec![]),
+            (
+                "POST",
+                "/v1/chat/completions",
+                chat("two hosts").to_string().into_bytes(),
+            ),
+        ] {
+            let r = tcp_raw(
+                addr,
+                method,
+                path,
+                &[
+                    ("host", hosts[0]),
+                    ("host", hosts[1]),
+                    ("authorization", &auth),
+                ],
+                body,
+            )
+            .await;
+            if r.status != 400 && r.status != 403 {
+                served.push(format!(
+                    "{method} {path} with Host {hosts:?} was answered {}: {}",
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    let upstream = s.upstream_count();
+    assert!(
+        served.is_empty() && upstream == 0,
+        "{served:#?}\n{upstream} of them reached the backend"
+    );
+}
+
+// ------------------------------------------------------------------------------------------ early answers
+
+/// Reads one HTTP/1.1 response (headers and a Content-Length body) from `stream`.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "connection closed after {} bytes: {:?}",
+                    buf.len(),
+                    String::from_utf8_lossy(&buf)
+                ),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok((head, body))
+}
+
+/// An answer given before the request body arrived (the key or Host refused, an unknown route) must not
+/// leave a keep-alive client stranded: either the answer says `Connection: close`, or the connection still
+/// serves the next request once the body has been sent. Clients pool connections (httpx, the SDKs, the
+/// ollama client); a silent close makes their next request fail with "Server disconnected without sending a
+/// response", and a body that lands on the closed socket turns the close into a reset that can take the
+/// answer with it (RFC 9112 §9.3 and §9.6).
+#[tokio::test]
+async fn an_early_answer_says_close_or_keeps_the_connection_usable() {
+    use tokio::io::AsyncWriteExt;
+    let (_s, addr) = start_tcp(&[], &[("CODEX_SERVE_API_KEY", KEY)]).await;
+    let body = chat("sent late").to_string();
+    let auth = bearer(KEY);
+    let cases = [
+        (
+            "no key",
+            "/v1/chat/completions",
+            "127.0.0.1".to_owned(),
+            None,
+            401,
+        ),
+        (
+            "foreign Host",
+            "/v1/chat/completions",
+            "evil.example".to_owned(),
+            Some(auth.as_str()),
+            403,
+        ),
+        (
+            "unknown route",
+            "/v1/no/such/route",
+            "127.0.0.1".to_owned(),
+            Some(auth.as_str()),
+            404,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (label, path, host, key, status) in cases {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        if let Some(k) = key {
+            head.push_str(&format!("authorization: {k}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        let (first, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            read_response(&mut stream),
+        )
+        .await
+        .expect("no answer within 10 s")
+        .unwrap_or_else(|e| panic!("{label}: no answer: {e}"));
+        assert!(
+            first.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{label}: {first}"
+        );
+        let says_close = first.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("connection")
+                    && v.to_ascii_lowercase().contains("close")
+            })
+        });
+        if says_close {
+            continue;
+        }
+        // The answer promised a persistent connection: the body, then a second request on it.
+        let next = format!(
+            "{body}GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: {auth}\r\n\r\n"
+        );
+        let second = async {
+            stream.write_all(next.as_bytes()).await?;
+            read_response(&mut stream).await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(10), second).await {
+            Ok(Ok((h, _))) if h.starts_with("HTTP/1.1 200 ") => {}
+            Ok(Ok((h, _))) => failures.push(format!("{label}: second request answered {h}")),
+            Ok(Err(e)) => failures.push(format!(
+                "{label}: the {status} had no `Connection: close`, yet the connection was closed: {e}"
+            )),
+            Err(_) => failures.push(format!("{label}: second request not answered in 10 s")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

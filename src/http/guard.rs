@@ -46,6 +46,13 @@ async fn check_host(State(policy): State<NetworkPolicy>, req: Request, next: Nex
     // An absolute-form target (`GET http://host/ HTTP/1.1`) names the host too; both must pass.
     let from_uri = req.uri().authority().map(|a| a.as_str().to_owned());
     let from_header = req.headers().get(HOST).map(|v| v.as_bytes().to_vec());
+    let path = req.uri().path().to_owned();
+    // RFC 9112: more than one Host is a bad request; checking only the first would let a second one by.
+    if req.headers().get_all(HOST).iter().nth(1).is_some() {
+        let err =
+            ApiError::invalid("the request has more than one Host header").with_code("bad_host");
+        return super::closing_if_unread(req.headers(), super::shaped(&path, err));
+    }
     let verdict = match (&from_uri, &from_header) {
         (None, None) => Err("the request has no Host header".to_owned()),
         _ => from_uri
@@ -56,13 +63,15 @@ async fn check_host(State(policy): State<NetworkPolicy>, req: Request, next: Nex
     };
     match verdict {
         Ok(()) => next.run(req).await,
-        Err(why) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            format!("{why}; codex-serve answers TCP requests only for loopback names (localhost, 127.0.0.1, [::1]) and hosts given with --allow-host"),
-        )
-        .with_code("host_not_allowed")
-        .into_response(),
+        Err(why) => {
+            let err = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                format!("{why}; codex-serve answers TCP requests only for loopback names (localhost, 127.0.0.1, [::1]) and hosts given with --allow-host"),
+            )
+            .with_code("host_not_allowed");
+            super::closing_if_unread(req.headers(), super::shaped(&path, err))
+        }
     }
 }
 
@@ -169,12 +178,12 @@ async fn require_key(State(policy): State<NetworkPolicy>, req: Request, next: Ne
     } else {
         "Incorrect API key provided. Use the key from the file named at start-up (or CODEX_SERVE_API_KEY)."
     };
-    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
-        .with_code("invalid_api_key")
-        .into_response();
+    let err = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
+        .with_code("invalid_api_key");
+    let mut resp = super::shaped(req.uri().path(), err);
     resp.headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    resp
+    super::closing_if_unread(req.headers(), resp)
 }
 
 /// The token of `Bearer TOKEN` (the scheme is case-insensitive).

@@ -99,7 +99,7 @@ async fn root() -> &'static str {
 
 /// An error in the shape of the protocol the path belongs to: Ollama's under `/api/`, Anthropic's under
 /// `/v1/messages`, OpenAI's elsewhere.
-fn shaped(path: &str, err: ApiError) -> Response {
+pub(crate) fn shaped(path: &str, err: ApiError) -> Response {
     if path.starts_with("/api/") {
         ollama::error::OllamaError(err).into_response()
     } else if is_anthropic(path) {
@@ -115,10 +115,28 @@ pub(crate) fn is_anthropic(path: &str) -> bool {
 
 async fn not_found(req: Request) -> Response {
     let path = req.uri().path();
-    shaped(
+    let resp = shaped(
         path,
         ApiError::not_found(&format!("{} {path}", req.method())),
-    )
+    );
+    closing_if_unread(req.headers(), resp)
+}
+
+/// An answer given without reading the request's body: hyper then closes the connection, so say so, or a
+/// client reusing it would see its next request fail.
+pub(crate) fn closing_if_unread(req: &axum::http::HeaderMap, mut resp: Response) -> Response {
+    use axum::http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+    let has_body = req.contains_key(TRANSFER_ENCODING)
+        || req
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    if has_body {
+        resp.headers_mut()
+            .insert(CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn method_not_allowed(req: Request) -> Response {
@@ -129,7 +147,7 @@ async fn method_not_allowed(req: Request) -> Response {
         format!("{} is not allowed on {path}", req.method()),
     )
     .with_code("method_not_allowed");
-    shaped(path, err)
+    closing_if_unread(req.headers(), shaped(path, err))
 }
 
 /// axum answers an over-long body with plain text; clients expect their protocol's error shape.

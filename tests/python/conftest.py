@@ -1,8 +1,10 @@
 """Fixtures for the end-to-end tests: a `codex-mock` backend, a `codex-serve` on a private socket, the
 official OpenAI, Ollama and Anthropic SDK clients speaking to it, and an OpenAPI schema validator.
 
-The Ollama and Anthropic clients reach the server through an `Endpoint` (today the Unix socket; a TCP
-listener can be added as another `endpoint` parameter without touching the tests).
+The Ollama and Anthropic clients reach the server through an `Endpoint`: every test that takes one runs
+twice, on the Unix socket and on a loopback TCP listener (`--tcp 127.0.0.1:0` with a key in
+CODEX_SERVE_API_KEY). The `listener` fixture says which one a test's `client` and `http` use: the socket
+unless a test is parametrized over it (`over_tcp_too` below) or takes the `tcp` endpoint.
 
 Build the binaries first (`cargo build --workspace --bins`); CARGO_TARGET_DIR is honoured, and
 CODEX_SERVE_BIN / CODEX_MOCK_BIN name other binaries. The OpenAPI document is read from
@@ -15,6 +17,8 @@ import datetime as _dt
 import importlib
 import json
 import os
+import re
+import secrets
 import select
 import shutil
 import subprocess
@@ -44,7 +48,10 @@ SCRUBBED_ENV = (
     "CODEX_MOCK_FIXTURES",
     "OPENAI_API_KEY",
     "RUST_LOG",
+    "CODEX_SERVE_API_KEY",
 )
+# Runs a test on both listeners: `@over_tcp_too` on a test that takes `client` and/or `http`.
+over_tcp_too = pytest.mark.parametrize("listener", ["unix", "tcp"], indirect=True)
 
 
 # ---------------------------------------------------------------------------------------------- binaries
@@ -217,6 +224,14 @@ class Server:
     proc: subprocess.Popen
     log: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set when the server also listens on loopback TCP: its bound address ("127.0.0.1:PORT") and key.
+    tcp: str | None = None
+    api_key: str | None = None
+
+    @property
+    def tcp_url(self) -> str:
+        assert self.tcp, "this server has no TCP listener (use the `listener` fixture, or `over_tcp_too`)"
+        return f"http://{self.tcp}"
 
     def stderr(self) -> str:
         try:
@@ -252,6 +267,20 @@ def _write_auth(codex_home: Path, tokens: dict[str, str]) -> None:
         json.dump(auth, f)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TCP_BOUND = re.compile(r"codex-serve listening tcp=(\S+)")
+
+
+def _tcp_address(server: Server) -> str:
+    """The address `--tcp 127.0.0.1:0` was bound to, as codex-serve logs it ("codex-serve listening
+    tcp=127.0.0.1:PORT"). The TCP listener is bound, and logged, before the socket, so once the socket
+    answers the line is there."""
+    found = _TCP_BOUND.findall(_ANSI.sub("", server.stderr()))
+    if len(found) != 1:
+        pytest.fail(f"codex-serve did not log one bound TCP address:\n{server.stderr()}", pytrace=False)
+    return found[0]
+
+
 def _wait_healthy(server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     last_error = "no answer"
@@ -280,8 +309,24 @@ def _wait_healthy(server: Server) -> None:
 
 
 @pytest.fixture
-def server(mock: Mock) -> Iterator[Server]:
-    """A codex-serve of its own for each test: fresh CODEX_HOME, fresh tokens, socket in a short temp dir."""
+def listener(request: pytest.FixtureRequest) -> str:
+    """Where `client` and `http` reach the server: "unix" (the default), or "tcp" for a test parametrized over
+    this fixture (indirectly: `over_tcp_too`) or over the `tcp` endpoint. With "tcp" the server also listens
+    on loopback TCP with a key."""
+    chosen = getattr(request, "param", None)
+    if chosen is None:
+        callspec = getattr(request.node, "callspec", None)
+        chosen = callspec.params.get("endpoint", "unix") if callspec else "unix"
+    assert chosen in ("unix", "tcp"), f"unknown listener {chosen!r}"
+    return chosen
+
+
+@pytest.fixture
+def server(mock: Mock, listener: str) -> Iterator[Server]:
+    """A codex-serve of its own for each test: fresh CODEX_HOME, fresh tokens, socket in a short temp dir.
+
+    With the "tcp" listener it also listens on `--tcp 127.0.0.1:0` (the kernel picks the port; the bound
+    address is read from the log) with a fresh key in CODEX_SERVE_API_KEY: `server.tcp`, `server.api_key`."""
     binary = _binary("codex-serve", "CODEX_SERVE_BIN")
     # Unix socket paths are limited to ~108 bytes: keep it short rather than under pytest's tmp_path.
     workdir = Path(tempfile.mkdtemp(prefix="cs-e2e-"))
@@ -291,47 +336,78 @@ def server(mock: Mock) -> Iterator[Server]:
     _write_auth(codex_home, tokens)
     socket = str(workdir / "serve.sock")
     log = workdir / "serve.log"
+    args = [
+        str(binary),
+        "--socket",
+        socket,
+        "--codex-home",
+        str(codex_home),
+        "--upstream-url",
+        mock.url,
+        "--auth-url",
+        mock.url,
+    ]
+    env = _child_env()
+    api_key = None
+    if listener == "tcp":
+        api_key = "csk-e2e-" + secrets.token_urlsafe(24)
+        args += ["--tcp", "127.0.0.1:0"]
+        # The key comes from the environment, so no key file is generated (XDG_CONFIG_HOME is left alone).
+        env["CODEX_SERVE_API_KEY"] = api_key
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
-            [
-                str(binary),
-                "--socket",
-                socket,
-                "--codex-home",
-                str(codex_home),
-                "--upstream-url",
-                mock.url,
-                "--auth-url",
-                mock.url,
-            ],
+            args,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=_child_env(),
+            env=env,
         )
-    srv = Server(socket=socket, codex_home=codex_home, tokens=tokens, proc=proc, log=log)
+    srv = Server(socket=socket, codex_home=codex_home, tokens=tokens, proc=proc, log=log, api_key=api_key)
     try:
         _wait_healthy(srv)
+        if listener == "tcp":
+            srv.tcp = _tcp_address(srv)
+            _wait_healthy_tcp(srv)
         yield srv
     finally:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _wait_healthy_tcp(server: Server) -> None:
+    """The TCP listener answers /healthz when sent the key."""
+    with httpx.Client(base_url=server.tcp_url, timeout=2.0) as http:
+        resp = http.get("/healthz", headers={"authorization": f"Bearer {server.api_key}"})
+        assert resp.status_code == 200, f"/healthz over TCP: {resp.status_code} {resp.text}"
+
+
+def tcp_http_client(server: Server, timeout: float = 20.0, **kwargs: Any) -> httpx.Client:
+    """A plain httpx client on the server's TCP listener, sending its key (base URL `http://127.0.0.1:PORT`)."""
+    headers = {"authorization": f"Bearer {server.api_key}", **kwargs.pop("headers", {})}
+    return httpx.Client(base_url=server.tcp_url, headers=headers, timeout=timeout, **kwargs)
+
+
 @pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    """A plain httpx client on the server's socket (base URL `http://localhost`)."""
-    with _uds_client(server.socket) as client:
+def http(server: Server, listener: str) -> Iterator[httpx.Client]:
+    """A plain httpx client on the server's socket (base URL `http://localhost`), or on its TCP listener
+    with the key (base URL `http://127.0.0.1:PORT`)."""
+    with (tcp_http_client(server) if listener == "tcp" else _uds_client(server.socket)) as client:
         yield client
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[openai.OpenAI]:
-    """The official SDK pointed at the socket. `max_retries=0`: every error reaches the test as sent."""
-    http_client = httpx.Client(transport=httpx.HTTPTransport(uds=server.socket), timeout=20.0)
+def client(server: Server, listener: str) -> Iterator[openai.OpenAI]:
+    """The official SDK pointed at the socket, or at the TCP listener with the key as its `api_key`.
+    `max_retries=0`: every error reaches the test as sent."""
+    if listener == "tcp":
+        http_client = httpx.Client(timeout=20.0)
+        base_url, api_key = f"{server.tcp_url}/v1", server.api_key
+    else:
+        http_client = httpx.Client(transport=httpx.HTTPTransport(uds=server.socket), timeout=20.0)
+        base_url, api_key = "http://localhost/v1", "unused"
     sdk = openai.OpenAI(
-        base_url="http://localhost/v1",
-        api_key="unused",
+        base_url=base_url,
+        api_key=api_key,
         http_client=http_client,
         max_retries=0,
     )
@@ -372,11 +448,13 @@ def _httpx_for(sdk: Any) -> Any:
     return getattr(base, "httpx2", None) or httpx
 
 
-# A TCP variant (`--tcp 127.0.0.1:PORT` with a key) joins these params when the listener exists.
-@pytest.fixture(params=["unix"])
+# "tcp" is `--tcp 127.0.0.1:0` with a key; the `server` fixture starts it for this parameter (see `listener`).
+@pytest.fixture(params=["unix", "tcp"])
 def endpoint(request: pytest.FixtureRequest, server: Server) -> Endpoint:
     if request.param == "unix":
         return Endpoint(name="unix", base_url="http://localhost", socket=server.socket)
+    if request.param == "tcp":
+        return Endpoint(name="tcp", base_url=server.tcp_url, api_key=server.api_key)
     raise AssertionError(f"unknown endpoint {request.param}")
 
 

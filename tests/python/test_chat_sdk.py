@@ -19,7 +19,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from conftest import ACCOUNT_ID, REPO, Mock, Schema, Server
+from conftest import ACCOUNT_ID, REPO, Mock, Schema, Server, over_tcp_too
 
 MODEL = "gpt-5.1-codex"
 CHAT_PATH = "/v1/chat/completions"
@@ -164,6 +164,7 @@ def test_openapi_document_is_available(schema: Schema) -> None:
     schema.validator("CreateChatCompletionResponse")
 
 
+@over_tcp_too
 def test_non_streaming_completion(client: openai.OpenAI, mock: Mock, schema: Schema) -> None:
     system = "You are a terse assistant for the e2e suite."
     text = "hello there, how are you today?"
@@ -252,6 +253,7 @@ def test_system_and_developer_messages_are_translated(client: openai.OpenAI, moc
 # ---------------------------------------------------------------------------------------------- streaming
 
 
+@over_tcp_too
 def test_streaming_with_usage(client: openai.OpenAI, http: httpx.Client, mock: Mock, schema: Schema) -> None:
     text = "stream me a few words please"
     messages = [user(text)]
@@ -404,6 +406,7 @@ def test_incomplete_answer_finishes_with_length(client: openai.OpenAI, schema: S
     assert finishes == ["length"]
 
 
+@over_tcp_too
 def test_tool_call(client: openai.OpenAI, schema: Schema) -> None:
     args = {"city": "Paris", "unit": "c"}
     text = f"mock:tool get_weather {json.dumps(args)}"
@@ -469,6 +472,7 @@ def test_context_window_failure_while_streaming(client: openai.OpenAI) -> None:
     assert info.value.code == "context_length_exceeded"
 
 
+@over_tcp_too
 def test_usage_limit_is_rate_limit_with_retry_after(client: openai.OpenAI, schema: Schema) -> None:
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model=MODEL, messages=[user("mock:usage_limit")])
@@ -566,6 +570,7 @@ def test_mid_stream_cut_ends_with_an_error(
 # ---------------------------------------------------------------------------------------------- models
 
 
+@over_tcp_too
 def test_models(client: openai.OpenAI, http: httpx.Client, mock: Mock, server: Server, schema: Schema) -> None:
     catalog = mock.models(server.tokens)
     listed = {m["slug"] for m in catalog if m.get("visibility") == "list"}

@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import Response
 from pydantic import BaseModel
 
-from conftest import Mock, Schema
+from conftest import Mock, Schema, over_tcp_too
 
 MODEL = "gpt-5.1-codex"
 RESPONSES_PATH = "/v1/responses"
@@ -520,6 +520,7 @@ def assert_normalised_upstream(body: dict[str, Any]) -> None:
         assert field not in body, f"{field} must not reach the backend: {body[field]!r}"
 
 
+@over_tcp_too
 def test_responses_create_with_string_input(client: openai.OpenAI, http: httpx.Client, mock: Mock) -> None:
     text = "hello from the responses api"
     response = client.responses.create(
@@ -672,6 +673,7 @@ def test_responses_stream_keeps_every_backend_field(
     assert final.output[2].arguments == '{"timezone":"UTC"}'
 
 
+@over_tcp_too
 def test_responses_stream_of_the_mock_echo(client: openai.OpenAI, mock: Mock) -> None:
     text = "stream this back"
     got = list(client.responses.create(model=MODEL, input=text, stream=True))

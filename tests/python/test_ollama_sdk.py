@@ -39,7 +39,9 @@ def get_weather(city: str) -> str:
 
 
 def test_version_list_and_show(ollama_client: ollama.Client, endpoint: Endpoint) -> None:
-    with httpx.Client(base_url=endpoint.base_url, **endpoint.client_kwargs()) as http:
+    with httpx.Client(
+        base_url=endpoint.base_url, headers=endpoint.auth_headers(), **endpoint.client_kwargs()
+    ) as http:
         version = http.get("/api/version").json()["version"]
     assert version.count(".") == 2
 

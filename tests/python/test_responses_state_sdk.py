@@ -25,7 +25,7 @@ from openai.types.responses import (
     ResponseStreamEvent,
 )
 
-from conftest import Mock, Schema, SchemaUnavailable, Server
+from conftest import Mock, Schema, SchemaUnavailable, Server, over_tcp_too
 from test_fidelity_sdk import Codex
 
 MODEL = "gpt-5.1-codex"
@@ -233,6 +233,7 @@ def stream_events(client: openai.OpenAI, **params: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- 1. chains
 
 
+@over_tcp_too
 def test_three_turn_chain_sends_the_whole_history_with_reasoning(
     client: openai.OpenAI, mock: Mock, schema: Schema
 ) -> None:
@@ -597,7 +598,12 @@ def test_sdk_stream_events_are_the_server_json(client: openai.OpenAI) -> None:
 def ws_connect(client: openai.OpenAI, server: Server):
     """The SDK's Responses WebSocket (`GET /v1/responses` upgraded), over the server's Unix socket: the SDK
     passes its connection options on to `websockets.sync.client.connect`, whose `unix`/`path` keywords are
-    what `websockets.sync.client.unix_connect` uses (websockets 13-15, the range `openai[realtime]` takes)."""
+    what `websockets.sync.client.unix_connect` uses (websockets 13-15, the range `openai[realtime]` takes).
+
+    A client on the TCP listener (`over_tcp_too`) connects to `ws://127.0.0.1:PORT/v1/responses` as it
+    would to OpenAI, sending its `api_key` (the server's key) as `Authorization: Bearer`."""
+    if server.tcp and client.base_url.netloc.decode() == server.tcp:
+        return client.responses.connect()
     return client.responses.connect(websocket_connection_options={"unix": True, "path": server.socket})
 
 
@@ -630,6 +636,7 @@ def check_ws_error(schema: Schema, frame: dict[str, Any], status: int) -> dict[s
     return frame["error"]
 
 
+@over_tcp_too
 def test_websocket_conversation_of_several_turns(
     client: openai.OpenAI, server: Server, mock: Mock, schema: Schema
 ) -> None:
