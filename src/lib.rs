@@ -4,6 +4,7 @@
 pub mod anthropic;
 pub mod apikey;
 pub mod app;
+pub mod bounded;
 pub mod cli;
 pub mod fold;
 #[cfg(test)]

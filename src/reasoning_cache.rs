@@ -6,14 +6,15 @@
 //! client will send back verbatim: its tool call ids, and otherwise its assistant text. Bounded by entries
 //! and bytes, oldest first out, with a time to live.
 
-use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use codex_client::events::MessageContent;
 use codex_client::request::{InputItem, SummaryText};
 use codex_client::{OutputItem, ResponseEvent};
+
+use crate::bounded::BoundedMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -21,24 +22,8 @@ enum Key {
     Text(u64),
 }
 
-struct Entry {
-    items: Arc<Vec<InputItem>>,
-    bytes: usize,
-    at: Instant,
-}
-
 pub struct ReasoningCache {
-    inner: Mutex<Inner>,
-    max_entries: usize,
-    max_bytes: usize,
-    ttl: Duration,
-}
-
-#[derive(Default)]
-struct Inner {
-    map: HashMap<Key, Entry>,
-    order: VecDeque<Key>,
-    bytes: usize,
+    map: BoundedMap<Key, Arc<Vec<InputItem>>>,
 }
 
 /// What one assistant turn produced, collected while its events go by.
@@ -109,69 +94,28 @@ fn size(items: &[InputItem]) -> usize {
 impl ReasoningCache {
     pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ReasoningCache {
-            inner: Mutex::new(Inner::default()),
-            max_entries,
-            max_bytes,
-            ttl,
+            map: BoundedMap::new(max_entries, max_bytes, ttl),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Remembers a finished turn's reasoning under its call ids and its text.
     pub fn remember(&self, turn: Turn) {
-        if turn.reasoning.is_empty() || self.max_entries == 0 {
+        if turn.reasoning.is_empty() {
             return;
         }
         let items = Arc::new(turn.reasoning);
         let bytes = size(&items);
-        if bytes > self.max_bytes {
-            return;
-        }
         let mut keys: Vec<Key> = turn.call_ids.into_iter().map(Key::Call).collect();
         if !turn.text.is_empty() {
             keys.push(text_key(&turn.text));
         }
-        let mut inner = self.lock();
         for key in keys {
-            if let Some(old) = inner.map.remove(&key) {
-                inner.bytes -= old.bytes;
-            }
-            inner.order.push_back(key.clone());
-            inner.bytes += bytes;
-            inner.map.insert(
-                key,
-                Entry {
-                    items: items.clone(),
-                    bytes,
-                    at: Instant::now(),
-                },
-            );
-        }
-        while inner.map.len() > self.max_entries || inner.bytes > self.max_bytes {
-            let Some(k) = inner.order.pop_front() else {
-                break;
-            };
-            if let Some(e) = inner.map.remove(&k) {
-                inner.bytes -= e.bytes;
-            }
-        }
-        // `order` may hold keys already replaced; keep it from growing without bound.
-        if inner.order.len() > self.max_entries.saturating_mul(4) {
-            let live: std::collections::HashSet<Key> = inner.map.keys().cloned().collect();
-            inner.order.retain(|k| live.contains(k));
+            self.map.insert(key, items.clone(), bytes);
         }
     }
 
     fn get(&self, key: &Key) -> Option<Arc<Vec<InputItem>>> {
-        let inner = self.lock();
-        inner
-            .map
-            .get(key)
-            .filter(|e| e.at.elapsed() < self.ttl)
-            .map(|e| e.items.clone())
+        self.map.get(key)
     }
 
     /// Puts remembered reasoning back in front of the assistant turns of a replayed history.
@@ -284,7 +228,7 @@ mod tests {
                 text: String::new(),
             });
         }
-        assert_eq!(c.lock().map.len(), 2);
+        assert_eq!(c.map.len(), 2);
         assert!(c.get(&Key::Call("c4".into())).is_some());
         assert!(c.get(&Key::Call("c0".into())).is_none());
 

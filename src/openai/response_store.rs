@@ -5,34 +5,23 @@
 //! encrypted reasoning included) that the next turn is built on. In memory only, per user process; bounded
 //! by count and bytes, oldest out first, with a time to live.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use codex_client::request::{ContentPart, InputItem, Role, SummaryText};
 use serde_json::Value;
+
+use crate::bounded::BoundedMap;
 
 pub struct Stored {
     /// The response object as the client received it.
     pub response: Value,
     /// Input and output of the whole conversation up to this response, ready to send upstream again.
     pub items: Arc<Vec<InputItem>>,
-    bytes: usize,
-    at: Instant,
 }
 
 pub struct ResponseStore {
-    inner: Mutex<Inner>,
-    max_entries: usize,
-    max_bytes: usize,
-    ttl: Duration,
-}
-
-#[derive(Default)]
-struct Inner {
-    map: HashMap<String, Arc<Stored>>,
-    order: VecDeque<String>,
-    bytes: usize,
+    map: BoundedMap<String, Arc<Stored>>,
 }
 
 /// An output item of a response, as an input item of the next turn; `None` for items that cannot be
@@ -100,75 +89,32 @@ pub fn summary_of(item: &Value) -> Vec<SummaryText> {
 impl ResponseStore {
     pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ResponseStore {
-            inner: Mutex::new(Inner::default()),
-            max_entries,
-            max_bytes,
-            ttl,
+            map: BoundedMap::new(max_entries, max_bytes, ttl),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
-        if self.max_entries == 0 {
-            return;
-        }
         // A rough size: the JSON of both halves.
         let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
-        if bytes > self.max_bytes {
-            tracing::debug!(bytes, "response too large to keep for previous_response_id");
-            return;
-        }
         let stored = Arc::new(Stored {
             response,
             items: Arc::new(items),
-            bytes,
-            at: Instant::now(),
         });
-        let mut inner = self.lock();
-        if let Some(old) = inner.map.insert(id.clone(), stored) {
-            inner.bytes -= old.bytes;
-        }
-        inner.bytes += bytes;
-        inner.order.push_back(id);
-        while inner.map.len() > self.max_entries || inner.bytes > self.max_bytes {
-            let Some(oldest) = inner.order.pop_front() else {
-                break;
-            };
-            if let Some(e) = inner.map.remove(&oldest) {
-                inner.bytes -= e.bytes;
-            }
-        }
-        if inner.order.len() > self.max_entries.saturating_mul(4) {
-            let live: std::collections::HashSet<String> = inner.map.keys().cloned().collect();
-            inner.order.retain(|k| live.contains(k));
+        if !self.map.insert(id, stored, bytes) {
+            tracing::debug!(
+                bytes,
+                "response not kept for previous_response_id (too large, or keeping none)"
+            );
         }
     }
 
-    /// The stored response, unless unknown or expired (an expired one is dropped on the way).
+    /// The stored response, unless unknown or expired.
     pub fn get(&self, id: &str) -> Option<Arc<Stored>> {
-        let mut inner = self.lock();
-        let fresh = inner.map.get(id).map(|e| e.at.elapsed() < self.ttl)?;
-        if !fresh {
-            if let Some(e) = inner.map.remove(id) {
-                inner.bytes -= e.bytes;
-            }
-            return None;
-        }
-        inner.map.get(id).cloned()
+        self.map.get(id)
     }
 
     pub fn remove(&self, id: &str) -> bool {
-        let mut inner = self.lock();
-        match inner.map.remove(id) {
-            Some(e) => {
-                inner.bytes -= e.bytes;
-                true
-            }
-            None => false,
-        }
+        self.map.remove(id)
     }
 }
 
