@@ -1,6 +1,9 @@
 //! Everything about the Codex backend, nothing about serving: credentials from the codex CLI's auth.json
 //! (refreshed safely), the Responses API over SSE as typed events, the model catalog and rate limits.
 
+// Nothing a client, the network or a file controls may panic the server; tests may.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod auth;
 pub mod client;
 pub mod error;
