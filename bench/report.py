@@ -33,7 +33,14 @@ def load(results, row, mode, c):
         n for e, n in (d.get("errorDistribution") or {}).items() if "deadline" not in e
     )
     total = answered + errors
+    up = None
+    up_path = os.path.join(results, f"upstream-{row}-{mode}-c{c}.json")
+    if os.path.exists(up_path):
+        with open(up_path) as f:
+            u = json.load(f)
+        up = {k: u["after"][k] - u["before"][k] for k in ("requests", "connections")}
     return {
+        "upstream": up,
         "rps": ok / d["summary"]["total"] if d["summary"]["total"] else 0.0,
         "p50": d["latencyPercentiles"]["p50"],
         "p99": d["latencyPercentiles"]["p99"],
@@ -52,7 +59,10 @@ def main():
         facts = json.load(f)
     conc = [int(c) for c in facts["concurrency"].split()]
     na = {}
-    for row, _ in ROWS:
+    ran = [(row, t) for row, t in ROWS
+           if os.path.exists(os.path.join(results, f"na-{row}"))
+           or any(f.startswith(f"oha-{row}-") for f in os.listdir(results))]
+    for row, _ in ran:
         p = os.path.join(results, f"na-{row}")
         if os.path.exists(p):
             with open(p) as f:
@@ -70,7 +80,7 @@ def main():
     w(f"## codex-serve benchmark{' — ' + label if label else ''}")
     w("")
     w(f"- date: {facts['date']}")
-    w(f"- command: `{facts['command']}` (each cell {facts['duration']} after a warm-up)")
+    w(f"- command: `{facts['command']}` (each cell {facts['duration']}, after a warm-up per target and mode)")
     w(f"- machine: {facts['machine']}")
     w(f"- load average before / after: {facts['load_before']} / {facts['load_after']}")
     w(f"- codex-serve {facts['codex_serve_version']} (release build), oha {facts['oha_version']}, "
@@ -78,20 +88,22 @@ def main():
     w("")
     w("### Throughput and latency")
     w("")
-    w("| target | mode | c | req/s | p50 ms | p99 ms | success |")
-    w("| --- | --- | --: | --: | --: | --: | --: |")
-    for row, title in ROWS:
+    w("| target | mode | c | req/s | p50 ms | p99 ms | success | upstream conns opened |")
+    w("| --- | --- | --: | --: | --: | --: | --: | --: |")
+    for row, title in ran:
         if row in na:
-            w(f"| {title} | – | – | {na[row]} | | | |")
+            w(f"| {title} | – | – | {na[row]} | | | | |")
             continue
         for mode, mtitle in MODES:
             for c in conc:
                 r = data[(row, mode, c)]
                 if r is None:
-                    w(f"| {title} | {mtitle} | {c} | missing | | | |")
+                    w(f"| {title} | {mtitle} | {c} | missing | | | | |")
                     continue
+                up = r["upstream"]
+                conns = f"{up['connections']:,} for {up['requests']:,} requests" if up else "–"
                 w(f"| {title} | {mtitle} | {c} | {r['rps']:,.0f} | {ms(r['p50'])} | {ms(r['p99'])} "
-                  f"| {r['success'] * 100:.2f}% |")
+                  f"| {r['success'] * 100:.2f}% | {conns} |")
     w("")
     w("The direct row sends the same request to the static upstream, which always answers with the SSE "
       "stream; its two modes differ only in the request body.")
@@ -114,12 +126,13 @@ def main():
     w("")
     w("| what | figure |")
     w("| --- | --: |")
-    w(f"| RSS idle, fresh (before any request) | {m['idle_fresh_kib'] / 1024:.1f} MiB |")
-    w(f"| RSS idle, after the load runs above | {m['idle_after_load_kib'] / 1024:.1f} MiB |")
-    w(f"| RSS holding {m['streams_wanted']} open streams "
-      f"({m['streams_open_client']} open at the client, {m['streams_open_upstream']} at the upstream) "
-      f"| {m['streams_rss_kib'] / 1024:.1f} MiB |")
-    w(f"| peak RSS of that instance (VmHWM) | {m['streams_hwm_kib'] / 1024:.1f} MiB |")
+    w(f"| RSS idle, fresh (after one /healthz) | {facts['idle_fresh_kib'] / 1024:.1f} MiB |")
+    w(f"| RSS idle, after the load runs above | {facts['idle_after_load_kib'] / 1024:.1f} MiB |")
+    if m:
+        w(f"| RSS holding {m['streams_wanted']} open streams "
+          f"({m['streams_open_client']} open at the client, {m['streams_open_upstream']} at the upstream) "
+          f"| {m['streams_rss_kib'] / 1024:.1f} MiB |")
+        w(f"| peak RSS of that instance (VmHWM) | {m['streams_hwm_kib'] / 1024:.1f} MiB |")
     for s in facts["startup"]:
         w(f"| start-up, {s['what']} | {s['figure']} |")
     w("")
@@ -142,16 +155,16 @@ def main():
     s1, d1 = data.get(("socket", "plain", 1)), data.get(("direct", "plain", 1))
     target("(same at c=1: added p50 < 0.3 ms)",
            s1 and d1 and (s1["p50"] - d1["p50"]) * 1000, lambda v: v < 0.3, lambda v: f"{v:.3f} ms")
-    target("idle RSS < 10 MiB (fresh)", m["idle_fresh_kib"] / 1024, lambda v: v < 10,
+    target("idle RSS < 10 MiB (fresh)", facts["idle_fresh_kib"] / 1024, lambda v: v < 10,
            lambda v: f"{v:.1f} MiB")
-    target("idle RSS < 10 MiB (after load)", m["idle_after_load_kib"] / 1024, lambda v: v < 10,
+    target("idle RSS < 10 MiB (after load)", facts["idle_after_load_kib"] / 1024, lambda v: v < 10,
            lambda v: f"{v:.1f} MiB")
-    held = m["streams_open_client"] >= m["streams_wanted"]
-    target(f"{m['streams_wanted']} open streams < 64 MiB",
-           m["streams_rss_kib"] / 1024 if held else None, lambda v: v < 64, lambda v: f"{v:.1f} MiB")
-    cold = facts.get("cold_start_ms")
-    target(f"cold start to first answer < 20 ms ({facts.get('cold_start_what', '')})", cold,
-           lambda v: v < 20, lambda v: f"{v:.1f} ms")
+    if m:
+        held = m["streams_open_client"] >= m["streams_wanted"]
+        target(f"{m['streams_wanted']} open streams < 64 MiB",
+               m["streams_rss_kib"] / 1024 if held else None, lambda v: v < 64, lambda v: f"{v:.1f} MiB")
+        target(f"cold start to first answer < 20 ms ({facts['cold_start_what']})", facts["cold_start_ms"],
+               lambda v: v < 20, lambda v: f"{v:.1f} ms")
     w("")
     w("Streaming forwards each delta before the next is produced: checked by `cargo test --test "
       "forwarding` (causal, not timed), not by this script.")

@@ -4,6 +4,7 @@
 #   bash bench/run.sh                 # full run, prints the table, keeps results in bench/results/<stamp>/
 #   BENCH_DURATION=2s bash bench/run.sh
 #   BENCH_LABEL="preliminary, noisy machine" bash bench/run.sh
+#   BENCH_ROWS="direct socket" BENCH_CONCURRENCY=16 BENCH_EXTRAS=no bash bench/run.sh   # a quick A/B
 #
 # Everything talks over loopback or Unix sockets only. Not part of `cargo test` and not run by CI.
 set -euo pipefail
@@ -16,6 +17,8 @@ CONCURRENCY=${BENCH_CONCURRENCY:-1 16 64}
 STREAMS=${BENCH_STREAMS:-1000}
 COLD_RUNS=${BENCH_COLD_RUNS:-20}
 LABEL=${BENCH_LABEL:-}
+read -r -a ROWS <<<"${BENCH_ROWS:-direct socket tcp chatmock}"
+EXTRAS=${BENCH_EXTRAS:-yes} # memory with open streams, and start-up
 TOOLS=$ROOT/bench/.tools
 VENV=$ROOT/bench/.venv
 OHA=$TOOLS/bin/oha
@@ -109,11 +112,13 @@ start_codex_serve serve "$FAST"
 MAIN_PID=$CS_PID MAIN_SOCK=$CS_SOCK MAIN_TCP=$CS_TCP
 IDLE_FRESH=$(rss_kib "$MAIN_PID")
 
-CM_PORT=$(free_port)
-CHATGPT_LOCAL_HOME=$WORK/chatmock-home CHATGPT_LOCAL_MODEL_SYNC=false \
-  "$PY" "$ROOT/bench/chatmock_loopback.py" "$FAST" "$CM_PORT" >"$WORK/chatmock.log" 2>&1 &
-PIDS+=($!)
-wait_until 20 curl -sf "http://127.0.0.1:$CM_PORT/health" || { cat "$WORK/chatmock.log" >&2; exit 1; }
+if [[ " ${ROWS[*]} " == *" chatmock "* ]]; then
+  CM_PORT=$(free_port)
+  CHATGPT_LOCAL_HOME=$WORK/chatmock-home CHATGPT_LOCAL_MODEL_SYNC=false \
+    "$PY" "$ROOT/bench/chatmock_loopback.py" "$FAST" "$CM_PORT" >"$WORK/chatmock.log" 2>&1 &
+  PIDS+=($!)
+  wait_until 20 curl -sf "http://127.0.0.1:$CM_PORT/health" || { cat "$WORK/chatmock.log" >&2; exit 1; }
+fi
 
 BODY_plain='{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"Say hello"}]}'
 BODY_stream='{"model":"gpt-5.1-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
@@ -132,7 +137,6 @@ oha_run() {
     -m POST -T application/json -d "${!body_var}" "${target[@]}"
 }
 
-ROWS=(direct socket tcp chatmock)
 if [ "$HAS_TCP" = no ]; then echo "n/a (no --tcp)" >"$RESULTS/na-tcp"; fi
 for mode in plain stream; do
   for row in "${ROWS[@]}"; do
@@ -141,13 +145,19 @@ for mode in plain stream; do
     oha_run "$row" "$mode" 16 "$WARMUP" "$WORK/warmup.json"
     for c in $CONCURRENCY; do
       say "$row, $mode, c=$c: $DURATION"
+      before=$(curl -sf "$FAST/_stats")
       oha_run "$row" "$mode" "$c" "$DURATION" "$RESULTS/oha-$row-$mode-c$c.json"
+      # What the upstream saw during the cell: requests, and new connections (reuse shows as few).
+      printf '{"before":%s,"after":%s}\n' "$before" "$(curl -sf "$FAST/_stats")" \
+        >"$RESULTS/upstream-$row-$mode-c$c.json"
     done
   done
 done
 sleep 1
 IDLE_AFTER=$(rss_kib "$MAIN_PID")
 
+STREAMS_RSS= STREAMS_HWM= OPEN_CLIENT= OPEN_UPSTREAM= ACT= PLAIN=
+if [ "$EXTRAS" = yes ]; then
 # ---- memory with many open streams -----------------------------------------------------------------------
 say "holding $STREAMS open streams"
 start_upstream drip --delay-ms 30000
@@ -172,6 +182,7 @@ SERVE=("$REL/codex-serve" --codex-home "$WORK/home" --upstream-url "$FAST" --aut
 mkdir -p "$WORK/cold-xdg"
 ACT=$(XDG_RUNTIME_DIR=$WORK/cold-xdg "$REL/cold-start" --mode activated --runs "$COLD_RUNS" -- "${SERVE[@]}")
 PLAIN=$(XDG_RUNTIME_DIR=$WORK/cold-xdg "$REL/cold-start" --mode plain --runs "$COLD_RUNS" -- "${SERVE[@]}")
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- facts and the table ----------------------------------------------------------------------------------
@@ -192,12 +203,12 @@ def startup(what, line):
         return {"what": what, "figure": line}, None
     med, lo, hi, n = parts
     return {"what": what, "figure": f"median {med} ms (min {lo}, max {hi}, {n} runs)"}, float(med)
-act, act_ms = startup("exec → first chat completion, socket handed over (LISTEN_FDS)", e["ACT"])
-plain, plain_ms = startup("exec → first chat completion, codex-serve binds the socket (polled every 100 µs)", e["PLAIN"])
+settings = " ".join(f"{k}={e[k]!r}" if " " in e[k] else f"{k}={e[k]}"
+                    for k in sorted(e) if k.startswith("BENCH_") and k != "BENCH_LABEL")
 facts = {
     "label": e["LABEL"],
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    "command": "bash bench/run.sh" + (f"  (BENCH_DURATION={e['DURATION']})" if e["DURATION"] != "5s" else ""),
+    "command": (settings + " " if settings else "") + "bash bench/run.sh",
     "duration": e["DURATION"],
     "concurrency": e["CONCURRENCY"],
     "machine": e["MACHINE"],
@@ -206,19 +217,25 @@ facts = {
     "codex_serve_version": e["CS_VERSION"],
     "oha_version": e["OHA_VERSION"],
     "chatmock_version": e["CM_VERSION"],
-    "memory": {
-        "idle_fresh_kib": int(e["IDLE_FRESH"]),
-        "idle_after_load_kib": int(e["IDLE_AFTER"]),
+    "idle_fresh_kib": int(e["IDLE_FRESH"]),
+    "idle_after_load_kib": int(e["IDLE_AFTER"]),
+    "memory": None,
+    "startup": [],
+}
+if e["ACT"]:
+    act, act_ms = startup("exec → first chat completion, socket handed over (LISTEN_FDS)", e["ACT"])
+    plain, plain_ms = startup(
+        "exec → first chat completion, codex-serve binds the socket (polled every 100 µs)", e["PLAIN"])
+    facts["memory"] = {
         "streams_wanted": int(e["STREAMS"]),
         "streams_open_client": int(e["OPEN_CLIENT"]),
         "streams_open_upstream": int(e["OPEN_UPSTREAM"]),
         "streams_rss_kib": int(e["STREAMS_RSS"]),
         "streams_hwm_kib": int(e["STREAMS_HWM"]),
-    },
-    "startup": [act, plain],
-    "cold_start_ms": act_ms if act_ms is not None else plain_ms,
-    "cold_start_what": "activated socket" if act_ms is not None else "plain socket; activation n/a",
-}
+    }
+    facts["startup"] = [act, plain]
+    facts["cold_start_ms"] = act_ms if act_ms is not None else plain_ms
+    facts["cold_start_what"] = "activated socket" if act_ms is not None else "plain socket; activation n/a"
 with open(os.path.join(e["RESULTS"], "facts.json"), "w") as f:
     json.dump(facts, f, indent=2)
 EOF

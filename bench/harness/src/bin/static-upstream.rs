@@ -3,7 +3,8 @@
 //! - `POST …/responses` → 200 with a fixed, pre-rendered SSE answer (any bearer token is accepted).
 //!   With `--delay-ms N` the text deltas drip out N ms apart (for holding many streams open).
 //! - `GET …/models` → a small catalog; `POST …/oauth/token` → fresh tokens.
-//! - `GET /_stats` → `{"requests": …, "open_streams": …}`: answers started, and dripping streams still open.
+//! - `GET /_stats` → `{"requests": …, "connections": …, "open_streams": …}`: answers started, connections
+//!   accepted, and dripping streams still open.
 //!
 //! It prints `listening http://127.0.0.1:PORT` once it accepts connections, and runs until killed or until
 //! stdin (when it is a pipe) closes. `--write-auth DIR` instead writes a fake ChatGPT-login `auth.json` into
@@ -56,6 +57,7 @@ struct State {
     catalog: Bytes,
     delay: Duration,
     requests: AtomicU64,
+    connections: AtomicU64,
     open: Arc<AtomicU64>,
 }
 
@@ -106,6 +108,7 @@ async fn serve(port: u16, delay: Duration) -> std::process::ExitCode {
         catalog: catalog(),
         delay,
         requests: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
         open: Arc::new(AtomicU64::new(0)),
     });
     let addr = listener.local_addr().expect("local addr");
@@ -121,6 +124,7 @@ async fn serve(port: u16, delay: Duration) -> std::process::ExitCode {
             }
         };
         let _ = stream.set_nodelay(true);
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(state.clone(), req));
@@ -161,6 +165,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         (&Method::GET, "/_stats") => {
             let doc = json!({
                 "requests": state.requests.load(Ordering::Relaxed),
+                "connections": state.connections.load(Ordering::Relaxed),
                 "open_streams": state.open.load(Ordering::Relaxed),
             });
             Response::builder()
