@@ -62,6 +62,9 @@ pub struct CodexClient {
     cfg: ClientConfig,
     user_agent: String,
     installation_id: String,
+    /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
+    /// part of each request. `None` when the base does not parse; the request then reports why.
+    responses_urls: [Option<reqwest::Url>; 2],
     limits: RwLock<Option<RateLimitSnapshot>>,
     models: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ModelInfo>>)>>,
 }
@@ -94,12 +97,19 @@ impl CodexClient {
             std::env::consts::ARCH,
             env!("CARGO_PKG_VERSION"),
         );
+        let responses_url =
+            |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
+        let responses_urls = [
+            responses_url(AuthMode::ChatGpt),
+            responses_url(AuthMode::ApiKey),
+        ];
         CodexClient {
             http,
             auth,
             cfg,
             user_agent,
             installation_id,
+            responses_urls,
             limits: RwLock::new(None),
             models: tokio::sync::Mutex::new(None),
         }
@@ -118,11 +128,7 @@ impl CodexClient {
     }
 
     fn base_url(&self, mode: AuthMode) -> &str {
-        match (&self.cfg.upstream_url, mode) {
-            (Some(url), _) => url.trim_end_matches('/'),
-            (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
-            (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
-        }
+        base_url(&self.cfg, mode)
     }
 
     fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
@@ -216,9 +222,18 @@ impl CodexClient {
         session: &str,
         body: Bytes,
     ) -> Result<reqwest::Response, CodexError> {
-        let url = format!("{}/responses", self.base_url(creds.mode()));
+        let slot = match creds.mode() {
+            AuthMode::ChatGpt => 0,
+            AuthMode::ApiKey => 1,
+        };
+        let rb = match &self.responses_urls[slot] {
+            Some(url) => self.http.post(url.clone()),
+            None => self
+                .http
+                .post(format!("{}/responses", self.base_url(creds.mode()))),
+        };
         let rb = self
-            .authorize(self.http.post(url), creds)
+            .authorize(rb, creds)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream")
             .header("session-id", session)
@@ -346,6 +361,14 @@ fn events(
             },
         }
     })
+}
+
+fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
+    match (&cfg.upstream_url, mode) {
+        (Some(url), _) => url.trim_end_matches('/'),
+        (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
+        (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
+    }
 }
 
 /// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
