@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Longest single SSE line or event we buffer.
     pub max_event_bytes: usize,
+    /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
+    /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
+    pub max_idle_connections: usize,
 }
 
 impl Default for ClientConfig {
@@ -52,6 +55,7 @@ impl Default for ClientConfig {
             idle_timeout: Duration::from_secs(300),
             max_retries: 4,
             max_event_bytes: 16 * 1024 * 1024,
+            max_idle_connections: 16,
         }
     }
 }
@@ -75,7 +79,7 @@ pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         // Idle keep-alive connections to the backend are reused, but not hoarded.
-        .pool_max_idle_per_host(16)
+        .pool_max_idle_per_host(cfg.max_idle_connections)
         .tcp_nodelay(true)
         .build()
         .map_err(|e| CodexError::Transport(e.to_string()))
