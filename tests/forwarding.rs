@@ -133,9 +133,9 @@ async fn each_delta_reaches_the_client_before_the_next_is_produced(
     assert_eq!(resp.status(), 200);
     let mut body = resp.into_body();
     let mut seen = String::new();
-    for k in 0..DELTAS.len() {
+    for (k, want) in DELTAS.iter().enumerate() {
         let wait = async {
-            while !seen.contains(DELTAS[k]) {
+            while !seen.contains(want) {
                 match body.frame().await {
                     Some(Ok(f)) => {
                         if let Some(d) = f.data_ref() {
