@@ -5,4 +5,5 @@ pub mod app;
 pub mod cli;
 pub mod http;
 pub mod listen;
+pub mod memory;
 pub mod openai;

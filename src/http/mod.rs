@@ -75,6 +75,7 @@ fn is_json(resp: &Response) -> bool {
 
 /// Every response carries `x-request-id` (the client's, when it sent a sane one) and is logged once.
 async fn request_id(mut req: Request<Body>, next: Next) -> Response {
+    crate::memory::request_started();
     let id = req
         .headers()
         .get("x-request-id")
