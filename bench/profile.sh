@@ -4,6 +4,7 @@
 #
 #   bash bench/profile.sh               # non-streaming and streaming, 3000 requests each at c=16
 #   PROFILE_REQUESTS=1000 bash bench/profile.sh
+#   PROFILE_BUILD=release bash bench/profile.sh   # totals only, without a second build (no line tables)
 #
 # Uses `perf record` when hardware counters work here (`perf stat -e instructions true`), otherwise
 # valgrind's callgrind (installed with apt when missing). Reports go to bench/results/profile-<stamp>/.
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 REQUESTS=${PROFILE_REQUESTS:-3000}
 CONC=${PROFILE_CONCURRENCY:-16}
+BUILD=${PROFILE_BUILD:-profiling}
 OHA=$ROOT/bench/.tools/bin/oha
 OUT=$ROOT/bench/results/profile-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
@@ -32,10 +34,10 @@ elif ! command -v valgrind >/dev/null; then
 fi
 say "profiler: $TOOL"
 
-say "build (profile 'profiling': release with line tables)"
-cargo build --locked --profile profiling -p codex-serve --bin codex-serve >&2
+say "build (cargo profile '$BUILD'; 'profiling' is release with line tables)"
+cargo build --locked --profile "$BUILD" -p codex-serve --bin codex-serve >&2
 cargo build --locked --release -p codex-serve-bench --bin static-upstream >&2
-SERVE=$ROOT/target/profiling/codex-serve
+SERVE=$ROOT/target/$BUILD/codex-serve
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/codex-serve-profile.XXXXXX")
 PIDS=()

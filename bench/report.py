@@ -127,7 +127,9 @@ def main():
     w("| what | figure |")
     w("| --- | --: |")
     w(f"| RSS idle, fresh (after one /healthz) | {facts['idle_fresh_kib'] / 1024:.1f} MiB |")
-    w(f"| RSS idle, after the load runs above | {facts['idle_after_load_kib'] / 1024:.1f} MiB |")
+    w(f"| RSS idle, 6 s after the load runs above | {facts['idle_after_load_kib'] / 1024:.1f} MiB "
+      f"(anonymous {facts['idle_after_load_anon_kib'] / 1024:.1f} MiB; the rest is mapped pages of the binary "
+      f"and libc) |")
     if m:
         w(f"| RSS holding {m['streams_wanted']} open streams "
           f"({m['streams_open_client']} open at the client, {m['streams_open_upstream']} at the upstream) "

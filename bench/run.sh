@@ -153,8 +153,10 @@ for mode in plain stream; do
     done
   done
 done
-sleep 1
+# Idle again: codex-serve returns memory a burst freed 2-4 s after the last request.
+sleep 6
 IDLE_AFTER=$(rss_kib "$MAIN_PID")
+IDLE_AFTER_ANON=$(awk '/^RssAnon/ {print $2}' "/proc/$MAIN_PID/status")
 
 STREAMS_RSS= STREAMS_HWM= OPEN_CLIENT= OPEN_UPSTREAM= ACT= PLAIN=
 if [ "$EXTRAS" = yes ]; then
@@ -188,7 +190,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- facts and the table ----------------------------------------------------------------------------------
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
-export RESULTS LABEL DURATION CONCURRENCY LOAD_BEFORE LOAD_AFTER IDLE_FRESH IDLE_AFTER STREAMS STREAMS_RSS \
+export RESULTS LABEL DURATION CONCURRENCY LOAD_BEFORE LOAD_AFTER IDLE_FRESH IDLE_AFTER IDLE_AFTER_ANON STREAMS STREAMS_RSS \
   STREAMS_HWM OPEN_CLIENT OPEN_UPSTREAM ACT PLAIN CPU MEM
 export MACHINE="$(nproc) cores ($CPU), $MEM, $(uname -sr)"
 export CS_VERSION=$("$REL/codex-serve" --version | awk '{print $2}')
@@ -219,6 +221,7 @@ facts = {
     "chatmock_version": e["CM_VERSION"],
     "idle_fresh_kib": int(e["IDLE_FRESH"]),
     "idle_after_load_kib": int(e["IDLE_AFTER"]),
+    "idle_after_load_anon_kib": int(e["IDLE_AFTER_ANON"]),
     "memory": None,
     "startup": [],
 }
