@@ -388,6 +388,9 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         idle_timeout: Duration::from_secs(args.upstream_idle_timeout.max(1)),
         max_retries: args.upstream_retries,
         cache_dir: Some(home.join("codex-serve")),
+        // As many idle connections as requests may be in flight: a burst up to the limit then reuses
+        // connections instead of opening new ones.
+        max_idle_connections: args.max_upstream.max(1),
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;

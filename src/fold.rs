@@ -86,13 +86,24 @@ pub struct Folder {
     pub model: Option<String>,
     pub created_at: Option<i64>,
     done: bool,
+    /// Reused to look keys up, so that a delta for an item already noted allocates nothing.
+    scratch: String,
 }
 
 fn key(output_index: Option<u32>, item_id: Option<&str>) -> String {
+    let mut k = String::new();
+    write_key(&mut k, output_index, item_id);
+    k
+}
+
+fn write_key(out: &mut String, output_index: Option<u32>, item_id: Option<&str>) {
+    use std::fmt::Write as _;
     match (output_index, item_id) {
-        (Some(i), _) => format!("#{i}"),
-        (None, Some(id)) => id.to_owned(),
-        (None, None) => "#?".to_owned(),
+        (Some(i), _) => {
+            let _ = write!(out, "#{i}");
+        }
+        (None, Some(id)) => out.push_str(id),
+        (None, None) => out.push_str("#?"),
     }
 }
 
@@ -114,8 +125,7 @@ impl Folder {
                 output_index,
                 delta,
             } => {
-                self.streamed_text
-                    .insert(key(*output_index, item_id.as_deref()), ());
+                self.mark_streamed(*output_index, item_id.as_deref());
                 if !delta.is_empty() {
                     emit(Piece::Content(delta));
                 }
@@ -124,7 +134,7 @@ impl Folder {
                 output_index,
                 delta,
             } => {
-                self.streamed_text.insert(key(*output_index, None), ());
+                self.mark_streamed(*output_index, None);
                 emit(Piece::Content(delta));
             }
             ResponseEvent::ReasoningSummaryPartAdded { summary_index } => {
@@ -225,6 +235,15 @@ impl Folder {
             | ResponseEvent::Other => {}
         }
         Ok(())
+    }
+
+    /// Notes that this item's text arrived as deltas (once; every later delta only looks it up).
+    fn mark_streamed(&mut self, output_index: Option<u32>, item_id: Option<&str>) {
+        self.scratch.clear();
+        write_key(&mut self.scratch, output_index, item_id);
+        if !self.streamed_text.contains_key(self.scratch.as_str()) {
+            self.streamed_text.insert(self.scratch.clone(), ());
+        }
     }
 
     fn note_response(&mut self, r: &ResponseObject) {

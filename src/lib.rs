@@ -15,6 +15,7 @@ mod fuzz;
 pub mod hardening;
 pub mod http;
 pub mod listen;
+pub mod memory;
 pub mod ollama;
 pub mod openai;
 pub mod reasoning_cache;

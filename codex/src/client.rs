@@ -42,6 +42,9 @@ pub struct ClientConfig {
     pub max_event_bytes: usize,
     /// Where the model catalog is cached per account; `None` keeps it in memory only.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
+    /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
+    pub max_idle_connections: usize,
 }
 
 impl Default for ClientConfig {
@@ -55,6 +58,7 @@ impl Default for ClientConfig {
             max_retries: 4,
             max_event_bytes: 16 * 1024 * 1024,
             cache_dir: None,
+            max_idle_connections: 16,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct CodexClient {
     cfg: ClientConfig,
     user_agent: String,
     installation_id: String,
+    /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
+    /// part of each request. `None` when the base does not parse; the request then reports why.
+    responses_urls: [Option<reqwest::Url>; 2],
     limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
@@ -78,7 +85,7 @@ pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         // Idle keep-alive connections to the backend are reused, but not hoarded.
-        .pool_max_idle_per_host(16)
+        .pool_max_idle_per_host(cfg.max_idle_connections)
         .tcp_nodelay(true)
         .build()
         .map_err(|e| CodexError::Transport(e.to_string()))
@@ -100,12 +107,19 @@ impl CodexClient {
             std::env::consts::ARCH,
             env!("CARGO_PKG_VERSION"),
         );
+        let responses_url =
+            |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
+        let responses_urls = [
+            responses_url(AuthMode::ChatGpt),
+            responses_url(AuthMode::ApiKey),
+        ];
         CodexClient {
             http,
             auth,
             cfg,
             user_agent,
             installation_id,
+            responses_urls,
             limits: Arc::new(RwLock::new(None)),
             models: tokio::sync::Mutex::new(None),
         }
@@ -124,11 +138,7 @@ impl CodexClient {
     }
 
     fn base_url(&self, mode: AuthMode) -> &str {
-        match (&self.cfg.upstream_url, mode) {
-            (Some(url), _) => url.trim_end_matches('/'),
-            (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
-            (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
-        }
+        base_url(&self.cfg, mode)
     }
 
     fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
@@ -178,8 +188,17 @@ impl CodexClient {
 
         let resp = self
             .execute(|creds| {
-                let url = format!("{}/responses", self.base_url(creds.mode()));
-                self.authorize(self.http.post(url), creds)
+                let slot = match creds.mode() {
+                    AuthMode::ChatGpt => 0,
+                    AuthMode::ApiKey => 1,
+                };
+                let rb = match &self.responses_urls[slot] {
+                    Some(url) => self.http.post(url.clone()),
+                    None => self
+                        .http
+                        .post(format!("{}/responses", self.base_url(creds.mode()))),
+                };
+                self.authorize(rb, creds)
                     .header("content-type", "application/json")
                     .header("accept", "text/event-stream")
                     .header("session-id", &session)
@@ -416,6 +435,14 @@ fn events(
             }
         }
     })
+}
+
+fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
+    match (&cfg.upstream_url, mode) {
+        (Some(url), _) => url.trim_end_matches('/'),
+        (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
+        (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
+    }
 }
 
 /// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.

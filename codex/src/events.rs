@@ -209,6 +209,194 @@ pub struct SummaryPart {
     pub text: String,
 }
 
+// ---- parsing without buffering ----------------------------------------------------------------------
+//
+// The derived `Deserialize` above is internally tagged, so serde first copies every event into a generic
+// `Content` tree (each string and number allocated) and then reads the variant from that copy. For
+// `response.completed`, which repeats the whole answer, that copy was a third of codex-serve's work per
+// request. The backend writes `type` first, so `from_json` reads it from the text and parses the payload
+// straight into the variant's fields; events nothing acts on are only checked to be JSON. Anything that
+// does not start with `{"type":"` goes the derived way, and the results are the same (see the tests).
+
+/// `type` when it is the object's first key, written compactly and without escapes.
+fn leading_type(data: &str) -> Option<&str> {
+    let rest = data.strip_prefix(r#"{"type":""#)?;
+    let end = rest.find('"')?;
+    let kind = &rest[..end];
+    (!kind.contains('\\')).then_some(kind)
+}
+
+/// Each payload names `type` again so that a second `type` key is refused as the derived form refuses it.
+#[derive(Deserialize)]
+struct WithResponse {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    response: ResponseObject,
+}
+
+#[derive(Deserialize)]
+struct WithItem {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    #[serde(default)]
+    output_index: Option<u32>,
+    item: OutputItem,
+}
+
+// Each payload has exactly its variant's fields: a field another variant has would otherwise be checked
+// here and ignored there.
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    #[serde(default)]
+    item_id: Option<String>,
+    #[serde(default)]
+    output_index: Option<u32>,
+    delta: String,
+}
+
+#[derive(Deserialize)]
+struct RefusalDelta {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    #[serde(default)]
+    output_index: Option<u32>,
+    delta: String,
+}
+
+#[derive(Deserialize)]
+struct ReasoningDelta {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    delta: String,
+}
+
+#[derive(Deserialize)]
+struct SummaryDelta {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    delta: String,
+    #[serde(default)]
+    summary_index: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct SummaryPartAdded {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    #[serde(default)]
+    summary_index: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEvent {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Bare {
+    #[serde(rename = "type")]
+    _type: serde::de::IgnoredAny,
+}
+
+impl ResponseEvent {
+    /// Parses one event's JSON: the same result as `serde_json::from_str`, without the intermediate copy.
+    pub fn from_json(data: &str) -> Result<ResponseEvent, serde_json::Error> {
+        use serde_json::from_str;
+        let Some(kind) = leading_type(data) else {
+            return from_str(data);
+        };
+        Ok(match kind {
+            "response.created" => ResponseEvent::Created {
+                response: from_str::<WithResponse>(data)?.response,
+            },
+            "response.completed" => ResponseEvent::Completed {
+                response: from_str::<WithResponse>(data)?.response,
+            },
+            "response.incomplete" => ResponseEvent::Incomplete {
+                response: from_str::<WithResponse>(data)?.response,
+            },
+            "response.failed" => ResponseEvent::Failed {
+                response: from_str::<WithResponse>(data)?.response,
+            },
+            "response.in_progress" => {
+                from_str::<Bare>(data)?;
+                ResponseEvent::InProgress {}
+            }
+            "response.output_item.added" => {
+                let p: WithItem = from_str(data)?;
+                ResponseEvent::OutputItemAdded {
+                    output_index: p.output_index,
+                    item: p.item,
+                }
+            }
+            "response.output_item.done" => {
+                let p: WithItem = from_str(data)?;
+                ResponseEvent::OutputItemDone {
+                    output_index: p.output_index,
+                    item: p.item,
+                }
+            }
+            "response.output_text.delta" => {
+                let p: Delta = from_str(data)?;
+                ResponseEvent::OutputTextDelta {
+                    item_id: p.item_id,
+                    output_index: p.output_index,
+                    delta: p.delta,
+                }
+            }
+            "response.function_call_arguments.delta" => {
+                let p: Delta = from_str(data)?;
+                ResponseEvent::FunctionCallArgumentsDelta {
+                    item_id: p.item_id,
+                    output_index: p.output_index,
+                    delta: p.delta,
+                }
+            }
+            "response.refusal.delta" => {
+                let p: RefusalDelta = from_str(data)?;
+                ResponseEvent::RefusalDelta {
+                    output_index: p.output_index,
+                    delta: p.delta,
+                }
+            }
+            "response.reasoning_summary_part.added" => ResponseEvent::ReasoningSummaryPartAdded {
+                summary_index: from_str::<SummaryPartAdded>(data)?.summary_index,
+            },
+            "response.reasoning_summary_text.delta" => {
+                let p: SummaryDelta = from_str(data)?;
+                ResponseEvent::ReasoningSummaryTextDelta {
+                    delta: p.delta,
+                    summary_index: p.summary_index,
+                }
+            }
+            "response.reasoning_text.delta" => ResponseEvent::ReasoningTextDelta {
+                delta: from_str::<ReasoningDelta>(data)?.delta,
+            },
+            // Rare (once per answer at most): the derived parser is fine here.
+            "codex.rate_limits" => from_str(data)?,
+            "error" => {
+                let p: ErrorEvent = from_str(data)?;
+                ResponseEvent::Error {
+                    code: p.code,
+                    message: p.message,
+                }
+            }
+            _ => {
+                from_str::<Bare>(data)?;
+                ResponseEvent::Other
+            }
+        })
+    }
+}
+
 /// One event as received: the parsed form for folding, and the JSON text for clients that want the
 /// backend's own objects (the Responses API pass-through).
 #[derive(Debug, Clone)]
@@ -219,7 +407,7 @@ pub struct StreamEvent {
 
 impl StreamEvent {
     pub fn parse(data: String) -> Result<StreamEvent, serde_json::Error> {
-        let event = serde_json::from_str(&data)?;
+        let event = ResponseEvent::from_json(&data)?;
         Ok(StreamEvent { event, data })
     }
 
@@ -266,5 +454,130 @@ mod tests {
         let e: ResponseEvent =
             serde_json::from_str(r#"{"type":"response.brand_new","x":1}"#).expect("unknown type");
         assert!(matches!(e, ResponseEvent::Other));
+    }
+}
+
+#[cfg(test)]
+mod fast_parse {
+    //! `ResponseEvent::from_json` agrees with the derived `Deserialize` on any event: same variant and
+    //! fields, and an error exactly when the derived form errs.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn derived(s: &str) -> Result<ResponseEvent, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    fn agree(s: &str) {
+        let fast = ResponseEvent::from_json(s);
+        let slow = derived(s);
+        assert_eq!(
+            format!("{:?}", fast.as_ref().ok()),
+            format!("{:?}", slow.as_ref().ok()),
+            "{s}"
+        );
+        assert_eq!(fast.is_err(), slow.is_err(), "{s}: {fast:?} / {slow:?}");
+    }
+
+    const KINDS: &[&str] = &[
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_text.delta",
+        "response.function_call_arguments.delta",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+        "error",
+        "response.content_part.added",
+        "response.output_text.done",
+        "response.metadata",
+        "something.new",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            (0u32..5).prop_map(|n| n.to_string()),
+            Just("1.5".to_string()),
+            "\\PC{0,8}".prop_map(|t| serde_json::Value::String(t).to_string()),
+            Just(r#""esc\"aped\n""#.to_string()),
+            Just("[]".to_string()),
+            Just("{}".to_string()),
+            Just(r#"{"id":"r","model":"m","created_at":5,"usage":{"input_tokens":3,"input_tokens_details":null,"output_tokens":2,"total_tokens":5}}"#.to_string()),
+            Just(r#"{"id":7}"#.to_string()),
+            Just(r#"{"error":{"code":"c","message":"m"},"incomplete_details":{"reason":"max_output_tokens"},"output":[{"x":1}]}"#.to_string()),
+            Just(r#"{"type":"message","id":"m","content":[{"type":"output_text","text":"hi"},{"type":"refusal","refusal":"no"},{"type":"x"}]}"#.to_string()),
+            Just(r#"{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}"#.to_string()),
+            Just(r#"{"type":"function_call","name":"f"}"#.to_string()),
+            Just(r#"{"type":"reasoning","summary":[{"text":"t"}],"encrypted_content":"e"}"#.to_string()),
+            Just(r#"{"type":"web_search_call","id":"w"}"#.to_string()),
+        ]
+    }
+
+    fn event() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("delta"),
+            Just("item_id"),
+            Just("output_index"),
+            Just("summary_index"),
+            Just("response"),
+            Just("item"),
+            Just("code"),
+            Just("message"),
+            Just("type"),
+            Just("extra"),
+        ];
+        (
+            proptest::sample::select(KINDS),
+            proptest::collection::vec((key, value()), 0..6),
+        )
+            .prop_map(|(kind, fields)| {
+                let mut s = format!(r#"{{"type":"{kind}""#);
+                for (k, v) in fields {
+                    s.push_str(&format!(r#","{k}":{v}"#));
+                }
+                s.push('}');
+                s
+            })
+    }
+
+    #[test]
+    fn the_events_the_backend_sends() {
+        for s in [
+            r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"hi","logprobs":[]}"#,
+            r#"{"type":"response.completed","sequence_number":9,"response":{"id":"r","object":"response","status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":3,"output_tokens":2,"output_tokens_details":{"reasoning_tokens":1},"total_tokens":5}}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","id":"fc","call_id":"c","name":"f","arguments":"{}"}}"#,
+            r#"{"type":"response.in_progress","response":{"id":"r"}}"#,
+            r#"{"type":"response.content_part.done","part":{"type":"output_text","text":"x"}}"#,
+            r#"{"type":"error","code":"x","message":"y"}"#,
+            // Not the fast path: whitespace, `type` later, escapes in the type.
+            r#"{ "type": "response.output_text.delta", "delta": "a" }"#,
+            r#"{"delta":"a","type":"response.output_text.delta"}"#,
+            r#"{"type":"response.output_text\u002edelta","delta":"a"}"#,
+            // Errors both ways.
+            r#"{"type":"response.output_text.delta"}"#,
+            r#"{"type":"response.output_text.delta","delta":"a","type":"x"}"#,
+            r#"{"type":"response.created"}"#,
+            r#"{"type":"something.new","x":}"#,
+            r#"{"type":"response.in_progress"} trailing"#,
+            r#"{"type":"response.refusal.delta","delta":"a","item_id":5}"#,
+        ] {
+            agree(s);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_event_parses_as_the_derived_form_does(s in event()) {
+            agree(&s);
+        }
     }
 }

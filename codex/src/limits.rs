@@ -35,16 +35,36 @@ fn get<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-fn window(h: &HeaderMap, which: &str, now: i64) -> Option<RateLimitWindow> {
-    let used_percent = get(h, &format!("x-codex-{which}-used-percent"))?
-        .parse()
-        .ok()?;
-    let window_minutes =
-        get(h, &format!("x-codex-{which}-window-minutes")).and_then(|v| v.parse().ok());
-    let resets_at = get(h, &format!("x-codex-{which}-reset-at"))
+/// The header names of one window, spelled out: this runs on every answer, and building the names with
+/// `format!` was most of its cost.
+struct WindowHeaders {
+    used_percent: &'static str,
+    window_minutes: &'static str,
+    reset_at: &'static str,
+    reset_after_seconds: &'static str,
+}
+
+const PRIMARY: WindowHeaders = WindowHeaders {
+    used_percent: "x-codex-primary-used-percent",
+    window_minutes: "x-codex-primary-window-minutes",
+    reset_at: "x-codex-primary-reset-at",
+    reset_after_seconds: "x-codex-primary-reset-after-seconds",
+};
+
+const SECONDARY: WindowHeaders = WindowHeaders {
+    used_percent: "x-codex-secondary-used-percent",
+    window_minutes: "x-codex-secondary-window-minutes",
+    reset_at: "x-codex-secondary-reset-at",
+    reset_after_seconds: "x-codex-secondary-reset-after-seconds",
+};
+
+fn window(h: &HeaderMap, names: &WindowHeaders, now: i64) -> Option<RateLimitWindow> {
+    let used_percent = get(h, names.used_percent)?.parse().ok()?;
+    let window_minutes = get(h, names.window_minutes).and_then(|v| v.parse().ok());
+    let resets_at = get(h, names.reset_at)
         .and_then(|v| v.parse().ok())
         .or_else(|| {
-            get(h, &format!("x-codex-{which}-reset-after-seconds"))
+            get(h, names.reset_after_seconds)
                 .and_then(|v| v.parse::<i64>().ok())
                 .map(|secs| now + secs)
         });
@@ -106,8 +126,8 @@ pub fn from_event(limits: &EventLimits, now: i64) -> Option<RateLimitSnapshot> {
 
 /// A snapshot from response headers; `None` when the answer carries none.
 pub fn from_headers(h: &HeaderMap, now: i64) -> Option<RateLimitSnapshot> {
-    let primary = window(h, "primary", now);
-    let secondary = window(h, "secondary", now);
+    let primary = window(h, &PRIMARY, now);
+    let secondary = window(h, &SECONDARY, now);
     let flag = |name: &str| get(h, name).map(|v| v.eq_ignore_ascii_case("true"));
     let credits = Credits {
         has_credits: flag("x-codex-credits-has-credits"),

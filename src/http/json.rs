@@ -10,6 +10,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; send a JSON object",
         ));
     }
+    // The common case, a valid body, takes the plain parser; only a failure is parsed again with the
+    // path tracking that names the field (it costs a few percent of a request when always on).
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     // serde_json's own recursion limit (128) bounds deeply nested input.
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {

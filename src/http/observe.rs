@@ -50,6 +50,7 @@ fn header(resp: &mut Response, name: &'static str, value: String) {
 }
 
 pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: Next) -> Response {
+    crate::memory::request_started();
     let started = Instant::now();
     let id = req
         .headers()

@@ -281,6 +281,8 @@ impl Framer {
             choices,
             usage,
         };
+        // One chunk is a few hundred bytes: reserve once instead of growing from nothing.
+        buf.reserve(384);
         buf.extend_from_slice(b"data: ");
         // Serialising plain structs into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *buf, &chunk);
