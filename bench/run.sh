@@ -23,6 +23,8 @@ TOOLS=$ROOT/bench/.tools
 VENV=$ROOT/bench/.venv
 OHA=$TOOLS/bin/oha
 REL=$ROOT/target/release
+# Another codex-serve binary to measure instead of this tree's release build (e.g. another branch's).
+SERVE_BIN=${BENCH_CODEX_SERVE:-$REL/codex-serve}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$ROOT/bench/results/$STAMP
 mkdir -p "$RESULTS"
@@ -76,7 +78,7 @@ start_upstream() {
 }
 
 HAS_TCP=no
-if "$REL/codex-serve" --help | grep -q -- '--tcp'; then HAS_TCP=yes; fi
+if "$SERVE_BIN" --help | grep -q -- '--tcp'; then HAS_TCP=yes; fi
 API_KEY=bench-key-not-a-secret
 
 # start_codex_serve NAME UPSTREAM [ARGS…]: sets CS_PID, CS_SOCK (and CS_TCP when --tcp exists)
@@ -91,7 +93,7 @@ start_codex_serve() {
     tcp_args=(--tcp "$CS_TCP")
   fi
   CODEX_SERVE_API_KEY=$API_KEY XDG_RUNTIME_DIR=$WORK/$name/xdg \
-    "$REL/codex-serve" --socket "$CS_SOCK" --codex-home "$WORK/home" \
+    "$SERVE_BIN" --socket "$CS_SOCK" --codex-home "$WORK/home" \
     --upstream-url "$upstream" --auth-url "$upstream" "${tcp_args[@]}" "$@" \
     2>"$WORK/$name.log" &
   CS_PID=$!
@@ -164,7 +166,10 @@ if [ "$EXTRAS" = yes ]; then
 say "holding $STREAMS open streams"
 start_upstream drip --delay-ms 30000
 DRIP=$UPSTREAM_URL
-start_codex_serve held "$DRIP" --max-upstream "$STREAMS" --max-connections $((STREAMS + 64))
+HELD_ARGS=(--max-connections $((STREAMS + 64)))
+# Older builds have no upstream limit to raise (and none to hit).
+if "$SERVE_BIN" --help | grep -q -- '--max-upstream'; then HELD_ARGS+=(--max-upstream "$STREAMS"); fi
+start_codex_serve held "$DRIP" "${HELD_ARGS[@]}"
 HELD_PID=$CS_PID
 "$REL/hold-streams" --socket "$CS_SOCK" --n "$STREAMS" --hold-secs 4 >"$WORK/hold.out" 2>&1 &
 HOLD=$!
@@ -180,7 +185,7 @@ grep -v '^open \|^closing' "$WORK/hold.out" >&2 || true
 
 # ---- start-up -----------------------------------------------------------------------------------------------
 say "cold start ($COLD_RUNS runs each)"
-SERVE=("$REL/codex-serve" --codex-home "$WORK/home" --upstream-url "$FAST" --auth-url "$FAST")
+SERVE=("$SERVE_BIN" --codex-home "$WORK/home" --upstream-url "$FAST" --auth-url "$FAST")
 mkdir -p "$WORK/cold-xdg"
 ACT=$(XDG_RUNTIME_DIR=$WORK/cold-xdg "$REL/cold-start" --mode activated --runs "$COLD_RUNS" -- "${SERVE[@]}")
 PLAIN=$(XDG_RUNTIME_DIR=$WORK/cold-xdg "$REL/cold-start" --mode plain --runs "$COLD_RUNS" -- "${SERVE[@]}")
@@ -193,7 +198,7 @@ MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 export RESULTS LABEL DURATION CONCURRENCY LOAD_BEFORE LOAD_AFTER IDLE_FRESH IDLE_AFTER IDLE_AFTER_ANON STREAMS STREAMS_RSS \
   STREAMS_HWM OPEN_CLIENT OPEN_UPSTREAM ACT PLAIN CPU MEM
 export MACHINE="$(nproc) cores ($CPU), $MEM, $(uname -sr)"
-export CS_VERSION=$("$REL/codex-serve" --version | awk '{print $2}')
+export CS_VERSION=$("$SERVE_BIN" --version | awk '{print $2}')
 export OHA_VERSION=$("$OHA" --version | awk '{print $2}')
 export CM_VERSION=$("$VENV/bin/pip" show chatmock 2>/dev/null | awk '/^Version/ {print $2}')
 "$PY" - <<'EOF'
