@@ -69,24 +69,30 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     Some(value.strip_prefix(' ').unwrap_or(value))
 }
 
+/// Test helper: decodes `chunks`, each its own network read, to the end.
+#[cfg(test)]
+fn decode_all(chunks: Vec<Vec<u8>>, max: usize) -> Vec<Result<String, String>> {
+    let body = futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(
+        data_frames(body, max)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect::<Vec<_>>(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(chunks: Vec<&'static [u8]>, max: usize) -> Vec<Result<String, String>> {
-        let body = futures_util::stream::iter(
-            chunks
-                .into_iter()
-                .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            data_frames(body, max)
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect::<Vec<_>>(),
-        )
+        decode_all(chunks.into_iter().map(<[u8]>::to_vec).collect(), max)
     }
 
     #[test]
@@ -146,19 +152,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     fn decode(chunks: Vec<Vec<u8>>, max: usize) -> Vec<Result<String, String>> {
-        let body = futures_util::stream::iter(
-            chunks
-                .into_iter()
-                .map(|c| Ok::<_, std::io::Error>(Bytes::from(c))),
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        rt.block_on(
-            data_frames(body, max)
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect::<Vec<_>>(),
-        )
+        decode_all(chunks, max)
     }
 
     fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {

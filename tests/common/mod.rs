@@ -203,15 +203,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        let resp = self.send(method, path, headers, body).await;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            headers,
-            body: bytes,
-        }
+        Reply::read(self.send(method, path, headers, body).await).await
     }
 
     pub async fn send(
@@ -366,14 +358,7 @@ pub async fn tcp_raw(
     }
     let req = req.body(Full::new(Bytes::from(body))).expect("request");
     let resp = client.request(req).await.expect("tcp request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(resp).await
 }
 
 /// One request over a Unix socket at `socket` (one not started by [`Server`]).
@@ -395,14 +380,7 @@ pub async fn unix_raw(
     }
     let req = req.body(Full::new(Bytes::from(body))).expect("request");
     let resp = client.request(req).await.expect("request over the socket");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(resp).await
 }
 
 /// An SSE reply that streams `deltas` as text, each frame written `delay_ms` after the previous one.
@@ -443,6 +421,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response.
+    pub async fn read(resp: hyper::Response<Incoming>) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
