@@ -28,6 +28,8 @@ pub struct App {
     pub responses: ResponseStore,
     /// Largest request body (and WebSocket message).
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive once its headers have (`--body-read-timeout`).
+    pub body_read_timeout: Duration,
     /// The Ollama version `/api/version` reports (`--ollama-version`).
     pub ollama_version: String,
     /// Claude model names to Codex models, for the Anthropic API (`--model-map`).

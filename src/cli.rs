@@ -146,7 +146,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Connections served at once.
+    /// Seconds a request's body may take to arrive once its headers have; slower ends in 408 and a close.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "CODEX_SERVE_BODY_READ_TIMEOUT",
+        default_value_t = 30
+    )]
+    pub body_read_timeout: u64,
+
+    /// Connections served at once, counted for each listener on its own (the Unix socket's are never
+    /// taken by TCP clients).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
@@ -433,6 +443,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
             Duration::from_secs(args.response_store_ttl),
         ),
         max_body_bytes: args.max_body_bytes,
+        body_read_timeout: Duration::from_secs(args.body_read_timeout.max(1)),
         ollama_version: args.ollama_version.clone(),
         model_map: ModelMap::new(args.model_map.clone()),
     })

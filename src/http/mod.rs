@@ -1,6 +1,7 @@
 //! The router and what applies to every route: body limit, request ids, one log line per request, the
 //! OpenAI error shape for unknown routes and methods.
 
+pub(crate) mod body;
 pub mod error;
 pub mod guard;
 pub mod json;
@@ -14,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use http_body_util::BodyExt;
 
 use crate::app::App;
 use crate::{anthropic, ollama, openai};
@@ -60,10 +62,12 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .route("/api/show", post(ollama::models::show))
         .route("/api/chat", post(ollama::chat::chat))
         .route("/api/generate", post(ollama::chat::generate))
+        // Only matched routes read bodies; a refusal (unknown route, wrong method) leaves it unread.
+        .route_layer(middleware::from_fn_with_state(app.clone(), body::read))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn(body_errors));
+        .layer(middleware::from_fn(plain_errors));
     // Inside `observe`, so refusals are logged and carry an id like every other answer.
     let routes = match policy {
         Some(policy) => guard::apply(routes, policy),
@@ -150,20 +154,43 @@ async fn method_not_allowed(req: Request) -> Response {
     closing_if_unread(req.headers(), shaped(path, err))
 }
 
-/// axum answers an over-long body with plain text; clients expect their protocol's error shape.
-async fn body_errors(req: Request, next: Next) -> Response {
+/// axum's own refusals (an extractor's rejection, a WebSocket upgrade that is not one) are plain text;
+/// clients expect their protocol's error shape, so any 4xx that is not JSON is given it, keeping its text.
+async fn plain_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&resp) {
-        let err = ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "the request body is larger than this server accepts (--max-body-bytes)",
-        )
-        .with_code("request_too_large");
-        return shaped(&path, err);
+    if !resp.status().is_client_error() || is_json(&resp) {
+        return resp;
     }
-    resp
+    let status = resp.status();
+    let (parts, body) = resp.into_parts();
+    // Rejection texts are one line; never buffer more than a little of whatever this is.
+    let text = match http_body_util::Limited::new(body, 4096).collect().await {
+        Ok(c) => String::from_utf8_lossy(&c.to_bytes()).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_owned()
+    } else {
+        text
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        _ => "invalid_request",
+    };
+    let mut shaped = shaped(
+        &path,
+        ApiError::new(status, "invalid_request_error", message).with_code(code),
+    );
+    for name in [axum::http::header::CONNECTION, axum::http::header::ALLOW] {
+        if let Some(v) = parts.headers.get(&name) {
+            shaped.headers_mut().insert(name, v.clone());
+        }
+    }
+    shaped
 }
 
 fn is_json(resp: &Response) -> bool {

@@ -1,0 +1,381 @@
+//! What a slow, broken or hostile client gets at the body layer, on every transport: a body that never
+//! finishes (408 and a close), a body cut or framed wrongly (400 in the route's shape), a too-large body
+//! announced with `Expect: 100-continue` (413 before any `100 Continue`). Raw bytes over real sockets,
+//! against the real binary.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{chat, free_port, wait_tcp, Options, Server};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+const KEY: &str = "csk-limits-key-0123456789";
+
+/// What came back on one raw connection.
+#[derive(Debug)]
+struct Exchange {
+    elapsed: Duration,
+    raw: String,
+    /// The server closed the connection (read returned 0) before `wait` ran out.
+    closed: bool,
+}
+
+impl Exchange {
+    fn status(&self) -> u16 {
+        self.raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next()?;
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    fn json(&self) -> Value {
+        let body = self
+            .raw
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
+        serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.raw))
+    }
+
+    /// Asserts the OpenAI error shape and returns the error object.
+    fn openai_error(&self) -> Value {
+        let v = self.json();
+        let e = v["error"].clone();
+        for k in ["message", "type", "param", "code"] {
+            assert!(e.get(k).is_some(), "error lacks {k}: {}", self.raw);
+        }
+        e
+    }
+}
+
+/// Writes `bytes` (and nothing more), then reads until the server closes or `wait` passes.
+async fn exchange<S>(mut s: S, bytes: &[u8], wait: Duration) -> Exchange
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    s.write_all(bytes).await.expect("write");
+    s.flush().await.expect("flush");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut deadline = started + wait;
+    let mut answered = false;
+    let closed = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+        // Once a whole final answer is in, give the server a moment to close, not the whole wait.
+        if !answered && complete(&out) {
+            answered = true;
+            deadline = deadline.min(Instant::now() + Duration::from_millis(1000));
+        }
+    };
+    Exchange {
+        elapsed: started.elapsed(),
+        raw: String::from_utf8_lossy(&out).into_owned(),
+        closed,
+    }
+}
+
+/// A final (non-1xx) response whose Content-Length worth of body has arrived.
+fn complete(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text
+        .rsplit_once("\r\n\r\n")
+        .filter(|(h, _)| !h.starts_with("HTTP/1.1 1"))
+    else {
+        return false;
+    };
+    let head = head.rsplit("\r\n\r\n").next().unwrap_or(head);
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .is_some_and(|n| body.len() >= n)
+}
+
+fn head(path: &str, extra: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         authorization: Bearer {KEY}\r\n{extra}\r\n"
+    )
+}
+
+async fn start(args: &[&str]) -> (Server, SocketAddr) {
+    start_env(args, &[]).await
+}
+
+async fn start_env(args: &[&str], env: &[(&str, &str)]) -> (Server, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let mut all = vec!["--tcp".to_owned(), addr.to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let s = Server::start_with(Options {
+        args: all,
+        env: [("CODEX_SERVE_API_KEY", KEY)]
+            .iter()
+            .chain(env)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Options::default()
+    })
+    .await;
+    wait_tcp(addr).await;
+    (s, addr)
+}
+
+async fn unix(s: &Server) -> tokio::net::UnixStream {
+    tokio::net::UnixStream::connect(&s.socket)
+        .await
+        .expect("connect")
+}
+
+async fn tcp(addr: SocketAddr) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(addr).await.expect("connect")
+}
+
+fn assert_408(x: &Exchange, timeout: Duration) {
+    assert_eq!(x.status(), 408, "{x:?}");
+    let e = x.openai_error();
+    assert_eq!(e["code"], "request_timeout", "{x:?}");
+    assert_eq!(e["type"], "invalid_request_error");
+    assert_eq!(x.header("connection").as_deref(), Some("close"), "{x:?}");
+    assert!(x.closed, "the connection stayed open after the 408: {x:?}");
+    assert!(
+        x.elapsed >= timeout && x.elapsed < timeout + Duration::from_secs(3),
+        "answered after {:?} (timeout {timeout:?})",
+        x.elapsed
+    );
+}
+
+/// F4: `Content-Length: 100`, 4 bytes, silence; and a chunked body cut after its first chunk.
+#[tokio::test]
+async fn a_body_that_never_finishes_is_a_408_and_a_close() {
+    // Through the environment variable, so this test also runs (and fails) against a build without the flag.
+    let (s, addr) = start_env(&[], &[("CODEX_SERVE_BODY_READ_TIMEOUT", "2")]).await;
+    let timeout = Duration::from_secs(2);
+    let cut = format!(
+        "{}{{\"mo",
+        head("/v1/chat/completions", "content-length: 100\r\n")
+    );
+    let chunked = format!(
+        "{}5\r\n{{\"mod\r\n",
+        head("/v1/chat/completions", "transfer-encoding: chunked\r\n")
+    );
+    let wait = Duration::from_secs(8);
+    for req in [&cut, &chunked] {
+        let x = exchange(unix(&s).await, req.as_bytes(), wait).await;
+        assert_408(&x, timeout);
+        eprintln!("unix: 408 after {:?}", x.elapsed);
+        let x = exchange(tcp(addr).await, req.as_bytes(), wait).await;
+        assert_408(&x, timeout);
+        eprintln!("tcp: 408 after {:?}", x.elapsed);
+    }
+    // The Anthropic and Ollama routes answer in their own shapes.
+    let x = exchange(
+        unix(&s).await,
+        format!("{}{{", head("/v1/messages", "content-length: 50\r\n")).as_bytes(),
+        wait,
+    )
+    .await;
+    assert_eq!(x.status(), 408, "{x:?}");
+    assert_eq!(x.json()["type"], "error", "{x:?}");
+    let x = exchange(
+        unix(&s).await,
+        format!("{}{{", head("/api/chat", "content-length: 50\r\n")).as_bytes(),
+        wait,
+    )
+    .await;
+    assert_eq!(x.status(), 408, "{x:?}");
+    assert!(x.json()["error"].is_string(), "{x:?}");
+    assert_eq!(s.upstream_count(), 0);
+}
+
+/// F4 on stdio: the one connection gets its 408, and the process ends with it.
+#[tokio::test]
+async fn a_body_that_never_finishes_on_stdio_is_a_408_and_an_exit() {
+    let mock = codex_mock::MockCodex::start().await;
+    let home = tempfile::tempdir().expect("home");
+    let tokens = mock.issue_tokens(common::ACCOUNT, 3600);
+    common::write_auth(home.path(), &tokens, serde_json::json!({}));
+    let mut cmd = common::serve_command(&mock, home.path());
+    cmd.arg("--stdio")
+        .env("CODEX_SERVE_BODY_READ_TIMEOUT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = tokio::process::Command::from(cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn --stdio");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    // stdin stays open: the client is slow, not gone.
+    let io = tokio::io::join(stdout, stdin);
+    let req = format!(
+        "{}{{\"mo",
+        head("/v1/chat/completions", "content-length: 100\r\n")
+    );
+    let x = exchange(io, req.as_bytes(), Duration::from_secs(6)).await;
+    assert_408(&x, Duration::from_secs(1));
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("codex-serve --stdio did not exit after closing its connection")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+}
+
+/// F6: whatever goes wrong in the body layer is a 4xx in the route's error shape, never plain text.
+#[tokio::test]
+async fn broken_bodies_are_errors_in_the_routes_shape() {
+    let (s, addr) = start(&[]).await;
+    let wait = Duration::from_secs(8);
+    let json = chat("x").to_string();
+    let cases: Vec<(&str, String)> = vec![
+        // A chunk size no body could have.
+        (
+            "absurd chunk size",
+            "transfer-encoding: chunked\r\n\r\nffffffffffffffffffffff\r\nx\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "malformed chunk size",
+            "transfer-encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "chunk without its CRLF",
+            format!(
+                "transfer-encoding: chunked\r\n\r\n{:x}\r\n{json}XX0\r\n\r\n",
+                json.len()
+            ),
+        ),
+        (
+            "invalid JSON",
+            "content-length: 9\r\n\r\n{\"model\":".into(),
+        ),
+        (
+            "wrong content type, not JSON",
+            "content-type: application/x-www-form-urlencoded\r\ncontent-length: 7\r\n\r\nmodel=x"
+                .into(),
+        ),
+    ];
+    for (what, rest) in &cases {
+        for (path, shape) in [
+            ("/v1/chat/completions", "openai"),
+            ("/v1/responses", "openai"),
+            ("/v1/messages", "anthropic"),
+            ("/api/chat", "ollama"),
+        ] {
+            let ctype = if what.starts_with("wrong content type") {
+                ""
+            } else {
+                "content-type: application/json\r\n"
+            };
+            let req = format!(
+                "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {KEY}\r\n{ctype}{rest}"
+            );
+            for transport in ["unix", "tcp"] {
+                let x = if transport == "unix" {
+                    exchange(unix(&s).await, req.as_bytes(), wait).await
+                } else {
+                    exchange(tcp(addr).await, req.as_bytes(), wait).await
+                };
+                let ctx = format!("{what} on {path} over {transport}: {x:?}");
+                assert_eq!(x.status(), 400, "{ctx}");
+                assert!(
+                    x.header("content-type")
+                        .is_some_and(|c| c.starts_with("application/json")),
+                    "{ctx}"
+                );
+                match shape {
+                    "openai" => {
+                        let e = x.openai_error();
+                        assert_eq!(e["type"], "invalid_request_error", "{ctx}");
+                    }
+                    "anthropic" => {
+                        let v = x.json();
+                        assert_eq!(v["type"], "error", "{ctx}");
+                        assert_eq!(v["error"]["type"], "invalid_request_error", "{ctx}");
+                    }
+                    _ => assert!(x.json()["error"].is_string(), "{ctx}"),
+                }
+            }
+        }
+    }
+    // A body cut by the client closing its side: 400, not a hang.
+    let mut conn = unix(&s).await;
+    conn.write_all(head("/v1/chat/completions", "content-length: 100\r\n").as_bytes())
+        .await
+        .expect("write");
+    conn.write_all(b"{\"mo").await.expect("write");
+    conn.shutdown().await.expect("half-close");
+    let x = exchange(conn, b"", wait).await;
+    assert!(x.closed && x.elapsed < Duration::from_secs(3), "{x:?}");
+    if !x.raw.is_empty() {
+        assert_eq!(x.status(), 400, "{x:?}");
+        x.openai_error();
+    }
+    assert_eq!(s.upstream_count(), 0);
+}
+
+/// F7: a too-large body announced with `Expect: 100-continue` is refused before the client uploads it.
+#[tokio::test]
+async fn expect_continue_with_a_too_large_body_is_an_early_413() {
+    let (s, addr) = start(&["--max-body-bytes", "1000000"]).await;
+    let req = head(
+        "/v1/chat/completions",
+        "content-length: 100000000\r\nexpect: 100-continue\r\n",
+    );
+    for transport in ["unix", "tcp"] {
+        let x = if transport == "unix" {
+            exchange(unix(&s).await, req.as_bytes(), Duration::from_secs(5)).await
+        } else {
+            exchange(tcp(addr).await, req.as_bytes(), Duration::from_secs(5)).await
+        };
+        assert!(
+            x.raw.starts_with("HTTP/1.1 413"),
+            "{transport}: expected an immediate 413, got {x:?}"
+        );
+        assert!(!x.raw.contains("100 Continue"), "{x:?}");
+        let e = x.openai_error();
+        assert_eq!(e["code"], "request_too_large");
+        assert!(x.closed && x.elapsed < Duration::from_secs(2), "{x:?}");
+    }
+    // A body within the limit still gets its 100 Continue and is served.
+    let body = chat("continue").to_string();
+    let mut conn = unix(&s).await;
+    let h = head(
+        "/v1/chat/completions",
+        &format!("content-length: {}\r\nexpect: 100-continue\r\n", body.len()),
+    );
+    conn.write_all(h.as_bytes()).await.expect("write");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("100 Continue in time")
+        .expect("read");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let x = exchange(conn, body.as_bytes(), Duration::from_millis(1500)).await;
+    assert!(x.raw.contains("echo: continue"), "{x:?}");
+}
