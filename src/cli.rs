@@ -160,6 +160,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// TCP connections per listener that may be open without having sent a request with the key yet;
+    /// further TCP clients wait in the backlog.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CODEX_SERVE_MAX_UNAUTH_CONNECTIONS",
+        default_value_t = 64
+    )]
+    pub max_unauth_connections: usize,
+
+    /// Seconds a new TCP connection has to send a request with the key before it is closed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "CODEX_SERVE_UNAUTH_HEADER_TIMEOUT",
+        default_value_t = 5
+    )]
+    pub unauth_header_timeout: u64,
+
     /// Seconds a client has to send its request headers.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub header_read_timeout: u64,
@@ -460,6 +479,8 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
     }
     let limits = ConnLimits {
         max_connections: args.max_connections,
+        max_unauth_connections: args.max_unauth_connections,
+        unauth_header_timeout: Duration::from_secs(args.unauth_header_timeout.max(1)),
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..ConnLimits::default()

@@ -379,3 +379,148 @@ async fn expect_continue_with_a_too_large_body_is_an_early_413() {
     let x = exchange(conn, body.as_bytes(), Duration::from_millis(1500)).await;
     assert!(x.raw.contains("echo: continue"), "{x:?}");
 }
+
+/// Raises this process's open-file limit to its hard limit (the server inherits it), for the many
+/// connections of the slow-loris test.
+fn raise_nofile() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    hard
+}
+
+/// One slow-loris client without the key: a request line, then a header line every `every`, for ever;
+/// reconnects when cut off, until `stop`.
+async fn loris(addr: SocketAddr, every: Duration, stop: tokio_util::sync::CancellationToken) {
+    while !stop.is_cancelled() {
+        let Ok(Ok(mut conn)) =
+            tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+                .await
+        else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if conn
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n")
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if conn.write_all(b"x-slow: 1\r\n").await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// F5: 1,100 TCP connections without the key, each dribbling a header line every 3 s, do not make the
+/// owner wait on the Unix socket. Bounded: the attack stops after its samples. The figures go to stderr
+/// (`cargo test --test limits slow_loris -- --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_loris_over_tcp_does_not_delay_the_socket() {
+    let hard = raise_nofile();
+    assert!(
+        hard >= 4096,
+        "RLIMIT_NOFILE hard limit {hard} is too low for this test"
+    );
+    let (s, addr) = start(&[]).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let attackers: Vec<_> = (0..1100)
+        .map(|_| tokio::spawn(loris(addr, Duration::from_secs(3), stop.clone())))
+        .collect();
+    // Let the connections pile up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(40), async {
+            let conn = unix(&s).await;
+            exchange(
+                conn,
+                b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+                Duration::from_secs(40),
+            )
+            .await
+        })
+        .await;
+        let wait = started.elapsed();
+        match r {
+            Ok(x) => assert_eq!(x.status(), 200, "{x:?}"),
+            Err(_) => panic!("GET /healthz on the socket got no answer in 40 s"),
+        }
+        waits.push(wait);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.cancel();
+    for a in attackers {
+        let _ = a.await;
+    }
+    let max = waits.iter().max().copied().unwrap_or_default();
+    let mut sorted = waits.clone();
+    sorted.sort();
+    eprintln!(
+        "slow loris (1100 TCP connections without the key): GET /healthz on the socket waited median {:?}, max {:?}",
+        sorted[sorted.len() / 2],
+        max
+    );
+    assert!(
+        max < Duration::from_secs(1),
+        "the owner waited {max:?} on the socket: {waits:?}"
+    );
+}
+
+/// F5: a TCP connection that has not sent a request with the key within `--unauth-header-timeout` is
+/// closed; one that has keeps the usual keep-alive; the socket is never subject to either.
+#[tokio::test]
+async fn tcp_connections_must_show_the_key_promptly() {
+    let (s, addr) = start_env(&[], &[("CODEX_SERVE_UNAUTH_HEADER_TIMEOUT", "1")]).await;
+    // Dribbling headers without ever finishing them.
+    let mut conn = tcp(addr).await;
+    let started = Instant::now();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n")
+        .await
+        .expect("write");
+    let x = exchange(conn, b"x-slow: 1\r\n", Duration::from_secs(5)).await;
+    assert!(
+        x.closed && started.elapsed() < Duration::from_millis(2500),
+        "held {:?}: {x:?}",
+        started.elapsed()
+    );
+    // Requests with a wrong key do not earn a longer stay.
+    let mut conn = tcp(addr).await;
+    let bad = b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer nope\r\n\r\n";
+    conn.write_all(bad).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let x = exchange(conn, bad, Duration::from_secs(3)).await;
+    assert!(x.raw.starts_with("HTTP/1.1 401"), "{x:?}");
+    assert!(x.closed, "{x:?}");
+    // With the key, the connection stays for its next request.
+    let mut conn = tcp(addr).await;
+    let good =
+        format!("GET /healthz HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {KEY}\r\n\r\n");
+    conn.write_all(good.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let close = format!(
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {KEY}\r\nconnection: close\r\n\r\n"
+    );
+    let x = exchange(conn, close.as_bytes(), Duration::from_secs(3)).await;
+    assert_eq!(
+        x.raw.matches("HTTP/1.1 200").count(),
+        2,
+        "the keyed connection was cut: {x:?}"
+    );
+    // The socket has no such deadline: a connection idle past it still serves.
+    let mut conn = unix(&s).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let x = exchange(conn, b"", Duration::from_secs(3)).await;
+    assert_eq!(x.status(), 200, "{x:?}");
+}

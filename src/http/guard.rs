@@ -2,7 +2,7 @@
 //! the origins the user allowed and no others, and the bearer key. The Unix socket and stdio need none of
 //! this: the socket's mode and the peer-uid check are their access control.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -14,6 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 
 use crate::apikey::ApiKey;
 use crate::http::error::ApiError;
@@ -27,6 +30,40 @@ pub struct NetworkPolicy {
     pub allowed_hosts: Arc<[String]>,
     /// Origins that get CORS headers (`--cors-origin`), exactly as browsers send them.
     pub cors_origins: Arc<[HeaderValue]>,
+}
+
+/// One TCP connection's standing, in each of its requests' extensions. It is unauthenticated until a
+/// request on it passes the key check (any request, with `--no-auth`); until then it holds a place among
+/// its listener's unauthenticated connections and runs against `--unauth-header-timeout`.
+#[derive(Clone, Debug)]
+pub struct ConnAuth(Arc<ConnAuthState>);
+
+#[derive(Debug)]
+struct ConnAuthState {
+    unauth: Mutex<Option<OwnedSemaphorePermit>>,
+    passed: CancellationToken,
+}
+
+impl ConnAuth {
+    pub fn new(unauth: Option<OwnedSemaphorePermit>) -> ConnAuth {
+        ConnAuth(Arc::new(ConnAuthState {
+            unauth: Mutex::new(unauth),
+            passed: CancellationToken::new(),
+        }))
+    }
+
+    /// A request passed the key check: give the unauthenticated place back and lift the deadline.
+    fn passed(&self) {
+        if let Ok(mut unauth) = self.0.unauth.lock() {
+            unauth.take();
+        }
+        self.0.passed.cancel();
+    }
+
+    /// Resolves once a request on this connection has passed the key check.
+    pub async fn wait_passed(&self) {
+        self.0.passed.cancelled().await
+    }
 }
 
 /// Wraps `router` (its routes, fallback and method fallback alike) in the TCP rules. Host is checked
@@ -156,8 +193,14 @@ fn preflight(origin: HeaderValue, req: &HeaderMap) -> Response {
 }
 
 async fn require_key(State(policy): State<NetworkPolicy>, req: Request, next: Next) -> Response {
+    let pass = |req: Request| {
+        if let Some(conn) = req.extensions().get::<ConnAuth>() {
+            conn.passed();
+        }
+        next.run(req)
+    };
     let Some(key) = policy.key.as_deref() else {
-        return next.run(req).await;
+        return pass(req).await;
     };
     let bearer = req
         .headers()
@@ -171,7 +214,7 @@ async fn require_key(State(policy): State<NetworkPolicy>, req: Request, next: Ne
         .flatten()
         .fold(false, |ok, p| key.matches(p) | ok);
     if matched {
-        return next.run(req).await;
+        return pass(req).await;
     }
     let message = if presented.iter().all(Option::is_none) {
         "No API key provided. codex-serve's TCP listener needs its key as `Authorization: Bearer KEY` or `x-api-key: KEY`; the key is in the file named at start-up (or CODEX_SERVE_API_KEY)."

@@ -6,18 +6,21 @@ pub mod tcp;
 pub mod unix;
 
 use std::future::Future;
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use futures_util::stream::{self, BoxStream, StreamExt};
 use hyper::server::conn::http1;
+use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+
+use crate::http::guard::ConnAuth;
+use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,8 +28,13 @@ use tokio_util::task::TaskTracker;
 pub struct ConnLimits {
     /// A client must send its request headers within this time (slow-loris bound).
     pub header_read_timeout: Duration,
-    /// Connections served at once; further clients wait in the kernel's backlog.
+    /// Connections served at once by each listener, counted apart: TCP clients never take the Unix
+    /// socket's. Further clients wait in that listener's kernel backlog.
     pub max_connections: usize,
+    /// Of a TCP listener's connections, how many may be waiting to send a request with the key.
+    pub max_unauth_connections: usize,
+    /// A TCP connection that has not sent a request with the key this long after it opened is closed.
+    pub unauth_header_timeout: Duration,
     /// Most bytes of request head a connection may buffer.
     pub max_header_bytes: usize,
     /// How long running requests may finish after a shutdown signal.
@@ -38,6 +46,8 @@ impl Default for ConnLimits {
         ConnLimits {
             header_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_unauth_connections: 64,
+            unauth_header_timeout: Duration::from_secs(5),
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -83,19 +93,52 @@ pub enum Stopped {
     Done,
 }
 
-fn incoming(source: Source) -> BoxStream<'static, io::Result<Conn>> {
-    match source {
-        Source::Unix(l) => stream::unfold(l, |l| async move {
-            let next = l.accept().await.map(|(s, _)| Conn::Unix(s));
-            Some((next, l))
-        })
-        .boxed(),
-        Source::Tcp(l) => stream::unfold(l, |l| async move {
-            let next = l.accept().await.map(|(s, _)| Conn::Tcp(s));
-            Some((next, l))
-        })
-        .boxed(),
-        Source::One(c) => stream::once(async move { Ok(c) }).boxed(),
+/// What a connection holds for as long as it is open: its place under its listener's limit and, on TCP,
+/// its place among the connections that have not shown the key yet (given back once it has).
+#[derive(Default)]
+struct Slot {
+    _listener: Option<OwnedSemaphorePermit>,
+    unauth: Option<OwnedSemaphorePermit>,
+}
+
+/// Accepts from one source under that source's own limits and hands each connection to the serve loop.
+/// Waiting for a free slot leaves further clients in this listener's backlog, and only this one's.
+async fn accept(source: Source, limits: ConnLimits, to_serve: mpsc::Sender<(Conn, Slot)>) {
+    let listener_slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let unauth_slots = Arc::new(Semaphore::new(limits.max_unauth_connections.max(1)));
+    loop {
+        let Ok(listener) = listener_slots.clone().acquire_owned().await else {
+            return;
+        };
+        let next = match &source {
+            Source::One(_) => break,
+            Source::Unix(l) => l.accept().await.map(|(s, _)| (Conn::Unix(s), None)),
+            Source::Tcp(l) => {
+                let Ok(unauth) = unauth_slots.clone().acquire_owned().await else {
+                    return;
+                };
+                l.accept().await.map(|(s, _)| (Conn::Tcp(s), Some(unauth)))
+            }
+        };
+        match next {
+            Ok((conn, unauth)) => {
+                let slot = Slot {
+                    _listener: Some(listener),
+                    unauth,
+                };
+                if to_serve.send((conn, slot)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Out of fds and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if let Source::One(conn) = source {
+        let _ = to_serve.send((conn, Slot::default())).await;
     }
 }
 
@@ -109,39 +152,33 @@ pub async fn serve(
     idle_timeout: Option<Duration>,
     shutdown: impl Future<Output = ()>,
 ) -> Stopped {
-    let mut incoming = stream::select_all(sources.into_iter().map(incoming));
+    let (to_serve, mut incoming) = mpsc::channel(1);
+    let mut accepting = JoinSet::new();
+    for source in sources {
+        accepting.spawn(accept(source, limits.clone(), to_serve.clone()));
+    }
+    drop(to_serve);
     let conns = Conns::new(&limits);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let idle = idle_for(conns.active.subscribe(), idle_timeout);
     tokio::pin!(shutdown, idle);
     activation::notify_ready();
 
     let stopped = loop {
-        let slot = tokio::select! {
-            s = slots.clone().acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => break Stopped::Signal,
-            },
-            _ = &mut shutdown => break Stopped::Signal,
-            _ = &mut idle => break Stopped::Idle,
-        };
         let next = tokio::select! {
-            n = incoming.next() => n,
+            n = incoming.recv() => n,
             _ = &mut shutdown => break Stopped::Signal,
             _ = &mut idle => break Stopped::Idle,
         };
         match next {
+            // Every accept loop has ended: only single connections were given, and all are started.
             None => break Stopped::Done,
-            Some(Ok(conn)) => conns.start(conn, &routers, slot),
-            Some(Err(e)) => {
-                // Out of fds and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            Some((conn, slot)) => conns.start(conn, &routers, slot),
         }
     };
     // Stop accepting: our copies of the listeners close (a handed-over socket stays open in its manager).
     drop(incoming);
+    accepting.abort_all();
+    while accepting.join_next().await.is_some() {}
 
     let mut active = conns.active.subscribe();
     let stopped = match stopped {
@@ -190,6 +227,7 @@ struct Conns {
     tasks: TaskTracker,
     active: Arc<watch::Sender<usize>>,
     http: http1::Builder,
+    unauth_header_timeout: Duration,
     me: u32,
 }
 
@@ -222,11 +260,12 @@ impl Conns {
             tasks: TaskTracker::new(),
             active: Arc::new(watch::channel(0).0),
             http,
+            unauth_header_timeout: limits.unauth_header_timeout,
             me: nix::unistd::geteuid().as_raw(),
         }
     }
 
-    fn start(&self, conn: Conn, routers: &Routers, slot: OwnedSemaphorePermit) {
+    fn start(&self, conn: Conn, routers: &Routers, slot: Slot) {
         match conn {
             Conn::Unix(stream) => {
                 // The socket's mode already keeps others out; the peer check also covers a socket whose
@@ -245,28 +284,59 @@ impl Conns {
                         return;
                     }
                 }
-                self.spawn(stream, &routers.local, &self.http, slot);
+                self.spawn(stream, &routers.local, &self.http, slot, None);
             }
             Conn::Tcp(stream) => {
                 // Streams are many small writes; don't let Nagle hold deltas back.
                 let _ = stream.set_nodelay(true);
-                self.spawn(stream, &routers.network, &self.http, slot);
+                let Slot { _listener, unauth } = slot;
+                let auth = ConnAuth::new(unauth);
+                let slot = Slot {
+                    _listener,
+                    unauth: None,
+                };
+                self.spawn(stream, &routers.network, &self.http, slot, Some(auth));
             }
             Conn::Stdio(io) => {
                 // A client may close stdin right after its last request (`printf ... | codex-serve
                 // --stdio`); answer what was asked before ending.
                 let mut http = self.http.clone();
                 http.half_close(true);
-                self.spawn(io, &routers.local, &http, slot);
+                self.spawn(io, &routers.local, &http, slot, None);
             }
         }
     }
 
-    fn spawn<I>(&self, io: I, router: &Router, http: &http1::Builder, slot: OwnedSemaphorePermit)
-    where
+    fn spawn<I>(
+        &self,
+        io: I,
+        router: &Router,
+        http: &http1::Builder,
+        slot: Slot,
+        auth: Option<ConnAuth>,
+    ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let service = TowerToHyperService::new(router.clone());
+        let inner = TowerToHyperService::new(router.clone());
+        let ext = auth.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            if let Some(a) = &ext {
+                req.extensions_mut().insert(a.clone());
+            }
+            inner.call(req)
+        });
+        // A TCP connection must show the key soon after it opens, or it is cut: a stranger without the key
+        // cannot hold a connection for the whole header timeout, request after request.
+        let unauth_timeout = self.unauth_header_timeout;
+        let deadline = async move {
+            match auth {
+                Some(a) => tokio::select! {
+                    _ = tokio::time::sleep(unauth_timeout) => {}
+                    _ = a.wait_passed() => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
         let conn = http
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
@@ -290,6 +360,7 @@ impl Conns {
                 },
                 // Dropping the connection drops its response stream, and with it the upstream request.
                 _ = cancel.cancelled() => tracing::debug!("connection cut at the end of the grace period"),
+                _ = deadline => tracing::debug!("TCP connection closed: no request with the key within --unauth-header-timeout"),
             }
             drop(active);
             drop(slot);
