@@ -6,6 +6,7 @@ pub mod error;
 pub mod guard;
 pub mod json;
 pub mod observe;
+pub mod typecheck;
 
 use std::sync::Arc;
 
@@ -40,10 +41,21 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .route("/healthz", get(healthz))
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
-        .route("/v1/chat/completions", post(openai::chat::completions))
+        .route(
+            "/v1/chat/completions",
+            post(openai::chat::completions).layer(middleware::from_fn_with_state(
+                &openai::known_fields::CHAT,
+                typecheck::layer,
+            )),
+        )
         .route(
             "/v1/responses",
-            post(openai::responses::create).get(openai::responses::websocket),
+            post(openai::responses::create)
+                .layer(middleware::from_fn_with_state(
+                    &openai::known_fields::RESPONSES,
+                    typecheck::layer,
+                ))
+                .get(openai::responses::websocket),
         )
         .route("/v1/responses/compact", post(openai::responses::compact))
         .route(

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod chat_request;
+pub mod known_fields;
 pub mod models;
 pub mod response_store;
 pub mod responses;

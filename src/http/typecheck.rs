@@ -1,0 +1,346 @@
+//! Type checks of the fields an API defines, including the ones codex-serve does not use: OpenAI answers
+//! `temperature: "hot"` with a 400, so a client tested against us must see one too. Unknown fields pass,
+//! as they do at OpenAI.
+//!
+//! A [`Shape`] table per request type names each known field and the JSON types it takes; the check walks
+//! the body as it parses (no `Value` is built) and stops at the first field of the wrong type, naming it
+//! the way OpenAI does: "Invalid type for 'temperature': expected a decimal, but got a string instead."
+//! `null` is taken for every field (the request types treat it as absent).
+
+use std::cell::RefCell;
+use std::fmt;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body_util::BodyExt;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::error::ApiError;
+
+/// The JSON types a field takes.
+#[derive(Debug)]
+pub enum Shape {
+    /// Anything (free-form JSON such as a tool's `parameters` schema is still an object: use `Obj(&[])`).
+    Any,
+    Str,
+    /// Any number ("a decimal" in OpenAI's words).
+    Num,
+    /// A number without a fraction.
+    Int,
+    Bool,
+    /// An object; the fields named are checked, others pass.
+    Obj(&'static [(&'static str, Shape)]),
+    Arr(&'static Shape),
+    /// The first alternative of the value's JSON type is the one checked further.
+    OneOf(&'static [Shape]),
+}
+
+/// A JSON value's type, as OpenAI's messages name it.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Obj,
+    Arr,
+}
+
+impl Kind {
+    fn got(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Int => "an integer",
+            Kind::Float => "a decimal number",
+            Kind::Bool => "a boolean",
+            Kind::Obj => "an object",
+            Kind::Arr => "an array",
+        }
+    }
+}
+
+impl Shape {
+    /// The alternative that takes a value of `kind`, if any.
+    fn accepting(&'static self, kind: Kind) -> Option<&'static Shape> {
+        let ok = match self {
+            Shape::Any => true,
+            Shape::Str => kind == Kind::Str,
+            Shape::Num => matches!(kind, Kind::Int | Kind::Float),
+            Shape::Int => kind == Kind::Int,
+            Shape::Bool => kind == Kind::Bool,
+            Shape::Obj(_) => kind == Kind::Obj,
+            Shape::Arr(_) => kind == Kind::Arr,
+            Shape::OneOf(alts) => return alts.iter().find_map(|a| a.accepting(kind)),
+        };
+        ok.then_some(self)
+    }
+
+    fn expected(&self) -> String {
+        match self {
+            Shape::Any => "any value".into(),
+            Shape::Str => "a string".into(),
+            Shape::Num => "a decimal".into(),
+            Shape::Int => "an integer".into(),
+            Shape::Bool => "a boolean".into(),
+            Shape::Obj(_) => "an object".into(),
+            Shape::Arr(_) => "an array".into(),
+            Shape::OneOf(alts) => {
+                let names: Vec<String> = alts.iter().map(Shape::expected).collect();
+                match names.as_slice() {
+                    [one] => one.clone(),
+                    [a, b] => format!("one of {a} or {b}"),
+                    [rest @ .., last] => format!("one of {}, or {last}", rest.join(", ")),
+                    [] => "nothing".into(),
+                }
+            }
+        }
+    }
+}
+
+/// The first wrong-typed field: `param` in OpenAI's notation (`tools[0].function.parameters`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub param: String,
+    pub message: String,
+}
+
+/// Checks `body` against `shape`. Input that is not JSON passes: the request's own parser says why.
+pub fn check(body: &[u8], shape: &'static Shape) -> Result<(), Mismatch> {
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let seed = Check {
+        shape,
+        path: &Path::Root,
+        found: &found,
+    };
+    let _ = seed.deserialize(&mut de);
+    match found.into_inner() {
+        // A body that is not an object at all is the request parser's to explain.
+        Some(m) if !m.param.is_empty() => Err(m),
+        _ => Ok(()),
+    }
+}
+
+/// A route layer: a body whose known fields have the wrong types is a 400 (`invalid_type`) in the
+/// route's shape before the handler sees it.
+pub(crate) async fn layer(
+    State(shape): State<&'static Shape>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    // The body layer in front has already read the whole body; this only takes it back out.
+    let bytes = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            let err = ApiError::invalid(format!("the request body could not be read: {e}"));
+            return super::shaped(parts.uri.path(), err);
+        }
+    };
+    if let Err(m) = check(&bytes, shape) {
+        let err = ApiError::invalid(m.message)
+            .with_param(m.param)
+            .with_code("invalid_type");
+        return super::shaped(parts.uri.path(), err);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, k) => write!(f, "{k}"),
+            Path::Key(parent, k) => write!(f, "{parent}.{k}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+struct Check<'a> {
+    shape: &'static Shape,
+    path: &'a Path<'a>,
+    found: &'a RefCell<Option<Mismatch>>,
+}
+
+impl Check<'_> {
+    /// The shape to go on with, or the mismatch recorded (and an error to stop the parse).
+    fn take<E: serde::de::Error>(&self, kind: Kind) -> Result<&'static Shape, E> {
+        if let Some(s) = self.shape.accepting(kind) {
+            return Ok(s);
+        }
+        let param = self.path.to_string();
+        let message = format!(
+            "Invalid type for '{param}': expected {}, but got {} instead.",
+            self.shape.expected(),
+            kind.got()
+        );
+        *self.found.borrow_mut() = Some(Mismatch { param, message });
+        Err(E::custom("invalid type"))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Check<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if matches!(self.shape, Shape::Any) {
+            return <IgnoredAny as serde::Deserialize>::deserialize(d).map(drop);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.shape.expected())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.take(Kind::Bool).map(drop)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.take(Kind::Int).map(drop)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.take(Kind::Int).map(drop)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        // `2.0` is an integer's value written as a decimal; only a fraction is refused where one is not.
+        let kind = if v.fract() == 0.0 && self.shape.accepting(Kind::Int).is_some() {
+            Kind::Int
+        } else {
+            Kind::Float
+        };
+        self.take(kind).map(drop)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.take(Kind::Str).map(drop)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let item = match self.take(Kind::Arr)? {
+            Shape::Arr(item) => *item,
+            _ => &Shape::Any,
+        };
+        let mut i = 0;
+        loop {
+            let path = Path::Index(self.path, i);
+            let seed = Check {
+                shape: item,
+                path: &path,
+                found: self.found,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let fields: &[(&str, Shape)] = match self.take(Kind::Obj)? {
+            Shape::Obj(fields) => fields,
+            _ => &[],
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match fields.iter().find(|(name, _)| *name == key) {
+                Some((_, shape)) => {
+                    let path = Path::Key(self.path, &key);
+                    map.next_value_seed(Check {
+                        shape,
+                        path: &path,
+                        found: self.found,
+                    })?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FN: Shape = Shape::Obj(&[("name", Shape::Str), ("parameters", Shape::Obj(&[]))]);
+    static T: Shape = Shape::Obj(&[
+        ("temperature", Shape::Num),
+        ("max_tokens", Shape::Int),
+        ("stop", Shape::OneOf(&[Shape::Str, Shape::Arr(&Shape::Str)])),
+        (
+            "tools",
+            Shape::Arr(&Shape::Obj(&[("type", Shape::Str), ("function", FN)])),
+        ),
+    ]);
+
+    fn err(body: &str) -> Mismatch {
+        check(body.as_bytes(), &T).expect_err(body)
+    }
+
+    #[test]
+    fn names_the_field_in_openais_words() {
+        let m = err(r#"{"temperature":"hot"}"#);
+        assert_eq!(m.param, "temperature");
+        assert_eq!(
+            m.message,
+            "Invalid type for 'temperature': expected a decimal, but got a string instead."
+        );
+        let m = err(r#"{"max_tokens":1.5}"#);
+        assert_eq!(
+            m.message,
+            "Invalid type for 'max_tokens': expected an integer, but got a decimal number instead."
+        );
+        let m =
+            err(r#"{"x":{"a":[1]},"tools":[{"type":"function","function":{"parameters":123}}]}"#);
+        assert_eq!(m.param, "tools[0].function.parameters");
+        assert!(m.message.contains("expected an object, but got an integer"));
+        let m = err(r#"{"stop":5}"#);
+        assert!(
+            m.message.contains("expected one of a string or an array"),
+            "{}",
+            m.message
+        );
+        let m = err(r#"{"stop":["a",{}]}"#);
+        assert_eq!(m.param, "stop[1]");
+    }
+
+    #[test]
+    fn accepts_good_null_unknown_and_non_json() {
+        for ok in [
+            r#"{"temperature":0.2,"max_tokens":2.0,"stop":"x","tools":[],"unknown":{"deep":[1,2]}}"#,
+            r#"{"temperature":null,"max_tokens":null,"stop":["a"]}"#,
+            r#"{"tools":[{"function":{"name":"f","parameters":{"type":"object"}}}]}"#,
+            "{not json",
+            "",
+        ] {
+            assert_eq!(check(ok.as_bytes(), &T), Ok(()), "{ok}");
+        }
+    }
+}
