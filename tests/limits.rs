@@ -524,3 +524,92 @@ async fn tcp_connections_must_show_the_key_promptly() {
     let x = exchange(conn, b"", Duration::from_secs(3)).await;
     assert_eq!(x.status(), 200, "{x:?}");
 }
+
+/// F6: axum's own refusals (a WebSocket route asked without an upgrade, a path that is not UTF-8) come
+/// in the route's error shape too, not as plain text.
+#[tokio::test]
+async fn framework_refusals_are_in_the_routes_shape() {
+    let (s, _addr) = start(&[]).await;
+    for req in [
+        "GET /v1/responses HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+        "GET /v1/models/%FF%FE HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    ] {
+        let x = exchange(unix(&s).await, req.as_bytes(), Duration::from_secs(5)).await;
+        assert!((400..500).contains(&x.status()), "{x:?}");
+        assert!(
+            x.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{x:?}"
+        );
+        let e = x.openai_error();
+        assert_eq!(e["type"], "invalid_request_error", "{x:?}");
+    }
+}
+
+/// F8 on the Anthropic routes: a known field of the wrong type, used or not, is a 400 in Anthropic's
+/// shape and words; unknown fields pass.
+#[tokio::test]
+async fn anthropic_known_fields_are_type_checked_in_anthropics_words() {
+    // The mock backend's catalog has the harness's model.
+    let (s, _addr) = start(&["--model-map", "claude-sonnet-4-5=gpt-5.1-codex"]).await;
+    let base = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "temperature",
+            "hot".into(),
+            "temperature: Input should be a valid number",
+        ),
+        (
+            "top_k",
+            0.5.into(),
+            "top_k: Input should be a valid integer",
+        ),
+        (
+            "max_tokens",
+            serde_json::json!([]),
+            "max_tokens: Input should be a valid integer",
+        ),
+        (
+            "stop_sequences",
+            "x".into(),
+            "stop_sequences: Input should be a valid list",
+        ),
+        (
+            "metadata",
+            5.into(),
+            "metadata: Input should be a valid dictionary",
+        ),
+        (
+            "stream",
+            "yes".into(),
+            "stream: Input should be a valid boolean",
+        ),
+        (
+            "tools",
+            serde_json::json!([{"name": "f", "input_schema": 123}]),
+            "tools.0.input_schema: Input should be a valid dictionary",
+        ),
+        (
+            "thinking",
+            serde_json::json!({"type": "enabled", "budget_tokens": "lots"}),
+            "thinking.budget_tokens: Input should be a valid integer",
+        ),
+    ];
+    for path in ["/v1/messages", "/v1/messages/count_tokens"] {
+        for (field, value, message) in &cases {
+            let mut body = base.clone();
+            body[*field] = value.clone();
+            let r = s.post(path, body).await;
+            assert_eq!(r.status, 400, "{path} {field}: {}", r.text());
+            let v = r.json();
+            assert_eq!(v["type"], "error", "{v}");
+            assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+            assert_eq!(v["error"]["message"], *message, "{path} {field}");
+        }
+        let mut body = base.clone();
+        body["some_future_field"] = serde_json::json!({"x": [1]});
+        let r = s.post(path, body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+}

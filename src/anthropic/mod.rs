@@ -7,6 +7,7 @@
 
 pub mod count;
 pub mod error;
+pub mod known_fields;
 pub mod messages;
 pub mod model_map;
 pub mod request;

@@ -44,7 +44,7 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .route(
             "/v1/chat/completions",
             post(openai::chat::completions).layer(middleware::from_fn_with_state(
-                &openai::known_fields::CHAT,
+                openai::known_fields::CHAT_CHECK,
                 typecheck::layer,
             )),
         )
@@ -52,7 +52,7 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
             "/v1/responses",
             post(openai::responses::create)
                 .layer(middleware::from_fn_with_state(
-                    &openai::known_fields::RESPONSES,
+                    openai::known_fields::RESPONSES_CHECK,
                     typecheck::layer,
                 ))
                 .get(openai::responses::websocket),
@@ -63,10 +63,19 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
             get(openai::responses::get).delete(openai::responses::delete),
         )
         .route("/v1/codex/limits", get(limits))
-        .route("/v1/messages", post(anthropic::messages::create))
+        .route(
+            "/v1/messages",
+            post(anthropic::messages::create).layer(middleware::from_fn_with_state(
+                anthropic::known_fields::MESSAGES_CHECK,
+                typecheck::layer,
+            )),
+        )
         .route(
             "/v1/messages/count_tokens",
-            post(anthropic::messages::count_tokens),
+            post(anthropic::messages::count_tokens).layer(middleware::from_fn_with_state(
+                anthropic::known_fields::MESSAGES_CHECK,
+                typecheck::layer,
+            )),
         )
         .route("/", get(root))
         .route("/api/version", get(ollama::models::version))

@@ -5,7 +5,8 @@
 //! A [`Shape`] table per request type names each known field and the JSON types it takes; the check walks
 //! the body as it parses (no `Value` is built) and stops at the first field of the wrong type, naming it
 //! the way OpenAI does: "Invalid type for 'temperature': expected a decimal, but got a string instead."
-//! `null` is taken for every field (the request types treat it as absent).
+//! `null` is taken for every field (the request types treat it as absent). Anthropic's routes word it as
+//! Anthropic does ("temperature: Input should be a valid number", paths like `messages.0.content`).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -99,6 +100,33 @@ impl Shape {
     }
 }
 
+/// Whose words a mismatch is told in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wording {
+    OpenAi,
+    Anthropic,
+}
+
+/// One route's check: the request type's fields, and the API's wording.
+#[derive(Debug, Clone, Copy)]
+pub struct Known(pub &'static Shape, pub Wording);
+
+impl Shape {
+    /// Anthropic's (pydantic's) name for what a field takes.
+    fn anthropic_name(&self) -> &'static str {
+        match self {
+            Shape::Any => "value",
+            Shape::Str => "string",
+            Shape::Num => "number",
+            Shape::Int => "integer",
+            Shape::Bool => "boolean",
+            Shape::Obj(_) => "dictionary",
+            Shape::Arr(_) => "list",
+            Shape::OneOf(alts) => alts.first().map_or("value", Shape::anthropic_name),
+        }
+    }
+}
+
 /// The first wrong-typed field: `param` in OpenAI's notation (`tools[0].function.parameters`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
@@ -108,12 +136,17 @@ pub struct Mismatch {
 
 /// Checks `body` against `shape`. Input that is not JSON passes: the request's own parser says why.
 pub fn check(body: &[u8], shape: &'static Shape) -> Result<(), Mismatch> {
+    check_as(body, Known(shape, Wording::OpenAi))
+}
+
+pub fn check_as(body: &[u8], known: Known) -> Result<(), Mismatch> {
     let found = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(body);
     let seed = Check {
-        shape,
+        shape: known.0,
         path: &Path::Root,
         found: &found,
+        wording: known.1,
     };
     let _ = seed.deserialize(&mut de);
     match found.into_inner() {
@@ -125,11 +158,7 @@ pub fn check(body: &[u8], shape: &'static Shape) -> Result<(), Mismatch> {
 
 /// A route layer: a body whose known fields have the wrong types is a 400 (`invalid_type`) in the
 /// route's shape before the handler sees it.
-pub(crate) async fn layer(
-    State(shape): State<&'static Shape>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn layer(State(known): State<Known>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     // The body layer in front has already read the whole body; this only takes it back out.
     let bytes = match body.collect().await {
@@ -139,7 +168,7 @@ pub(crate) async fn layer(
             return super::shaped(parts.uri.path(), err);
         }
     };
-    if let Err(m) = check(&bytes, shape) {
+    if let Err(m) = check_as(&bytes, known) {
         let err = ApiError::invalid(m.message)
             .with_param(m.param)
             .with_code("invalid_type");
@@ -155,13 +184,25 @@ enum Path<'a> {
     Index(&'a Path<'a>, usize),
 }
 
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Path<'_> {
+    /// `tools[0].function` (OpenAI) or `tools.0.function` (Anthropic).
+    fn render(&self, wording: Wording, out: &mut String) {
+        use std::fmt::Write;
         match self {
-            Path::Root => Ok(()),
-            Path::Key(Path::Root, k) => write!(f, "{k}"),
-            Path::Key(parent, k) => write!(f, "{parent}.{k}"),
-            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Root => {}
+            Path::Key(Path::Root, k) => out.push_str(k),
+            Path::Key(parent, k) => {
+                parent.render(wording, out);
+                out.push('.');
+                out.push_str(k);
+            }
+            Path::Index(parent, i) => {
+                parent.render(wording, out);
+                let _ = match wording {
+                    Wording::OpenAi => write!(out, "[{i}]"),
+                    Wording::Anthropic => write!(out, ".{i}"),
+                };
+            }
         }
     }
 }
@@ -170,6 +211,7 @@ struct Check<'a> {
     shape: &'static Shape,
     path: &'a Path<'a>,
     found: &'a RefCell<Option<Mismatch>>,
+    wording: Wording,
 }
 
 impl Check<'_> {
@@ -178,12 +220,19 @@ impl Check<'_> {
         if let Some(s) = self.shape.accepting(kind) {
             return Ok(s);
         }
-        let param = self.path.to_string();
-        let message = format!(
-            "Invalid type for '{param}': expected {}, but got {} instead.",
-            self.shape.expected(),
-            kind.got()
-        );
+        let mut param = String::new();
+        self.path.render(self.wording, &mut param);
+        let message = match self.wording {
+            Wording::OpenAi => format!(
+                "Invalid type for '{param}': expected {}, but got {} instead.",
+                self.shape.expected(),
+                kind.got()
+            ),
+            Wording::Anthropic => format!(
+                "{param}: Input should be a valid {}",
+                self.shape.anthropic_name()
+            ),
+        };
         *self.found.borrow_mut() = Some(Mismatch { param, message });
         Err(E::custom("invalid type"))
     }
@@ -253,6 +302,7 @@ impl<'de> Visitor<'de> for Check<'_> {
                 shape: item,
                 path: &path,
                 found: self.found,
+                wording: self.wording,
             };
             if seq.next_element_seed(seed)?.is_none() {
                 return Ok(());
@@ -274,6 +324,7 @@ impl<'de> Visitor<'de> for Check<'_> {
                         shape,
                         path: &path,
                         found: self.found,
+                        wording: self.wording,
                     })?;
                 }
                 None => {
@@ -329,6 +380,20 @@ mod tests {
         );
         let m = err(r#"{"stop":["a",{}]}"#);
         assert_eq!(m.param, "stop[1]");
+    }
+
+    #[test]
+    fn anthropic_routes_get_anthropics_words() {
+        let m = check_as(
+            br#"{"tools":[{"function":{"parameters":[]}}]}"#,
+            Known(&T, Wording::Anthropic),
+        )
+        .expect_err("mismatch");
+        assert_eq!(m.param, "tools.0.function.parameters");
+        assert_eq!(
+            m.message,
+            "tools.0.function.parameters: Input should be a valid dictionary"
+        );
     }
 
     #[test]

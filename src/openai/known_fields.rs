@@ -4,6 +4,10 @@
 //! tables against the OpenAPI document, field by field.
 
 use crate::http::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
+use crate::http::typecheck::{Known, Wording};
+
+pub const CHAT_CHECK: Known = Known(&CHAT, Wording::OpenAi);
+pub const RESPONSES_CHECK: Known = Known(&RESPONSES, Wording::OpenAi);
 
 /// A free-form object (metadata, a JSON schema, options codex-serve passes over).
 const OBJ: Shape = Obj(&[]);
