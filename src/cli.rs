@@ -161,7 +161,7 @@ pub struct ServeArgs {
     pub max_connections: usize,
 
     /// TCP connections per listener that may be open without having sent a request with the key yet;
-    /// further TCP clients wait in the backlog.
+    /// one more closes the oldest of them.
     #[arg(
         long,
         value_name = "N",

@@ -15,7 +15,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::apikey::ApiKey;
@@ -34,28 +33,29 @@ pub struct NetworkPolicy {
 
 /// One TCP connection's standing, in each of its requests' extensions. It is unauthenticated until a
 /// request on it passes the key check (any request, with `--no-auth`); until then it holds a place among
-/// its listener's unauthenticated connections and runs against `--unauth-header-timeout`.
+/// its listener's unauthenticated connections (`ticket`, given back by dropping it) and runs against
+/// `--unauth-header-timeout`.
 #[derive(Clone, Debug)]
 pub struct ConnAuth(Arc<ConnAuthState>);
 
 #[derive(Debug)]
 struct ConnAuthState {
-    unauth: Mutex<Option<OwnedSemaphorePermit>>,
+    ticket: Mutex<Option<Box<dyn std::any::Any + Send>>>,
     passed: CancellationToken,
 }
 
 impl ConnAuth {
-    pub fn new(unauth: Option<OwnedSemaphorePermit>) -> ConnAuth {
+    pub fn new(ticket: Option<Box<dyn std::any::Any + Send>>) -> ConnAuth {
         ConnAuth(Arc::new(ConnAuthState {
-            unauth: Mutex::new(unauth),
+            ticket: Mutex::new(ticket),
             passed: CancellationToken::new(),
         }))
     }
 
     /// A request passed the key check: give the unauthenticated place back and lift the deadline.
     fn passed(&self) {
-        if let Ok(mut unauth) = self.0.unauth.lock() {
-            unauth.take();
+        if let Ok(mut ticket) = self.0.ticket.lock() {
+            ticket.take();
         }
         self.0.passed.cancel();
     }

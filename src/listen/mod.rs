@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod tcp;
+mod unauth;
 pub mod unix;
 
 use std::future::Future;
@@ -16,6 +17,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 
 use crate::http::guard::ConnAuth;
+use unauth::UnauthPool;
+
+/// A TCP connection's standing until it shows the key.
+struct Unauth {
+    conn: ConnAuth,
+    /// Cancelled when newer unauthenticated connections push this one out of the pool.
+    pushed_out: CancellationToken,
+}
 use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -31,7 +40,8 @@ pub struct ConnLimits {
     /// Connections served at once by each listener, counted apart: TCP clients never take the Unix
     /// socket's. Further clients wait in that listener's kernel backlog.
     pub max_connections: usize,
-    /// Of a TCP listener's connections, how many may be waiting to send a request with the key.
+    /// Of a TCP listener's connections, how many may be waiting to send a request with the key; one more
+    /// closes the oldest of them.
     pub max_unauth_connections: usize,
     /// A TCP connection that has not sent a request with the key this long after it opened is closed.
     pub unauth_header_timeout: Duration,
@@ -94,18 +104,18 @@ pub enum Stopped {
 }
 
 /// What a connection holds for as long as it is open: its place under its listener's limit and, on TCP,
-/// its place among the connections that have not shown the key yet (given back once it has).
+/// the pool of that listener's connections that have not shown the key yet.
 #[derive(Default)]
 struct Slot {
     _listener: Option<OwnedSemaphorePermit>,
-    unauth: Option<OwnedSemaphorePermit>,
+    unauth: Option<Arc<UnauthPool>>,
 }
 
 /// Accepts from one source under that source's own limits and hands each connection to the serve loop.
 /// Waiting for a free slot leaves further clients in this listener's backlog, and only this one's.
 async fn accept(source: Source, limits: ConnLimits, to_serve: mpsc::Sender<(Conn, Slot)>) {
     let listener_slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let unauth_slots = Arc::new(Semaphore::new(limits.max_unauth_connections.max(1)));
+    let unauth = UnauthPool::new(limits.max_unauth_connections);
     loop {
         let Ok(listener) = listener_slots.clone().acquire_owned().await else {
             return;
@@ -113,12 +123,10 @@ async fn accept(source: Source, limits: ConnLimits, to_serve: mpsc::Sender<(Conn
         let next = match &source {
             Source::One(_) => break,
             Source::Unix(l) => l.accept().await.map(|(s, _)| (Conn::Unix(s), None)),
-            Source::Tcp(l) => {
-                let Ok(unauth) = unauth_slots.clone().acquire_owned().await else {
-                    return;
-                };
-                l.accept().await.map(|(s, _)| (Conn::Tcp(s), Some(unauth)))
-            }
+            Source::Tcp(l) => l
+                .accept()
+                .await
+                .map(|(s, _)| (Conn::Tcp(s), Some(unauth.clone()))),
         };
         match next {
             Ok((conn, unauth)) => {
@@ -289,11 +297,17 @@ impl Conns {
             Conn::Tcp(stream) => {
                 // Streams are many small writes; don't let Nagle hold deltas back.
                 let _ = stream.set_nodelay(true);
-                let Slot { _listener, unauth } = slot;
-                let auth = ConnAuth::new(unauth);
-                let slot = Slot {
-                    _listener,
-                    unauth: None,
+                // A TCP socket handed over as one connection has no pool: it is one connection.
+                let (ticket, pushed_out) = match &slot.unauth {
+                    Some(pool) => {
+                        let (ticket, out) = pool.admit();
+                        (Some(Box::new(ticket) as Box<dyn std::any::Any + Send>), out)
+                    }
+                    None => (None, CancellationToken::new()),
+                };
+                let auth = Unauth {
+                    conn: ConnAuth::new(ticket),
+                    pushed_out,
                 };
                 self.spawn(stream, &routers.network, &self.http, slot, Some(auth));
             }
@@ -313,12 +327,12 @@ impl Conns {
         router: &Router,
         http: &http1::Builder,
         slot: Slot,
-        auth: Option<ConnAuth>,
+        auth: Option<Unauth>,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let inner = TowerToHyperService::new(router.clone());
-        let ext = auth.clone();
+        let ext = auth.as_ref().map(|a| a.conn.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             if let Some(a) = &ext {
                 req.extensions_mut().insert(a.clone());
@@ -326,15 +340,17 @@ impl Conns {
             inner.call(req)
         });
         // A TCP connection must show the key soon after it opens, or it is cut: a stranger without the key
-        // cannot hold a connection for the whole header timeout, request after request.
+        // cannot hold a connection for the whole header timeout, request after request. Until it has, a
+        // newer connection may also push it out of the listener's pool.
         let unauth_timeout = self.unauth_header_timeout;
         let deadline = async move {
-            match auth {
-                Some(a) => tokio::select! {
-                    _ = tokio::time::sleep(unauth_timeout) => {}
-                    _ = a.wait_passed() => std::future::pending().await,
-                },
-                None => std::future::pending().await,
+            let Some(a) = auth else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(unauth_timeout) => "no request with the key within --unauth-header-timeout",
+                _ = a.pushed_out.cancelled() => "pushed out by newer connections without the key (--max-unauth-connections)",
+                _ = a.conn.wait_passed() => std::future::pending().await,
             }
         };
         let conn = http
@@ -360,7 +376,7 @@ impl Conns {
                 },
                 // Dropping the connection drops its response stream, and with it the upstream request.
                 _ = cancel.cancelled() => tracing::debug!("connection cut at the end of the grace period"),
-                _ = deadline => tracing::debug!("TCP connection closed: no request with the key within --unauth-header-timeout"),
+                why = deadline => tracing::debug!("TCP connection closed: {why}"),
             }
             drop(active);
             drop(slot);
