@@ -1,5 +1,6 @@
 //! Where requests come from (Unix socket, TCP, stdio, sockets handed over by systemd or launchd) and the
-//! one connection loop they all share: connection limit, header limits, idle exit, graceful shutdown.
+//! one connection loop they all share: connection limits (each listener its own; TCP connections without
+//! the key in a small pool with a short deadline), header limits, idle exit, graceful shutdown.
 
 pub mod activation;
 pub mod tcp;
@@ -11,27 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-
-use crate::http::guard::ConnAuth;
-use unauth::UnauthPool;
-
-/// A TCP connection's standing until it shows the key.
-struct Unauth {
-    conn: ConnAuth,
-    /// Cancelled when newer unauthenticated connections push this one out of the pool.
-    pushed_out: CancellationToken,
-}
-use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::http::guard::ConnAuth;
+use unauth::UnauthPool;
 
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
@@ -62,6 +56,13 @@ impl Default for ConnLimits {
             shutdown_grace: Duration::from_secs(30),
         }
     }
+}
+
+/// A TCP connection's standing until it shows the key.
+struct Unauth {
+    conn: ConnAuth,
+    /// Cancelled when newer unauthenticated connections push this one out of the pool.
+    pushed_out: CancellationToken,
 }
 
 /// The two faces of the app: as is for the Unix socket and stdio (private to the user by construction),
