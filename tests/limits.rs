@@ -636,3 +636,40 @@ async fn anthropic_known_fields_are_type_checked_in_anthropics_words() {
         assert_eq!(r.status, 200, "{path}: {}", r.text());
     }
 }
+
+/// F8 on the Ollama routes: a known field of the wrong type is a 400 in Ollama's shape and Go's words.
+#[tokio::test]
+async fn ollama_known_fields_are_type_checked_in_gos_words() {
+    let (s, _addr) = start(&[]).await;
+    let chat = serde_json::json!({"model": "gpt-5.1-codex", "stream": false,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let generate = serde_json::json!({"model": "gpt-5.1-codex", "stream": false, "prompt": "hi"});
+    let cases: Vec<(&str, &Value, &str, Value, &str)> = vec![
+        ("/api/chat", &chat, "stream", "yes".into(),
+         "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool"),
+        ("/api/chat", &chat, "messages", "hi".into(),
+         "json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message"),
+        ("/api/chat", &chat, "messages", serde_json::json!([{"role": "user", "content": ["x"]}]),
+         "json: cannot unmarshal array into Go struct field ChatRequest.messages.content of type string"),
+        ("/api/chat", &chat, "options", serde_json::json!([]),
+         "json: cannot unmarshal array into Go struct field ChatRequest.options of type map[string]interface {}"),
+        ("/api/generate", &generate, "context", serde_json::json!(["a"]),
+         "json: cannot unmarshal string into Go struct field GenerateRequest.context of type int"),
+        ("/api/generate", &generate, "raw", 1.into(),
+         "json: cannot unmarshal number into Go struct field GenerateRequest.raw of type bool"),
+    ];
+    for (path, base, field, value, message) in cases {
+        let mut body = base.clone();
+        body[field] = value;
+        let r = s.post(path, body).await;
+        assert_eq!(r.status, 400, "{path} {field}: {}", r.text());
+        assert_eq!(r.json()["error"], message, "{path} {field}");
+    }
+    for (path, base) in [("/api/chat", &chat), ("/api/generate", &generate)] {
+        let mut body = base.clone();
+        body["options"] = serde_json::json!({"temperature": 0.1});
+        body["some_future_field"] = serde_json::json!([1]);
+        let r = s.post(path, body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+}

@@ -80,9 +80,27 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .route("/", get(root))
         .route("/api/version", get(ollama::models::version))
         .route("/api/tags", get(ollama::models::tags))
-        .route("/api/show", post(ollama::models::show))
-        .route("/api/chat", post(ollama::chat::chat))
-        .route("/api/generate", post(ollama::chat::generate))
+        .route(
+            "/api/show",
+            post(ollama::models::show).layer(middleware::from_fn_with_state(
+                ollama::known_fields::SHOW_CHECK,
+                typecheck::layer,
+            )),
+        )
+        .route(
+            "/api/chat",
+            post(ollama::chat::chat).layer(middleware::from_fn_with_state(
+                ollama::known_fields::CHAT_CHECK,
+                typecheck::layer,
+            )),
+        )
+        .route(
+            "/api/generate",
+            post(ollama::chat::generate).layer(middleware::from_fn_with_state(
+                ollama::known_fields::GENERATE_CHECK,
+                typecheck::layer,
+            )),
+        )
         // Only matched routes read bodies; a refusal (unknown route, wrong method) leaves it unread.
         .route_layer(middleware::from_fn_with_state(app.clone(), body::read))
         .fallback(not_found)

@@ -36,6 +36,8 @@ pub enum Shape {
     Arr(&'static Shape),
     /// The first alternative of the value's JSON type is the one checked further.
     OneOf(&'static [Shape]),
+    /// A shape with the Go type Ollama declares for it (`[]api.Message`), for Ollama's wording only.
+    Go(&'static str, &'static Shape),
 }
 
 /// A JSON value's type, as OpenAI's messages name it.
@@ -50,6 +52,17 @@ enum Kind {
 }
 
 impl Kind {
+    /// Go's encoding/json name for a JSON value's type.
+    fn go(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::Int | Kind::Float => "number",
+            Kind::Bool => "bool",
+            Kind::Obj => "object",
+            Kind::Arr => "array",
+        }
+    }
+
     fn got(self) -> &'static str {
         match self {
             Kind::Str => "a string",
@@ -74,6 +87,7 @@ impl Shape {
             Shape::Obj(_) => kind == Kind::Obj,
             Shape::Arr(_) => kind == Kind::Arr,
             Shape::OneOf(alts) => return alts.iter().find_map(|a| a.accepting(kind)),
+            Shape::Go(_, inner) => return inner.accepting(kind),
         };
         ok.then_some(self)
     }
@@ -96,6 +110,7 @@ impl Shape {
                     [] => "nothing".into(),
                 }
             }
+            Shape::Go(_, inner) => inner.expected(),
         }
     }
 }
@@ -105,6 +120,8 @@ impl Shape {
 pub enum Wording {
     OpenAi,
     Anthropic,
+    /// Go's encoding/json, as Ollama answers, with the Go struct the body is read into.
+    Ollama(&'static str),
 }
 
 /// One route's check: the request type's fields, and the API's wording.
@@ -123,6 +140,22 @@ impl Shape {
             Shape::Obj(_) => "dictionary",
             Shape::Arr(_) => "list",
             Shape::OneOf(alts) => alts.first().map_or("value", Shape::anthropic_name),
+            Shape::Go(_, inner) => inner.anthropic_name(),
+        }
+    }
+
+    /// The Go type Ollama reads a field into.
+    fn go_type(&self) -> String {
+        match self {
+            Shape::Any => "interface {}".into(),
+            Shape::Str => "string".into(),
+            Shape::Num => "float64".into(),
+            Shape::Int => "int".into(),
+            Shape::Bool => "bool".into(),
+            Shape::Obj(_) => "map[string]interface {}".into(),
+            Shape::Arr(item) => format!("[]{}", item.go_type()),
+            Shape::OneOf(alts) => alts.first().map_or("interface {}".into(), Shape::go_type),
+            Shape::Go(name, _) => (*name).into(),
         }
     }
 }
@@ -185,7 +218,7 @@ enum Path<'a> {
 }
 
 impl Path<'_> {
-    /// `tools[0].function` (OpenAI) or `tools.0.function` (Anthropic).
+    /// `tools[0].function` (OpenAI), `tools.0.function` (Anthropic) or `tools.function` (Go).
     fn render(&self, wording: Wording, out: &mut String) {
         use std::fmt::Write;
         match self {
@@ -201,6 +234,7 @@ impl Path<'_> {
                 let _ = match wording {
                     Wording::OpenAi => write!(out, "[{i}]"),
                     Wording::Anthropic => write!(out, ".{i}"),
+                    Wording::Ollama(_) => Ok(()),
                 };
             }
         }
@@ -231,6 +265,11 @@ impl Check<'_> {
             Wording::Anthropic => format!(
                 "{param}: Input should be a valid {}",
                 self.shape.anthropic_name()
+            ),
+            Wording::Ollama(root) => format!(
+                "json: cannot unmarshal {} into Go struct field {root}.{param} of type {}",
+                kind.go(),
+                self.shape.go_type()
             ),
         };
         *self.found.borrow_mut() = Some(Mismatch { param, message });
@@ -380,6 +419,30 @@ mod tests {
         );
         let m = err(r#"{"stop":["a",{}]}"#);
         assert_eq!(m.param, "stop[1]");
+    }
+
+    #[test]
+    fn ollama_routes_get_gos_words() {
+        static MSG: Shape = Shape::Obj(&[("content", Shape::Str)]);
+        static O: Shape = Shape::Obj(&[
+            ("messages", Shape::Go("[]api.Message", &Shape::Arr(&MSG))),
+            ("stream", Shape::Bool),
+        ]);
+        let known = Known(&O, Wording::Ollama("ChatRequest"));
+        let m = check_as(br#"{"messages":[{"content":[1]}]}"#, known).expect_err("mismatch");
+        assert_eq!(
+            m.message,
+            "json: cannot unmarshal array into Go struct field ChatRequest.messages.content of type string"
+        );
+        let m = check_as(br#"{"messages":"hi"}"#, known).expect_err("mismatch");
+        assert!(
+            m.message
+                .ends_with("ChatRequest.messages of type []api.Message"),
+            "{}",
+            m.message
+        );
+        let m = check_as(br#"{"stream":"yes"}"#, known).expect_err("mismatch");
+        assert!(m.message.ends_with("of type bool"), "{}", m.message);
     }
 
     #[test]

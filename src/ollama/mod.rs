@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod error;
+pub mod known_fields;
 pub mod models;
 pub mod request;
 pub mod response;
