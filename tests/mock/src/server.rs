@@ -499,13 +499,13 @@ async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer
                 &["text", "image"],
             ),
             model(
-                "gpt-5.1-codex",
+                "gpt-6.2-sol",
                 1,
                 &["low", "medium", "high"],
                 &["text", "image"],
             ),
             // Text only, so that clients can see a model without vision.
-            model("gpt-5.1-codex-mini", 2, &["medium", "high"], &["text"]),
+            model("gpt-5.6-luna", 2, &["medium", "high"], &["text"]),
         ];
         json_response(200, &json!({ "models": models }))
     };
