@@ -310,6 +310,12 @@ impl MockCodex {
         self.shared.state().mint(account_id, exp_in_secs)
     }
 
+    /// Make `access_token` invalid now, as the backend does with a revoked token: every request
+    /// with it gets 401 `token_expired` until the client refreshes.
+    pub fn revoke(&self, access_token: &str) {
+        self.shared.state().access.remove(access_token);
+    }
+
     /// Clear queued replies and the request logs (minted tokens stay valid).
     pub fn reset(&self) {
         self.shared.state().reset();
