@@ -133,7 +133,10 @@ async fn a_message_with_claude_codes_model_names() {
     assert_eq!(e["type"], "error");
     assert_eq!(e["error"]["type"], "not_found_error");
     let m = e["error"]["message"].as_str().unwrap_or("");
-    assert!(m.contains("gpt-6.1-terra") && m.contains("--model-map"), "{m}");
+    assert!(
+        m.contains("gpt-6.1-terra") && m.contains("--model-map"),
+        "{m}"
+    );
 
     // A Codex name passes through.
     let r = s.post("/v1/messages", msg("gpt-6.2-sol", "direct")).await;

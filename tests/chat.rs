@@ -29,7 +29,10 @@ async fn healthz_and_models() {
         assert!(m["created"].is_i64() && m["owned_by"].is_string());
     }
     // The catalog came from the backend (which lists no gpt-6.2-astra), not from the built-in fallback.
-    assert!(!ids.contains(&"gpt-6.2-astra"), "built-in list served: {ids:?}");
+    assert!(
+        !ids.contains(&"gpt-6.2-astra"),
+        "built-in list served: {ids:?}"
+    );
 
     let r = s.request("GET", "/v1/models/gpt-6.2-sol", None).await;
     assert_eq!(r.json()["id"], "gpt-6.2-sol");

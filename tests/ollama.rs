@@ -73,9 +73,7 @@ async fn version_tags_and_show_come_from_the_catalog() {
     assert_eq!(v["model_info"]["codex.context_length"], 272_000);
     assert!(v.get("size").is_none() && v.get("digest").is_none());
     // The older `name` field works too.
-    let r = s
-        .post("/api/show", json!({"name": "gpt-5.6-luna"}))
-        .await;
+    let r = s.post("/api/show", json!({"name": "gpt-5.6-luna"})).await;
     assert_eq!(r.status, 200);
 
     let r = s.post("/api/show", json!({"model": "llama3:8b"})).await;
@@ -98,10 +96,7 @@ async fn version_tags_and_show_come_from_the_catalog() {
         .iter()
         .filter_map(|m| m["name"].as_str().map(str::to_owned))
         .collect();
-    assert!(
-        names.contains(&"gpt-6.2-sol:high".to_owned()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"gpt-6.2-sol:high".to_owned()), "{names:?}");
     let r = s
         .post("/api/show", json!({"model": "gpt-5.6-luna:low"}))
         .await;
@@ -367,10 +362,7 @@ async fn images_structured_output_and_generate() {
 async fn an_empty_request_loads_and_keep_alive_zero_unloads() {
     let s = Server::start().await;
     let r = s
-        .post(
-            "/api/chat",
-            json!({"model": "gpt-6.2-sol", "messages": []}),
-        )
+        .post("/api/chat", json!({"model": "gpt-6.2-sol", "messages": []}))
         .await;
     assert_eq!(r.status, 200);
     let v = r.json();
