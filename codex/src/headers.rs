@@ -82,16 +82,21 @@ fn authorize(map: &mut HeaderMap, creds: &Credentials) {
 
 /// Headers of the calls other than Responses.
 pub fn for_call(call: Call, id: &Identity, creds: &Credentials) -> HeaderMap {
+    // In the CLI's order: the workspace check has no `version` or `originator`, and its user agent no
+    // suffix.
     let mut map = HeaderMap::new();
     match call {
-        Call::AccountsCheck => put(&mut map, "user-agent", &id.base_user_agent),
+        Call::AccountsCheck => {
+            put(&mut map, "user-agent", &id.base_user_agent);
+            authorize(&mut map, creds);
+        }
         Call::Models | Call::Compact => {
             put(&mut map, "version", &id.version);
+            authorize(&mut map, creds);
             put(&mut map, "originator", &id.originator);
             put(&mut map, "user-agent", &id.user_agent);
         }
     }
-    authorize(&mut map, creds);
     if call == Call::Compact {
         put(&mut map, "content-type", "application/json");
     }
