@@ -520,10 +520,7 @@ mod tests {
             split_model("gpt-6.2-sol:xhigh"),
             ("gpt-6.2-sol", Some(ReasoningEffort::Xhigh))
         );
-        assert_eq!(
-            split_model("gpt-5.6-luna"),
-            ("gpt-5.6-luna", None)
-        );
+        assert_eq!(split_model("gpt-5.6-luna"), ("gpt-5.6-luna", None));
         let err = parse(serde_json::json!({"model":"m","messages":[]}))
             .translate(&defaults(), None)
             .err()
