@@ -45,8 +45,8 @@ struct Scenario {
     tool: bool,
     /// Seconds until the access token expires (negative: expired).
     token_exp: i64,
-    /// The access token is revoked: the first Responses call gets 401.
-    revoke: bool,
+    /// The backend stops taking the access token: Responses answer 401 until a refresh.
+    reject: bool,
     routing: Option<&'static str>,
 }
 
@@ -57,7 +57,7 @@ const BASE: Scenario = Scenario {
     image: false,
     tool: false,
     token_exp: 3600,
-    revoke: false,
+    reject: false,
     routing: None,
 };
 
@@ -93,7 +93,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "unauthorized",
-            revoke: true,
+            reject: true,
             ..BASE
         },
         Scenario {
@@ -110,8 +110,8 @@ async fn scenario_mock(ns: &NetNs, catalog: &Value, sc: &Scenario) -> (MockCodex
     mock.set_models(catalog.clone());
     mock.set_routing(sc.routing);
     let tokens = mock.issue_tokens(ACCOUNT, sc.token_exp);
-    if sc.revoke {
-        mock.revoke(&tokens.access_token);
+    if sc.reject {
+        mock.reject_responses_until_refresh();
     }
     (mock, tokens)
 }
@@ -223,7 +223,11 @@ fn exec_command_tool() -> Value {
 
 /// The same scenario through codex-serve: one chat completion (two for the tool round trip). Returns
 /// what reached the mock, and a note when codex-serve's answers were not the expected ones.
-async fn run_serve(ns: &NetNs, catalog: &Value, sc: &Scenario) -> (Vec<LoggedRequest>, Vec<String>) {
+async fn run_serve(
+    ns: &NetNs,
+    catalog: &Value,
+    sc: &Scenario,
+) -> (Vec<LoggedRequest>, Vec<String>) {
     let (mock, tokens) = scenario_mock(ns, catalog, sc).await;
     let serve = Serve::start(ns, &mock, &tokens).await;
     let mut notes = Vec::new();
@@ -237,10 +241,8 @@ async fn run_serve(ns: &NetNs, catalog: &Value, sc: &Scenario) -> (Vec<LoggedReq
         json!({"role": "system", "content": SYSTEM}),
         json!({"role": "user", "content": content}),
     ];
-    let mut body = json!({"model": sc.model, "messages": messages});
-    if sc.tool {
-        body["tools"] = json!([exec_command_tool()]);
-    }
+    // The CLI always offers its tools; the client here always offers one.
+    let body = json!({"model": sc.model, "messages": messages, "tools": [exec_command_tool()]});
     let reply = serve.chat(&body).await;
     if reply.status != 200 {
         notes.push(format!(
@@ -286,10 +288,7 @@ fn bundled_catalog(ns: &NetNs, bin: &Path) -> Value {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = ns
-        .spawn(c)
-        .wait_with_output()
-        .expect("codex debug models");
+    let output = ns.spawn(c).wait_with_output().expect("codex debug models");
     assert!(
         output.status.success(),
         "codex debug models --bundled failed: {}",
@@ -366,7 +365,11 @@ async fn parity_with_the_pinned_codex_cli() {
         let serve = forms::checks(&serve_log);
         check_count += cli.len();
         all_diffs.extend(differences(sc.name, &cli, &serve));
-        notes.extend(serve_notes.into_iter().map(|n| format!("[{}] {n}", sc.name)));
+        notes.extend(
+            serve_notes
+                .into_iter()
+                .map(|n| format!("[{}] {n}", sc.name)),
+        );
         cli_snapshot.insert(sc.name.to_owned(), snapshot_view(&cli));
     }
 
@@ -380,6 +383,15 @@ async fn parity_with_the_pinned_codex_cli() {
         all_diffs.len(),
         unexplained.len()
     ));
+    if allowed > 0 {
+        report.push_str("\nDifferences kept on purpose (reference/PARITY.md):\n");
+        for a in allowances
+            .iter()
+            .filter(|a| !stale.iter().any(|s| std::ptr::eq(*s, *a)))
+        {
+            report.push_str(&format!("  {} {}: {}\n", a.scenario, a.check, a.reason));
+        }
+    }
     for note in &notes {
         report.push_str(&format!("\nnote: {note}\n"));
     }
@@ -436,7 +448,10 @@ async fn parity_with_the_pinned_codex_cli() {
     }
     eprintln!("{report}");
     assert!(
-        unexplained.is_empty() && stale.is_empty() && snapshot_problem.is_none() && notes.is_empty(),
+        unexplained.is_empty()
+            && stale.is_empty()
+            && snapshot_problem.is_none()
+            && notes.is_empty(),
         "{report}"
     );
 }

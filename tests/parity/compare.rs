@@ -44,7 +44,9 @@ pub fn parse_allowances(text: &str) -> Result<Vec<Allowance>, String> {
         if !inside || trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let bad = || format!("reference/PARITY.md line {line_no}: expected `SCENARIO CHECK: reason`, got {trimmed:?}");
+        let bad = || {
+            format!("reference/PARITY.md line {line_no}: expected `SCENARIO CHECK: reason`, got {trimmed:?}")
+        };
         let (scenario, rest) = trimmed.split_once(' ').ok_or_else(bad)?;
         let (check, reason) = rest.split_once(": ").ok_or_else(bad)?;
         if reason.trim().is_empty() {
@@ -96,15 +98,17 @@ fn required(check: &str) -> bool {
 /// misses, or a form the CLI never used.
 pub fn differences(scenario: &str, cli: &Checks, serve: &Checks) -> Vec<Difference> {
     let mut out = Vec::new();
-    let kinds_sent: BTreeSet<&str> = serve
-        .keys()
-        .filter_map(|k| k.split(' ').next())
-        .collect();
+    let kinds_sent: BTreeSet<&str> = serve.keys().filter_map(|k| k.split(' ').next()).collect();
     let names: BTreeSet<&String> = cli.keys().chain(serve.keys()).collect();
     for name in names {
         let (c, s) = (cli.get(name), serve.get(name));
         let kind = name.split(' ').next().unwrap_or("");
         let differs = match (c, s) {
+            // Key lists: codex-serve's keys must be ones the CLI sends, in the CLI's order. A key it
+            // leaves out shows as that key's own check.
+            (Some(c), Some(s)) if name.ends_with(" keys") => {
+                !s.iter().all(|s| c.iter().any(|c| keys_compatible(c, s)))
+            }
             (Some(c), Some(s)) => !s.is_subset(c),
             (None, Some(_)) => true,
             // A kind codex-serve never sent shows once, as its path check, not as every header.
@@ -123,6 +127,19 @@ pub fn differences(scenario: &str, cli: &Checks, serve: &Checks) -> Vec<Differen
         }
     }
     out
+}
+
+/// `serve` (comma-joined keys) holds only keys of `cli`, in the same relative order.
+fn keys_compatible(cli: &str, serve: &str) -> bool {
+    let cli: Vec<&str> = cli.split(',').collect();
+    let mut last = None;
+    for key in serve.split(',').filter(|k| !k.is_empty()) {
+        match cli.iter().position(|c| *c == key) {
+            Some(at) if last.is_none_or(|l| at > l) => last = Some(at),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The differences no allowance covers, and the allowances that covered nothing.

@@ -115,21 +115,40 @@ fn request_checks(kind: &str, r: &LoggedRequest, out: &mut Checks) {
     let keys: Vec<&str> = body.keys().map(String::as_str).collect();
     add(out, format!("{kind} body keys"), keys.join(","));
     for (key, value) in body {
+        let check = format!("{kind} body.{key}");
         match key.as_str() {
-            "input" => input_checks(kind, value, out),
-            "tools" => tool_checks(&format!("{kind} tool"), value, out),
+            "input" => {
+                add(out, check, "<items>".to_owned());
+                input_checks(kind, value, out);
+            }
+            "tools" => {
+                add(out, check, "<tools>".to_owned());
+                tool_checks(&format!("{kind} tool"), value, out);
+            }
             "client_metadata" => metadata_checks(kind, value, out),
-            _ => add(out, format!("{kind} body.{key}"), form(key, value)),
+            _ => add(out, check, form(key, value)),
         }
     }
     if kind == "responses" {
-        let lite = body
-            .get("input")
-            .and_then(|i| i.get(0))
-            .is_some_and(|first| first["type"] == "additional_tools");
-        let shape = if lite { "lite" } else { "classic" };
-        add(out, "responses shape".to_owned(), shape.to_owned());
+        add(out, "responses shape".to_owned(), shape(r, body));
     }
+}
+
+/// `lite`: the Responses Lite header, tools only in an `additional_tools` item; `classic`: neither;
+/// anything else is `mixed`.
+fn shape(r: &LoggedRequest, body: &serde_json::Map<String, Value>) -> String {
+    let header = r.header("x-openai-internal-codex-responses-lite") == Some("true");
+    let additional = body
+        .get("input")
+        .and_then(Value::as_array)
+        .is_some_and(|items| items.iter().any(|i| i["type"] == "additional_tools"));
+    let top_tools = body.contains_key("tools");
+    match (header, additional, top_tools) {
+        (true, true, false) => "lite",
+        (false, false, _) => "classic",
+        _ => "mixed",
+    }
+    .to_owned()
 }
 
 fn input_checks(kind: &str, input: &Value, out: &mut Checks) {
@@ -141,7 +160,11 @@ fn input_checks(kind: &str, input: &Value, out: &mut Checks) {
         add(out, format!("{kind} body.input[0]"), item_kind(first));
     }
     for item in items {
-        add(out, format!("{kind} input {}", item_kind(item)), form("", item));
+        add(
+            out,
+            format!("{kind} input {}", item_kind(item)),
+            form("", item),
+        );
         if let Some(tools) = item.get("tools") {
             let container = item["type"].as_str().unwrap_or("?");
             tool_checks(&format!("{kind} {container} tool"), tools, out);
@@ -187,7 +210,7 @@ fn metadata_checks(kind: &str, value: &Value, out: &mut Checks) {
     keys.sort_unstable();
     add(
         out,
-        format!("{kind} body.client_metadata keys (any order)"),
+        format!("{kind} body.client_metadata keys"),
         keys.join(","),
     );
     for (key, v) in map {
@@ -245,6 +268,16 @@ fn user_agent_form(value: &str) -> String {
     let rest = rest.trim_start();
     let suffix = rest.find(" (").map_or("", |i| &rest[i..]);
     let terminal = if rest.is_empty() { "" } else { " <terminal>" };
+    // The CLI adds ` (originator; version)` once it is set up: its first calls (the first /models,
+    // a refresh at start) go without. Either is its form.
+    let usual = product
+        .split_once('/')
+        .map(|(name, version)| format!(" ({name}; {version})"));
+    let suffix = if suffix.is_empty() || Some(suffix) == usual.as_deref() {
+        usual.map_or(String::new(), |u| format!("[{u}]"))
+    } else {
+        suffix.to_owned()
+    };
     format!("{product} (<os>; {arch}){terminal}{suffix}")
 }
 
@@ -355,21 +388,25 @@ mod tests {
 
     #[test]
     fn forms_keep_fixed_values_and_abstract_ids() {
-        assert_eq!(
-            ids("01a233aa-c0f9-7c33-9550-b1b4c6af0c54:0"),
-            "<uuidv7>:0"
-        );
+        assert_eq!(ids("01a233aa-c0f9-7c33-9550-b1b4c6af0c54:0"), "<uuidv7>:0");
         assert_eq!(
             ids("msg_1366de8d-ee9f-5a29-8c14-04c1268088bb"),
             "msg_<uuidv5>"
         );
+        let full = "codex_exec/0.171.0 (<os>; x86_64) <terminal>[ (codex_exec; 0.171.0)]";
         assert_eq!(
-            user_agent_form("codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.171.0)"),
-            "codex_exec/0.171.0 (<os>; x86_64) <terminal> (codex_exec; 0.171.0)"
+            user_agent_form(
+                "codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.171.0)"
+            ),
+            full
         );
         assert_eq!(
             user_agent_form("codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm"),
-            "codex_exec/0.171.0 (<os>; x86_64) <terminal>"
+            full
+        );
+        assert_eq!(
+            user_agent_form("codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm (other; 1)"),
+            "codex_exec/0.171.0 (<os>; x86_64) <terminal> (other; 1)"
         );
         let item = serde_json::json!({"type": "message", "role": "user", "content": [
             {"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]});
