@@ -297,6 +297,34 @@ fn bundled_catalog(ns: &NetNs, bin: &Path) -> Value {
     serde_json::from_slice(&output.stdout).expect("the bundled catalog is JSON")
 }
 
+/// `responses prompt`: whether the first developer message is the model's agent prompt from the
+/// catalog (`base_instructions`), as the CLI sends, or other text.
+fn prompt_check(catalog: &Value, log: &[LoggedRequest], checks: &mut Checks) {
+    for r in log.iter().filter(|r| forms::kind(r) == Some("responses")) {
+        let base = catalog["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["slug"] == r.body["model"])
+            .and_then(|m| m["base_instructions"].as_str());
+        let first_text = r.body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["type"] == "message" && i["role"] == "developer")
+            .and_then(|i| i["content"][0]["text"].as_str());
+        let form = match (first_text, base) {
+            (Some(text), Some(base)) if text == base => "the model's base_instructions",
+            (Some(_), _) => "other text",
+            (None, _) => "no developer message",
+        };
+        checks
+            .entry("responses prompt".to_owned())
+            .or_default()
+            .insert(form.to_owned());
+    }
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -361,8 +389,10 @@ async fn parity_with_the_pinned_codex_cli() {
     for sc in scenarios() {
         let cli_log = run_cli(&ns, &bin, &catalog, &sc).await;
         let (serve_log, serve_notes) = run_serve(&ns, &catalog, &sc).await;
-        let cli = forms::checks(&cli_log);
-        let serve = forms::checks(&serve_log);
+        let mut cli = forms::checks(&cli_log);
+        let mut serve = forms::checks(&serve_log);
+        prompt_check(&catalog, &cli_log, &mut cli);
+        prompt_check(&catalog, &serve_log, &mut serve);
         check_count += cli.len();
         all_diffs.extend(differences(sc.name, &cli, &serve));
         notes.extend(

@@ -88,9 +88,14 @@ impl Difference {
 }
 
 /// Whether a check the CLI has must also be there on codex-serve's side. Input items and tools depend
-/// on what each was asked (the CLI's own prompt and tools, the client's): only the shape of the kinds
-/// codex-serve does send is compared.
-fn required(check: &str) -> bool {
+/// on what each was asked (the CLI's own prompt and tools, the client's): only the kinds codex-serve
+/// does send are compared, with their ids and metadata.
+fn required(check: &str, serve: &Checks) -> bool {
+    for part in [" input-id ", " input-metadata "] {
+        if let Some((kind, item)) = check.split_once(part) {
+            return serve.contains_key(&format!("{kind} input {item}"));
+        }
+    }
     !(check.contains(" input ") || check.contains(" tool "))
 }
 
@@ -113,7 +118,7 @@ pub fn differences(scenario: &str, cli: &Checks, serve: &Checks) -> Vec<Differen
             (None, Some(_)) => true,
             // A kind codex-serve never sent shows once, as its path check, not as every header.
             (Some(_), None) => {
-                required(name) && (kinds_sent.contains(kind) || name.ends_with(" path"))
+                required(name, serve) && (kinds_sent.contains(kind) || name.ends_with(" path"))
             }
             (None, None) => false,
         };

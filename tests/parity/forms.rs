@@ -8,8 +8,9 @@
 //! upgrades) is not compared.
 //!
 //! Check names look like `responses header session-id`, `responses body keys`,
-//! `responses input message/developer`, `responses tool namespace:functions/function`. A check holds
-//! the set of forms seen over all requests of that kind in one scenario.
+//! `responses input message/developer` (with `input-id` and `input-metadata` checks for the item's id
+//! and the CLI's per-item metadata), `responses tool namespace:functions/function`. A check holds the
+//! set of forms seen over all requests of that kind in one scenario.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +18,9 @@ use codex_mock::LoggedRequest;
 use serde_json::Value;
 
 pub type Checks = BTreeMap<String, BTreeSet<String>>;
+
+/// The CLI's per-item provenance (turn, time, what kind of content), checked apart from the item.
+const METADATA: &str = "internal_chat_message_metadata_passthrough";
 
 /// Keys whose string values are compared as they are (after id shapes): they name a kind, a mode or
 /// a fixed setting, not content.
@@ -160,11 +164,24 @@ fn input_checks(kind: &str, input: &Value, out: &mut Checks) {
         add(out, format!("{kind} body.input[0]"), item_kind(first));
     }
     for item in items {
-        add(
-            out,
-            format!("{kind} input {}", item_kind(item)),
-            form("", item),
-        );
+        let item_kind = item_kind(item);
+        // The item's id and the CLI's metadata are checks of their own, so that a difference in one
+        // is told (and, when intended, listed) apart from the item's shape.
+        let mut shape = item.clone();
+        if let Some(map) = shape.as_object_mut() {
+            if let Some(id) = map.get_mut("id") {
+                add(out, format!("{kind} input-id {item_kind}"), form("", id));
+                *id = Value::String("<id>".to_owned());
+            }
+            if let Some(meta) = map.remove(METADATA) {
+                add(
+                    out,
+                    format!("{kind} input-metadata {item_kind}"),
+                    form("", &meta),
+                );
+            }
+        }
+        add(out, format!("{kind} input {item_kind}"), form("", &shape));
         if let Some(tools) = item.get("tools") {
             let container = item["type"].as_str().unwrap_or("?");
             tool_checks(&format!("{kind} {container} tool"), tools, out);
@@ -318,6 +335,9 @@ pub fn form(key: &str, value: &Value) -> String {
 fn string_form(s: &str, literal: bool) -> String {
     if literal {
         return ids(s);
+    }
+    if s == "<id>" {
+        return s.to_owned();
     }
     if let Some(rest) = s.strip_prefix("data:") {
         let mime = rest.split([';', ',']).next().unwrap_or("");
