@@ -617,7 +617,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         .into_iter()
         .rfind(|r| r.path == "/responses")
         .expect("upstream");
-    let input = up.body["input"].as_array().expect("input");
+    let input = common::conversation(&up.body);
     assert_eq!(
         input[1],
         json!({"type": "function_call", "call_id": "call_c", "name": "f", "arguments": "{}"})
