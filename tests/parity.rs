@@ -476,14 +476,12 @@ async fn parity_with_the_pinned_codex_cli() {
     if let Some(problem) = &snapshot_problem {
         report.push_str(&format!("\n{problem}\n"));
     }
+    let passed = unexplained.is_empty()
+        && stale.is_empty()
+        && snapshot_problem.is_none()
+        && notes.is_empty();
+    assert!(passed, "{report}");
     eprintln!("{report}");
-    assert!(
-        unexplained.is_empty()
-            && stale.is_empty()
-            && snapshot_problem.is_none()
-            && notes.is_empty(),
-        "{report}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
