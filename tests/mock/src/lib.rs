@@ -310,6 +310,20 @@ impl MockCodex {
         self.shared.state().mint(account_id, exp_in_secs)
     }
 
+    /// Make `access_token` invalid now, as the backend does with a revoked token: every request
+    /// with it gets 401 `token_expired` until the client refreshes.
+    pub fn revoke(&self, access_token: &str) {
+        self.shared.state().access.remove(access_token);
+    }
+
+    /// From now on `POST /responses` answers 401 `token_expired` to every access token minted so far,
+    /// until the client refreshes (other routes still take them), as when the backend stops taking a
+    /// token that has not expired.
+    pub fn reject_responses_until_refresh(&self) {
+        let mut state = self.shared.state();
+        state.responses_reject_before = state.minted + 1;
+    }
+
     /// Clear queued replies and the request logs (minted tokens stay valid).
     pub fn reset(&self) {
         self.shared.state().reset();
@@ -388,6 +402,8 @@ impl Shared {
 pub(crate) struct AccessGrant {
     pub(crate) account_id: String,
     pub(crate) exp: i64,
+    /// Which mint made it (1, 2, …).
+    pub(crate) serial: u64,
 }
 
 pub(crate) struct RefreshGrant {
@@ -409,6 +425,9 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     /// The routed workspace's override value; `None`: a personal account.
     pub(crate) routing: Option<String>,
+    /// `POST /responses` with an access token minted before this serial gets 401 (other routes accept
+    /// it): a token the backend stopped taking, which only a refresh cures.
+    pub(crate) responses_reject_before: u64,
     /// A catalog replacing the built-in one.
     pub(crate) models: Option<Value>,
     /// What a WebSocket upgrade gets; `None`: it goes to the routes.
@@ -455,6 +474,7 @@ impl State {
             AccessGrant {
                 account_id: account_id.clone(),
                 exp,
+                serial: self.minted,
             },
         );
         self.refresh.insert(
