@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codex_mock::{IssuedTokens, LoggedRequest, MockCodex};
-use common::codex_cli::{oracle_bin, pinned_version, write_auth, CliHome, NetNs};
+use common::codex_cli::{netns, oracle_bin, pinned_version, write_auth, CliHome, NetNs};
 use serde_json::{json, Value};
 
 use compare::{differences, judge, parse_allowances};
@@ -345,7 +345,8 @@ fn repo() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parity_with_the_pinned_codex_cli() {
-    let Some(bin) = oracle_bin("parity_with_the_pinned_codex_cli") else {
+    let test = "parity_with_the_pinned_codex_cli";
+    let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
         return;
     };
     let version = cli_version(&bin);
@@ -356,7 +357,6 @@ async fn parity_with_the_pinned_codex_cli() {
             bin.display()
         );
     }
-    let ns = NetNs::new().expect("a network namespace for the CLI");
     let catalog = bundled_catalog(&ns, &bin);
     let allowances_text =
         std::fs::read_to_string(repo().join("reference/PARITY.md")).expect("reference/PARITY.md");
@@ -440,10 +440,10 @@ async fn parity_with_the_pinned_codex_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_accepts_the_mocks_streams() {
-    let Some(bin) = oracle_bin("cli_accepts_the_mocks_streams") else {
+    let test = "cli_accepts_the_mocks_streams";
+    let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
         return;
     };
-    let ns = NetNs::new().expect("a network namespace for the CLI");
     let mock = ns.start_mock().await;
     let tokens = mock.issue_tokens(ACCOUNT, 3600);
     let home = CliHome::new(&mock, &tokens, ACCOUNT);
