@@ -107,6 +107,8 @@ impl CodexClient {
             std::env::consts::ARCH,
             env!("CARGO_PKG_VERSION"),
         );
+        // Token requests carry the same originator and user agent, as the codex CLI's do.
+        auth.use_client_headers(&cfg.originator, &user_agent);
         let responses_url =
             |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
         let responses_urls = [
@@ -227,7 +229,9 @@ impl CodexClient {
         build: impl Fn(&Credentials) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
-        let mut refreshed = false;
+        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+        // another process saved); after a second 401, refresh and retry.
+        let mut unauthorized = 0;
         let mut attempt = 0;
         loop {
             let sent = tokio::time::timeout(self.cfg.idle_timeout, build(&creds).send()).await;
@@ -236,13 +240,18 @@ impl CodexClient {
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
                 {
+                    unauthorized += 1;
                     tracing::info!(
-                        "the Codex backend answered 401; renewing the login and retrying once"
+                        step = unauthorized,
+                        "the Codex backend answered 401; recovering the login and retrying"
                     );
-                    creds = self.auth.after_unauthorized(&creds).await?;
-                    refreshed = true;
+                    creds = if unauthorized == 1 {
+                        self.auth.reload_after_unauthorized(&creds).await?
+                    } else {
+                        self.auth.after_unauthorized(&creds).await?
+                    };
                     continue;
                 }
                 Ok(Ok(resp)) => {
