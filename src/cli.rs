@@ -127,7 +127,7 @@ pub struct ServeArgs {
     #[arg(long, value_enum, value_name = "SUMMARY", default_value = "auto")]
     pub reasoning_summary: SummaryArg,
 
-    /// Also list `MODEL-EFFORT` names (gpt-5.1-codex-high, …) in /v1/models.
+    /// Also list `MODEL-EFFORT` names (gpt-6.2-sol-high, …) in /v1/models.
     #[arg(long)]
     pub list_effort_variants: bool,
 

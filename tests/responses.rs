@@ -20,7 +20,7 @@ async fn non_streaming_assembles_the_response_object() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "Hello responses", "max_output_tokens": 100,
+            json!({"model": "gpt-6.2-sol", "input": "Hello responses", "max_output_tokens": 100,
                    "temperature": 0.5, "store": true, "metadata": {"a": "b"}}),
         )
         .await;
@@ -84,7 +84,7 @@ async fn streaming_keeps_every_backend_field_and_fills_the_rest() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "stream": true, "input": "count"}),
+            json!({"model": "gpt-6.2-sol", "stream": true, "input": "count"}),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -146,7 +146,7 @@ async fn streaming_keeps_every_backend_field_and_fills_the_rest() {
 #[tokio::test]
 async fn items_tools_and_instructions_are_normalised() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex-high", "instructions": "Be exact.",
+    let body = json!({"model": "gpt-6.2-sol-high", "instructions": "Be exact.",
         "input": [
             {"role": "system", "content": "Also be kind."},
             {"role": "user", "content": [{"type": "input_text", "text": "weather?"},
@@ -163,7 +163,7 @@ async fn items_tools_and_instructions_are_normalised() {
     let r = s.post("/v1/responses", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let b = last_upstream(&s).body;
-    assert_eq!(b["model"], "gpt-5.1-codex");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["reasoning"]["effort"], "high");
     assert_eq!(b["instructions"], "Be exact.\n\nAlso be kind.");
     let input = b["input"].as_array().expect("input");
@@ -247,7 +247,7 @@ async fn failures_map_to_statuses_and_stream_cuts_to_error_events() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x"}),
+            json!({"model": "gpt-6.2-sol", "input": "x"}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -265,7 +265,7 @@ async fn failures_map_to_statuses_and_stream_cuts_to_error_events() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x", "stream": true}),
+            json!({"model": "gpt-6.2-sol", "input": "x", "stream": true}),
         )
         .await;
     let text = r.text();

@@ -428,9 +428,15 @@ impl AuthManager {
                     } => (Outcome::Unavailable(reason), maybe_spent),
                 };
                 flight.remember(&refresh_token, outcome.clone(), spent);
-                if is_reuse {
-                    // Whoever spent it first is about to save its answer.
-                    if let Some(newer) = self.await_newer(&refresh_token).await {
+                if matches!(outcome, Outcome::Refused(_)) {
+                    // Whoever spent it first is about to save its answer; after another refusal, a login
+                    // saved meanwhile is still worth one look.
+                    let patience = if is_reuse {
+                        REUSE_PATIENCE
+                    } else {
+                        Duration::ZERO
+                    };
+                    if let Some(newer) = self.await_newer(&refresh_token, patience).await {
                         tracing::info!("adopted the login another process renewed concurrently");
                         return Ok(newer);
                     }
@@ -510,9 +516,9 @@ impl AuthManager {
         Ok(loaded.login.credentials())
     }
 
-    /// Watches the file for up to [`REUSE_PATIENCE`] for a refresh token other than `spent`.
-    async fn await_newer(&self, spent: &Secret) -> Option<Credentials> {
-        let deadline = Instant::now() + REUSE_PATIENCE;
+    /// Watches the file for up to `patience` for a refresh token other than `spent`.
+    async fn await_newer(&self, spent: &Secret, patience: Duration) -> Option<Credentials> {
+        let deadline = Instant::now() + patience;
         loop {
             if let Ok(now) = self.current().await {
                 if now.login.refresh_token().is_some_and(|t| t != spent) {
@@ -531,7 +537,12 @@ impl AuthManager {
     /// goes ahead, and `refresh_token_reused` handling covers the race.
     async fn peer_lock(&self) -> Option<nix::fcntl::Flock<std::fs::File>> {
         let dir = self.cfg.codex_home.join("codex-serve");
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+        let made = std::os::unix::fs::DirBuilderExt::mode(
+            std::fs::DirBuilder::new().recursive(true),
+            0o700,
+        )
+        .create(&dir);
+        if let Err(e) = made {
             tracing::debug!(error = %e, "no codex-serve directory for the refresh lock");
             return None;
         }

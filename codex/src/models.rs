@@ -175,20 +175,20 @@ pub fn fallback() -> Vec<ModelInfo> {
     };
     vec![
         m("gpt-5.5", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.4", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.4-mini", &[Low, Medium, High], Medium),
-        m("gpt-5.3-codex", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.2-codex", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.2", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.1-codex-max", &[Low, Medium, High, Xhigh], Medium),
-        m("gpt-5.1-codex", &[Low, Medium, High], Medium),
-        m("gpt-5.1-codex-mini", &[Medium, High], Medium),
+        m("gpt-6.1-terra", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-5.6-luna", &[Low, Medium, High], Medium),
+        m("gpt-6-sol", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-6-astra", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-6.2-astra", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-6.1-sol", &[Low, Medium, High, Xhigh], Medium),
+        m("gpt-6.2-sol", &[Low, Medium, High], Medium),
+        m("gpt-5.6-luna", &[Medium, High], Medium),
         m(
-            "gpt-5.1",
+            "gpt-5.6-sol",
             &[ReasoningEffort::None, Low, Medium, High],
             Medium,
         ),
-        m("gpt-5-codex", &[Low, Medium, High], Medium),
+        m("gpt-5.6-terra", &[Low, Medium, High], Medium),
         m("gpt-5", &[Minimal, Low, Medium, High], Medium),
     ]
 }

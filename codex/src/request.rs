@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn store_and_stream_are_fixed_and_items_have_the_backend_shape() {
         let mut req = ResponsesRequest::new(
-            "gpt-5.1-codex",
+            "gpt-6.2-sol",
             "be brief",
             vec![
                 InputItem::text(Role::Developer, "dev"),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod codex_cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -502,11 +504,11 @@ impl Reply {
 }
 
 pub fn chat(text: &str) -> Value {
-    json!({"model": "gpt-5.1-codex", "messages": [{"role": "user", "content": text}]})
+    json!({"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": text}]})
 }
 
 pub fn chat_stream(text: &str) -> Value {
-    json!({"model": "gpt-5.1-codex", "stream": true, "stream_options": {"include_usage": true},
+    json!({"model": "gpt-6.2-sol", "stream": true, "stream_options": {"include_usage": true},
            "messages": [{"role": "user", "content": text}]})
 }
 
