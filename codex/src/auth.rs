@@ -8,8 +8,8 @@
 //!   the CLI gives up on the second lock after about 5 s and throws its fresh tokens away.
 //! - **Re-read before writing.** If the file's refresh token changed while our request was in flight,
 //!   another writer won: its login is kept and ours dropped.
-//! - **One refresh per generation.** Callers that find the token expired (or expiring within 2 minutes, as
-//!   the CLI) queue behind one refresh; each then re-reads, and a token that changed since it started waiting
+//! - **One refresh per generation.** Callers that find the token expired (or expiring within 5 minutes, as
+//!   the CLI 0.171 does) queue behind one refresh; each then re-reads, and a token that changed since it started waiting
 //!   is used, whatever its lifetime. Only the first caller of a generation sends a request.
 //! - **Never a refresh token twice.** A token this process sent that may have been spent (any answer but a
 //!   refused connection or an explicit server error) is never sent again; its outcome is the answer for
@@ -231,7 +231,7 @@ impl AuthManager {
     }
 
     /// Credentials for the next request, refreshed first when the access token has expired or expires
-    /// within 2 minutes.
+    /// within 5 minutes (the codex CLI's margin).
     pub async fn credentials(&self) -> Result<Credentials, AuthError> {
         let loaded = self.current().await?;
         if loaded.login.needs_refresh(SystemTime::now()) {
@@ -428,6 +428,11 @@ impl AuthManager {
                     } => (Outcome::Unavailable(reason), maybe_spent),
                 };
                 flight.remember(&refresh_token, outcome.clone(), spent);
+                let why = match &outcome {
+                    Outcome::Refused(c) | Outcome::Unavailable(c) => c.clone(),
+                    Outcome::Refreshed => String::new(),
+                };
+                tracing::warn!(reason = %why, spent, "the token endpoint did not renew the Codex login");
                 if matches!(outcome, Outcome::Refused(_)) {
                     // Whoever spent it first is about to save its answer; after another refusal, a login
                     // saved meanwhile is still worth one look.
@@ -453,16 +458,16 @@ impl AuthManager {
         now: &Loaded,
         reason: Reason,
     ) -> Result<Credentials, AuthError> {
+        // An early refresh that failed leaves a token that still works: use it until it expires (or the
+        // backend rejects it), rather than fail a request that would succeed.
+        let still_good = reason == Reason::ProactiveExpiry && !now.login.expired(SystemTime::now());
         match outcome {
             Outcome::Refreshed => Ok(now.login.credentials()),
-            Outcome::Refused(code) => Err(AuthError::LoginExpired { code }),
-            // A proactive refresh that failed for a passing reason: the old token still works for now.
-            Outcome::Unavailable(why)
-                if reason == Reason::ProactiveExpiry && !now.login.expired(SystemTime::now()) =>
-            {
-                tracing::warn!(reason = %why, "could not renew the Codex login yet; using the current token");
+            Outcome::Refused(code) | Outcome::Unavailable(code) if still_good => {
+                tracing::debug!(reason = %code, "the Codex login could not be renewed yet; using the current token");
                 Ok(now.login.credentials())
             }
+            Outcome::Refused(code) => Err(AuthError::LoginExpired { code }),
             Outcome::Unavailable(why) => Err(AuthError::RefreshUnavailable(why)),
         }
     }

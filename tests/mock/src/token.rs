@@ -62,6 +62,10 @@ pub struct TokenRequest {
     /// The JSON body (a form body turned into an object; the raw text when neither parses).
     pub body: Value,
     pub outcome: TokenOutcome,
+    /// The refresh token handed out in the answer, if it was a success.
+    pub issued: Option<String>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl TokenRequest {
@@ -135,6 +139,15 @@ impl MockCodex {
     pub fn current_refresh_token(&self, account_id: &str) -> Option<String> {
         self.shared.state().tokens.latest.get(account_id).cloned()
     }
+
+    /// Whether `refresh_token` was issued and not spent yet: a login holding it can still be renewed.
+    pub fn refresh_token_is_live(&self, refresh_token: &str) -> bool {
+        self.shared
+            .state()
+            .refresh
+            .get(refresh_token)
+            .is_some_and(|grant| !grant.used)
+    }
 }
 
 /// A JSON body, or a form-encoded one turned into a JSON object.
@@ -187,6 +200,12 @@ pub(crate) async fn token(
                 .collect(),
             body: recorded,
             outcome,
+            issued: answer
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .filter(|_| outcome == TokenOutcome::Refreshed)
+                .map(str::to_owned),
+            at: std::time::Instant::now(),
         };
         state.tokens.log.push(entry);
         (status, answer, delay)
