@@ -39,6 +39,8 @@ pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
                     | ReasoningEffort::Medium
                     | ReasoningEffort::High
                     | ReasoningEffort::Xhigh
+                    | ReasoningEffort::Max
+                    | ReasoningEffort::Ultra
             )
         }) {
             return (base, Some(e));
@@ -56,6 +58,8 @@ pub fn effort_rank(e: ReasoningEffort) -> i32 {
         ReasoningEffort::Medium => 3,
         ReasoningEffort::High => 4,
         ReasoningEffort::Xhigh => 5,
+        ReasoningEffort::Max => 6,
+        ReasoningEffort::Ultra => 7,
     }
 }
 

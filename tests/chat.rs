@@ -78,18 +78,16 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
         .rfind(|r| r.path == "/responses")
         .expect("upstream request");
     let b = &up.body;
-    assert_eq!(b["instructions"], "Answer in French.");
+    assert_eq!(common::sent_instructions(b), "Answer in French.");
     assert_eq!(b["store"], false);
     assert_eq!(b["stream"], true);
     assert_eq!(b["model"], "gpt-6.2-sol");
     for dropped in ["temperature", "max_tokens", "max_output_tokens", "messages"] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
     }
-    let roles: Vec<&str> = b["input"]
-        .as_array()
-        .expect("input")
+    let roles: Vec<String> = common::conversation(b)
         .iter()
-        .filter_map(|i| i["role"].as_str())
+        .filter_map(|i| i["role"].as_str().map(String::from))
         .collect();
     assert_eq!(roles, ["user", "assistant", "developer", "user"]);
     assert!(b["include"]
@@ -99,14 +97,21 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     let key = b["prompt_cache_key"].as_str().expect("cache key");
     assert_eq!(up.header("session-id"), Some(key));
     assert_eq!(up.header("chatgpt-account-id"), Some(common::ACCOUNT));
-    assert_eq!(up.header("originator"), Some("codex_cli_rs"));
-    assert!(up
-        .header("user-agent")
-        .is_some_and(|ua| ua.starts_with("codex_cli_rs/") && ua.contains("codex-serve/")));
-    let install = up
-        .header("x-codex-installation-id")
-        .expect("installation id");
-    assert_eq!(b["client_metadata"]["x-codex-installation-id"], install);
+    // As `codex exec` 0.171 sends them: the installation id is in the body only.
+    assert_eq!(up.header("originator"), Some("codex_exec"));
+    assert!(up.header("user-agent").is_some_and(
+        |ua| ua.starts_with("codex_exec/0.171.0 (") && ua.ends_with(" (codex_exec; 0.171.0)")
+    ));
+    assert_eq!(up.header("version"), Some("0.171.0"));
+    assert!(up.header("x-codex-installation-id").is_none());
+    let install = b["client_metadata"]["x-codex-installation-id"]
+        .as_str()
+        .expect("installation id")
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(s.home.path().join("installation_id")).expect("the CLI's file"),
+        install
+    );
     assert_eq!(
         up.header("authorization"),
         Some(format!("Bearer {}", s.tokens.access_token).as_str())
@@ -131,7 +136,11 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
         .rfind(|r| r.path == "/responses")
         .expect("second");
     assert_eq!(up2.body["prompt_cache_key"], key);
-    assert_eq!(up2.header("x-codex-installation-id"), Some(install));
+    assert_eq!(
+        up2.body["client_metadata"]["x-codex-installation-id"],
+        install
+    );
+    assert_eq!(up2.header("session-id"), up.header("session-id"));
 }
 
 fn chunks(r: &common::Reply) -> (Vec<Value>, bool) {
@@ -566,14 +575,15 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         .rfind(|r| r.path == "/responses")
         .expect("upstream");
     assert_eq!(
-        up.body["tools"][0],
+        common::sent_tools(&up.body)[0],
         json!({"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": true})
     );
     assert_eq!(
         up.body["tool_choice"],
         json!({"type": "function", "name": "get_weather"})
     );
-    assert_eq!(up.body["parallel_tool_calls"], true);
+    // A Responses Lite model: the codex CLI asks for no parallel calls.
+    assert_eq!(up.body["parallel_tool_calls"], false);
 
     // Non-streaming: full arguments on the message; the history goes back as function_call items.
     s.mock.push(sse_reply(&codex_mock::function_call_events(
@@ -607,7 +617,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         .into_iter()
         .rfind(|r| r.path == "/responses")
         .expect("upstream");
-    let input = up.body["input"].as_array().expect("input");
+    let input = common::conversation(&up.body);
     assert_eq!(
         input[1],
         json!({"type": "function_call", "call_id": "call_c", "name": "f", "arguments": "{}"})

@@ -39,8 +39,10 @@ async fn non_streaming_assembles_the_response_object() {
 
     let up = last_upstream(&s);
     assert_eq!(
-        up.body["input"],
-        json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"Hello responses"}]}])
+        common::conversation(&up.body),
+        [
+            json!({"type":"message","role":"user","content":[{"type":"input_text","text":"Hello responses"}]})
+        ]
     );
     assert_eq!(up.body["store"], false);
     assert_eq!(up.body["stream"], true);
@@ -50,7 +52,10 @@ async fn non_streaming_assembles_the_response_object() {
             "{dropped} reached the backend"
         );
     }
-    assert_eq!(up.body["instructions"], "You are a helpful assistant.");
+    assert_eq!(
+        common::sent_instructions(&up.body),
+        "You are a helpful assistant."
+    );
     assert_eq!(
         up.header("session-id"),
         up.body["prompt_cache_key"].as_str()
@@ -165,11 +170,12 @@ async fn items_tools_and_instructions_are_normalised() {
     let b = last_upstream(&s).body;
     assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["reasoning"]["effort"], "high");
-    assert_eq!(b["instructions"], "Be exact.\n\nAlso be kind.");
-    let input = b["input"].as_array().expect("input");
+    assert_eq!(common::sent_instructions(&b), "Be exact.\n\nAlso be kind.");
+    let input = common::conversation(&b);
+    // The model takes images in full detail, so they are sent as the codex CLI sends them.
     assert_eq!(
         input[0]["content"][1],
-        json!({"type": "input_image", "image_url": "https://example.com/sky.jpg"})
+        json!({"type": "input_image", "image_url": "https://example.com/sky.jpg", "detail": "original"})
     );
     assert_eq!(
         input[1],
@@ -189,7 +195,7 @@ async fn items_tools_and_instructions_are_normalised() {
         json!({"type": "output_text", "text": "It is sunny."})
     );
     assert_eq!(
-        b["tools"],
+        Value::Array(common::sent_tools(&b)),
         json!([{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": true}, {"type": "web_search"}])
     );
     assert_eq!(b["tool_choice"], json!({"type": "function", "name": "w"}));

@@ -52,7 +52,7 @@ async fn a_three_turn_chain_sends_the_whole_history_with_reasoning() {
 
     let reqs = upstream(&s);
     assert_eq!(reqs.len(), 3);
-    let input = reqs[2].body["input"].as_array().expect("input").clone();
+    let input = common::conversation(&reqs[2].body);
     let shape: Vec<String> = input
         .iter()
         .map(|i| {

@@ -31,9 +31,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use login::Login;
-use refresh::{Failure, Identity, Reason};
+use refresh::{Failure, Reason};
 pub(crate) use store::replace_atomically;
 
+use crate::headers::Identity;
 use crate::secret::Secret;
 
 /// The OAuth client id of the codex CLI; refresh tokens are bound to it.
@@ -221,13 +222,10 @@ impl AuthManager {
         &self.cfg
     }
 
-    /// The `originator` and `user-agent` the client sends to the backend; token requests carry them too,
-    /// as the codex CLI's do. The first call wins.
-    pub fn use_client_headers(&self, originator: &str, user_agent: &str) {
-        let _ = self.identity.set(Identity {
-            originator: originator.to_owned(),
-            user_agent: user_agent.to_owned(),
-        });
+    /// Who the client says it is (`originator`, user agent); token requests carry the same, as the codex
+    /// CLI's do. The first call wins.
+    pub fn use_identity(&self, identity: Identity) {
+        let _ = self.identity.set(identity);
     }
 
     /// Credentials for the next request, refreshed first when the access token has expired or expires

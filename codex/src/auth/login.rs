@@ -41,6 +41,8 @@ pub(crate) enum Login {
         refresh: Secret,
         account_id: Option<String>,
         access_exp: Option<i64>,
+        /// When the access token was issued: its lifetime bounds the margin.
+        access_iat: Option<i64>,
         id_claims: Claims,
         last_refresh: Option<SystemTime>,
     },
@@ -63,7 +65,9 @@ impl Login {
                     .account_id
                     .filter(|a| !a.is_empty())
                     .or_else(|| id_claims.openai.chatgpt_account_id.clone());
-                let access_exp = jwt::claims(&t.access_token).and_then(|c| c.exp);
+                let access_claims = jwt::claims(&t.access_token);
+                let access_exp = access_claims.as_ref().and_then(|c| c.exp);
+                let access_iat = access_claims.as_ref().and_then(|c| c.iat);
                 let last_refresh = view
                     .last_refresh
                     .as_deref()
@@ -73,6 +77,7 @@ impl Login {
                     refresh: Secret::new(t.refresh_token),
                     account_id,
                     access_exp,
+                    access_iat,
                     id_claims,
                     last_refresh,
                 })
@@ -94,16 +99,25 @@ impl Login {
         }
     }
 
-    /// Expired, or expiring within [`EXPIRY_MARGIN`]. A token whose expiry cannot be read is used until the
-    /// backend rejects it.
+    /// Expired, or expiring within [`EXPIRY_MARGIN`] — or within half its lifetime, for a token that lives
+    /// less than twice the margin: refreshing a token that short-lived at 5 minutes would bring another
+    /// one already due, and every use would refresh. (Real access tokens live for days; only test
+    /// backends hand out such tokens.) A token whose expiry cannot be read is used until the backend
+    /// rejects it.
     pub(crate) fn needs_refresh(&self, now: SystemTime) -> bool {
-        match self {
-            Login::ChatGpt {
-                access_exp: Some(exp),
-                ..
-            } => *exp - (EXPIRY_MARGIN.as_secs() as i64) <= unix_secs(now),
-            _ => false,
+        let Login::ChatGpt {
+            access_exp: Some(exp),
+            access_iat,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let mut margin = EXPIRY_MARGIN.as_secs() as i64;
+        if let Some(iat) = access_iat.filter(|iat| iat < exp) {
+            margin = margin.min((exp - iat) / 2);
         }
+        exp - margin <= unix_secs(now)
     }
 
     pub(crate) fn expired(&self, now: SystemTime) -> bool {
@@ -199,6 +213,7 @@ mod tests {
             refresh: Secret::new("r"),
             account_id: None,
             access_exp: exp,
+            access_iat: None,
             id_claims: Claims::default(),
             last_refresh: Some(now - Duration::from_secs(age_days * 86400)),
         };
@@ -209,6 +224,27 @@ mod tests {
         assert!(mk(Some(n - 1), 1).needs_refresh(now));
         assert!(!mk(Some(n + 3600), 30).needs_refresh(now));
         assert!(!mk(None, 30).needs_refresh(now));
+    }
+
+    #[test]
+    fn a_token_shorter_lived_than_twice_the_margin_is_refreshed_at_half_its_life() {
+        let now = SystemTime::now();
+        let n = unix_secs(now);
+        let mk = |iat: i64, exp: i64| Login::ChatGpt {
+            access: Secret::new("a"),
+            refresh: Secret::new("r"),
+            account_id: None,
+            access_exp: Some(exp),
+            access_iat: Some(iat),
+            id_claims: Claims::default(),
+            last_refresh: None,
+        };
+        // Two minutes of life, just issued: due in a minute, not at once.
+        assert!(!mk(n, n + 120).needs_refresh(now));
+        assert!(mk(n - 61, n + 59).needs_refresh(now));
+        // A day-long token keeps the CLI's 5 minutes.
+        assert!(mk(n - 86_000, n + 290).needs_refresh(now));
+        assert!(!mk(n - 86_000, n + 310).needs_refresh(now));
     }
 
     #[test]

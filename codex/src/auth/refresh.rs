@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::CODEX_CLIENT_ID;
+use crate::headers::Identity;
 use crate::secret::Secret;
 
 /// The longest wait for the token endpoint's answer.
@@ -22,13 +23,6 @@ pub(crate) enum Reason {
     ProactiveExpiry,
     /// The backend answered 401 to the current access token.
     UnauthorizedRecovery,
-}
-
-/// `originator` and `user-agent`, the same values the client sends to the backend.
-#[derive(Debug, Clone)]
-pub(crate) struct Identity {
-    pub(crate) originator: String,
-    pub(crate) user_agent: String,
 }
 
 #[derive(Serialize)]
@@ -82,9 +76,15 @@ pub(crate) async fn send(
         .header("content-type", "application/json")
         .timeout(TOKEN_TIMEOUT);
     if let Some(id) = identity {
+        // As the CLI: the user agent of its start-up refresh has no `(originator; version)` suffix, the
+        // one after a 401 has it.
+        let user_agent = match reason {
+            Reason::ProactiveExpiry => &id.base_user_agent,
+            Reason::UnauthorizedRecovery => &id.user_agent,
+        };
         rb = rb
             .header("originator", &id.originator)
-            .header("user-agent", &id.user_agent);
+            .header("user-agent", user_agent);
     }
     let rb = rb.header("accept", "*/*");
     let bytes = serde_json::to_vec(&body).map_err(|e| Failure::Unavailable {
