@@ -150,10 +150,17 @@ async fn an_upstream_401_refreshes_and_retries_once() {
     std::fs::write(s.auth_path(), doc.to_string()).expect("write");
     let r = s.post("/v1/chat/completions", chat("after revoke")).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // As the codex CLI: once more with the same token, then refreshed.
     let reqs = responses(&s);
-    assert_eq!(reqs.len(), 2);
-    assert_eq!(
-        reqs[0].header("authorization"),
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs[..2] {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {revoked}").as_str())
+        );
+    }
+    assert_ne!(
+        reqs[2].header("authorization"),
         Some(format!("Bearer {revoked}").as_str())
     );
     assert_eq!(s.mock.token_requests().len(), 1);
