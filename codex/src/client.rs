@@ -204,7 +204,15 @@ impl CodexClient {
         self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
-        if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
+        // The backend hides the models a client is too old for: the built-in catalog still knows them.
+        let bundled = match model {
+            Some(_) => None,
+            None => models::fallback().into_iter().find(|m| m.slug == req.model),
+        };
+        let needed = model
+            .or(bundled.as_ref())
+            .and_then(|m| m.minimal_client_version.as_deref());
+        if let Some(needed) = needed {
             if models::version_below(&self.cfg.client_version, needed) {
                 return Err(CodexError::Rejected {
                     status: 400,
