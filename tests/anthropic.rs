@@ -96,8 +96,22 @@ async fn a_message_with_claude_codes_model_names() {
 
     let b = s.last_upstream().body;
     assert_eq!(b["model"], "gpt-5.5");
-    assert_eq!(b["instructions"], "Answer in French.");
-    assert_eq!(b["prompt_cache_key"], "user_abc_account__session_123");
+    assert_eq!(common::sent_instructions(&b), "Answer in French.");
+    // The conversation's key becomes its UUIDv7, the codex CLI's prompt_cache_key and session-id.
+    let session = b["prompt_cache_key"]
+        .as_str()
+        .expect("cache key")
+        .to_owned();
+    assert_eq!(
+        uuid::Uuid::parse_str(&session)
+            .expect("uuid")
+            .get_version_num(),
+        7
+    );
+    assert_eq!(
+        s.last_upstream().header("session-id"),
+        Some(session.as_str())
+    );
     for dropped in [
         "temperature",
         "top_k",
@@ -108,11 +122,9 @@ async fn a_message_with_claude_codes_model_names() {
     ] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
     }
-    let roles: Vec<&str> = b["input"]
-        .as_array()
-        .expect("input")
+    let roles: Vec<String> = common::conversation(&b)
         .iter()
-        .filter_map(|i| i["role"].as_str())
+        .filter_map(|i| i["role"].as_str().map(String::from))
         .collect();
     assert_eq!(roles, ["user", "assistant", "user"]);
 
@@ -133,12 +145,15 @@ async fn a_message_with_claude_codes_model_names() {
     assert_eq!(e["type"], "error");
     assert_eq!(e["error"]["type"], "not_found_error");
     let m = e["error"]["message"].as_str().unwrap_or("");
-    assert!(m.contains("gpt-5.4") && m.contains("--model-map"), "{m}");
+    assert!(
+        m.contains("gpt-6.1-terra") && m.contains("--model-map"),
+        "{m}"
+    );
 
     // A Codex name passes through.
-    let r = s.post("/v1/messages", msg("gpt-5.1-codex", "direct")).await;
+    let r = s.post("/v1/messages", msg("gpt-6.2-sol", "direct")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(s.last_upstream().body["model"], "gpt-5.1-codex");
+    assert_eq!(s.last_upstream().body["model"], "gpt-6.2-sol");
 }
 
 #[tokio::test]
@@ -146,9 +161,9 @@ async fn the_model_map_is_configurable() {
     let s = Server::start_with(Options {
         args: vec![
             "--model-map".into(),
-            "claude-*sonnet*=gpt-5.1-codex:high".into(),
+            "claude-*sonnet*=gpt-6.2-sol:high".into(),
             "--model-map".into(),
-            "claude-haiku-4-5=gpt-5.1-codex-mini".into(),
+            "claude-haiku-4-5=gpt-5.6-luna".into(),
         ],
         ..Options::default()
     })
@@ -157,13 +172,13 @@ async fn the_model_map_is_configurable() {
         .post("/v1/messages", msg("claude-sonnet-4-5-20250929", "x"))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["model"], "gpt-5.1-codex");
+    assert_eq!(r.json()["model"], "gpt-6.2-sol");
     let b = s.last_upstream().body;
-    assert_eq!(b["model"], "gpt-5.1-codex");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["reasoning"]["effort"], "high");
     let r = s.post("/v1/messages", msg("claude-haiku-4-5", "x")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(s.last_upstream().body["model"], "gpt-5.1-codex-mini");
+    assert_eq!(s.last_upstream().body["model"], "gpt-5.6-luna");
     // Defaults still apply after the user's rules.
     let r = s.post("/v1/messages", msg("claude-opus-4-5", "x")).await;
     assert_eq!(r.status, 200);
@@ -208,7 +223,7 @@ async fn streaming_has_anthropics_exact_event_sequence() {
 #[tokio::test]
 async fn thinking_blocks_carry_the_reasoning_back() {
     let s = Server::start().await;
-    let mut body = msg("gpt-5.1-codex", "mock:reasoning fine");
+    let mut body = msg("gpt-6.2-sol", "mock:reasoning fine");
     body["thinking"] = json!({"type": "enabled", "budget_tokens": 10000});
     let r = s.post("/v1/messages", body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -250,7 +265,7 @@ async fn thinking_blocks_carry_the_reasoning_back() {
     assert_eq!(events[sig_at + 1].1["index"], 0);
 
     // The client replays its thinking block: the encrypted reasoning goes back upstream.
-    let replay = json!({"model": "gpt-5.1-codex", "max_tokens": 100,
+    let replay = json!({"model": "gpt-6.2-sol", "max_tokens": 100,
         "thinking": {"type": "enabled", "budget_tokens": 2000},
         "messages": [
             {"role": "user", "content": "mock:reasoning fine"},
@@ -258,7 +273,8 @@ async fn thinking_blocks_carry_the_reasoning_back() {
             {"role": "user", "content": "and now?"}]});
     let r = s.post("/v1/messages", replay).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let up = s.last_upstream().body;
+    let sent = s.last_upstream().body;
+    let up = json!({"input": common::conversation(&sent), "reasoning": sent["reasoning"]});
     assert_eq!(up["input"][1]["type"], "reasoning");
     assert_eq!(
         format!(
@@ -271,7 +287,7 @@ async fn thinking_blocks_carry_the_reasoning_back() {
 
     // Without `thinking`, no thinking blocks and no summary asked for.
     let r = s
-        .post("/v1/messages", msg("gpt-5.1-codex", "mock:reasoning fine"))
+        .post("/v1/messages", msg("gpt-6.2-sol", "mock:reasoning fine"))
         .await;
     let v = r.json();
     assert_eq!(
@@ -298,7 +314,7 @@ async fn a_tool_round_trip() {
     let s = Server::start().await;
     let tools = json!([{"name": "get_weather", "description": "Weather for a city",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]);
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "tools": tools,
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "tools": tools,
         "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
         "messages": [{"role": "user", "content": "mock:tool get_weather {\"city\":\"Oslo\"}"}]});
     let r = s.post("/v1/messages", body.clone()).await;
@@ -312,8 +328,9 @@ async fn a_tool_round_trip() {
     let up = s.last_upstream().body;
     assert_eq!(up["tool_choice"], "required");
     assert_eq!(up["parallel_tool_calls"], false);
-    assert_eq!(up["tools"][0]["name"], "get_weather");
-    assert_eq!(up["tools"][0]["parameters"]["required"], json!(["city"]));
+    let sent = common::sent_tools(&up);
+    assert_eq!(sent[0]["name"], "get_weather");
+    assert_eq!(sent[0]["parameters"]["required"], json!(["city"]));
 
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
@@ -336,7 +353,7 @@ async fn a_tool_round_trip() {
     assert!(pieces > 1, "arguments stream in increments");
 
     // The client runs the tool and answers with a tool_result.
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "tools": tools,
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "tools": tools,
         "tool_choice": {"type": "tool", "name": "get_weather"},
         "messages": [
             {"role": "user", "content": "Weather in Oslo?"},
@@ -349,7 +366,7 @@ async fn a_tool_round_trip() {
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let up = s.last_upstream().body;
-    let items = up["input"].as_array().expect("input");
+    let items = common::conversation(&up);
     let kinds: Vec<&str> = items
         .iter()
         .map(|i| i["type"].as_str().unwrap_or(""))
@@ -377,13 +394,13 @@ async fn a_tool_round_trip() {
 #[tokio::test]
 async fn images_by_data_and_by_url() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "messages": [{"role": "user", "content": [
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
         {"type": "text", "text": "What are these?"}]}]});
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let parts = s.last_upstream().body["input"][0]["content"].clone();
+    let parts = common::conversation(&s.last_upstream().body)[0]["content"].clone();
     assert_eq!(parts[0]["type"], "input_image");
     assert_eq!(
         parts[0]["image_url"],
@@ -424,7 +441,7 @@ async fn errors_have_anthropics_shape() {
             .is_some_and(|m| !m.is_empty()));
     };
     let r = s
-        .post("/v1/messages", msg("gpt-5.1-codex", "mock:usage_limit"))
+        .post("/v1/messages", msg("gpt-6.2-sol", "mock:usage_limit"))
         .await;
     check(&r, 429, "rate_limit_error");
     assert!(r.header("retry-after").is_some());
@@ -434,7 +451,7 @@ async fn errors_have_anthropics_shape() {
     let r = s
         .post(
             "/v1/messages",
-            json!({"model": "gpt-5.1-codex", "max_tokens": 5}),
+            json!({"model": "gpt-6.2-sol", "max_tokens": 5}),
         )
         .await;
     check(&r, 400, "invalid_request_error");
@@ -451,7 +468,7 @@ async fn errors_have_anthropics_shape() {
         json!({"type":"response.created","response":{"id":"r"}}),
         json!({"type":"response.failed","response":{"error":{"code":"server_is_overloaded","message":"Overloaded, try later."}}}),
     ]));
-    let r = s.post("/v1/messages", msg("gpt-5.1-codex", "x")).await;
+    let r = s.post("/v1/messages", msg("gpt-6.2-sol", "x")).await;
     check(&r, 503, "overloaded_error");
 
     // Cut after the first words: an `error` event, and no message_stop.
@@ -466,7 +483,7 @@ async fn errors_have_anthropics_shape() {
         headers: vec![],
         chunks: cut,
     });
-    let mut body = msg("gpt-5.1-codex", "x");
+    let mut body = msg("gpt-6.2-sol", "x");
     body["stream"] = json!(true);
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200);
@@ -491,7 +508,7 @@ async fn a_silent_backend_gets_pings_in_the_stream() {
         headers: vec![],
         chunks,
     });
-    let mut body = msg("gpt-5.1-codex", "x");
+    let mut body = msg("gpt-6.2-sol", "x");
     body["stream"] = json!(true);
     let r = s.post("/v1/messages", body).await;
     let events = r.sse_events();

@@ -12,27 +12,44 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
-use crate::error::CodexError;
+use crate::error::{error_from_response, transport_message, CodexError};
 use crate::events::{ResponseEvent, StreamEvent};
+use crate::headers::{self, Call, Identity, ResponsesHeaders};
 use crate::limits::{self, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
+use crate::render::{self, TurnIds};
 use crate::request::{CompactRequest, ResponsesRequest};
+use crate::routing::{self, Route, Router};
+use crate::session::Sessions;
 use crate::sse;
+use crate::version::VersionSource;
+
+/// The PEM file of extra trusted roots for every https call, as the codex CLI reads it.
+pub const CA_CERTIFICATE_ENV: &str = "CODEX_CA_CERTIFICATE";
 
 pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
+/// `codex exec`'s originator: codex-serve, like it, answers requests without a person at a terminal.
+pub const DEFAULT_ORIGINATOR: &str = "codex_exec";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
 const MODELS_TTL: Duration = Duration::from_secs(300);
-/// Error bodies are read up to this many bytes; the rest is not worth holding.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Overrides the base URL that the login mode implies.
     pub upstream_url: Option<String>,
+    /// Where `{chatgpt_base}wham/accounts/check` lives; default: the upstream URL without its last
+    /// segment (`https://chatgpt.com/backend-api/`).
+    pub chatgpt_base_url: Option<String>,
     /// The `originator` header (and User-Agent product).
     pub originator: String,
     /// The client version sent in `version`, the User-Agent and `?client_version=`.
     pub client_version: String,
+    /// Where `client_version` came from, for `status`.
+    pub client_version_source: VersionSource,
+    /// The codex CLI's home: its `models_cache.json` is a catalog fallback.
+    pub codex_home: Option<std::path::PathBuf>,
+    /// A PEM file of extra trusted roots (`CODEX_CA_CERTIFICATE`).
+    pub extra_ca: Option<std::path::PathBuf>,
     pub connect_timeout: Duration,
     /// Longest wait for the answer's headers, and between two events of a stream.
     pub idle_timeout: Duration,
@@ -51,8 +68,12 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             upstream_url: None,
-            originator: "codex_cli_rs".into(),
-            client_version: "0.99.0".into(),
+            chatgpt_base_url: None,
+            originator: DEFAULT_ORIGINATOR.into(),
+            client_version: crate::version::PINNED_CLI_VERSION.into(),
+            client_version_source: VersionSource::BuiltIn,
+            codex_home: None,
+            extra_ca: None,
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             max_retries: 4,
@@ -70,8 +91,10 @@ pub struct CodexClient {
     http: reqwest::Client,
     auth: Arc<AuthManager>,
     cfg: ClientConfig,
-    user_agent: String,
+    identity: Identity,
     installation_id: String,
+    router: Router,
+    sessions: Sessions,
     /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
     /// part of each request. `None` when the base does not parse; the request then reports why.
     responses_urls: [Option<reqwest::Url>; 2],
@@ -79,9 +102,34 @@ pub struct CodexClient {
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
 
-/// Builds the HTTP client shared by the Responses calls and the token endpoint.
+/// Builds the HTTP client shared by the Responses calls and the token endpoint, trusting the roots of
+/// `cfg.extra_ca` besides the system's.
 pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &cfg.extra_ca {
+        let pem = std::fs::read(path).map_err(|e| {
+            CodexError::Transport(format!(
+                "cannot read the CA certificate file {} ({CA_CERTIFICATE_ENV}): {e}",
+                path.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            CodexError::Transport(format!(
+                "{} ({CA_CERTIFICATE_ENV}) holds no usable PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(CodexError::Transport(format!(
+                "{} ({CA_CERTIFICATE_ENV}) holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         // Idle keep-alive connections to the backend are reused, but not hoarded.
@@ -98,15 +146,10 @@ impl CodexClient {
         cfg: ClientConfig,
         installation_id: String,
     ) -> Self {
-        let user_agent = format!(
-            "{}/{} ({} {}; {}) codex-serve/{}",
-            cfg.originator,
-            cfg.client_version,
-            std::env::consts::OS,
-            os_release(),
-            std::env::consts::ARCH,
-            env!("CARGO_PKG_VERSION"),
-        );
+        let identity = Identity::new(&cfg.originator, &cfg.client_version);
+        // Token requests carry the same originator and user agent, as the codex CLI's do.
+        auth.use_identity(identity.clone());
+        let router = Router::new(http.clone(), &chatgpt_base_url(&cfg));
         let responses_url =
             |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
         let responses_urls = [
@@ -117,8 +160,10 @@ impl CodexClient {
             http,
             auth,
             cfg,
-            user_agent,
+            identity,
             installation_id,
+            router,
+            sessions: Sessions::default(),
             responses_urls,
             limits: Arc::new(RwLock::new(None)),
             models: tokio::sync::Mutex::new(None),
@@ -147,65 +192,96 @@ impl CodexClient {
         Some(snap)
     }
 
-    fn authorize(
-        &self,
-        rb: reqwest::RequestBuilder,
-        creds: &Credentials,
-    ) -> reqwest::RequestBuilder {
-        let mut rb = rb
-            .bearer_auth(creds.bearer().expose())
-            .header("originator", &self.cfg.originator)
-            .header("user-agent", &self.user_agent)
-            .header("version", &self.cfg.client_version);
-        if let Some(account) = creds.account_id() {
-            rb = rb.header("chatgpt-account-id", account);
-        }
-        rb
+    /// The client version presented to the backend, and where it came from.
+    pub fn client_version(&self) -> (&str, &VersionSource) {
+        (&self.cfg.client_version, &self.cfg.client_version_source)
     }
 
-    /// Sends `req` and returns its event stream once the backend has answered 200.
-    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
-        let session = req
-            .prompt_cache_key
-            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
-            .clone();
-        req.client_metadata
-            .get_or_insert_with(Default::default)
-            .insert(
-                "x-codex-installation-id".into(),
-                Value::String(self.installation_id.clone()),
-            );
-        if !req
-            .include
-            .iter()
-            .any(|i| i == "reasoning.encrypted_content")
-        {
-            req.include.push("reasoning.encrypted_content".into());
+    /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
+    /// stream once the backend has answered 200. A model that needs a newer client than the one presented
+    /// is refused here, with both versions named.
+    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        // A login that cannot be used stops here, before the catalog would fall back to the built-in list
+        // and hide why.
+        self.auth.credentials().await?;
+        let (catalog, _) = self.models().await;
+        let model = catalog.iter().find(|m| m.slug == req.model);
+        // The backend hides the models a client is too old for: the built-in catalog still knows them.
+        let bundled = match model {
+            Some(_) => None,
+            None => models::fallback().into_iter().find(|m| m.slug == req.model),
+        };
+        let needed = model
+            .or(bundled.as_ref())
+            .and_then(|m| m.minimal_client_version.as_deref());
+        if let Some(needed) = needed {
+            if models::version_below(&self.cfg.client_version, needed) {
+                return Err(CodexError::Rejected {
+                    status: 400,
+                    message: format!(
+                        "The model '{}' needs codex CLI {needed} or newer, and codex-serve presents \
+                         client version {} (from {}). Update the codex CLI (npm install -g \
+                         @openai/codex) and restart codex-serve, or pass --client-version.",
+                        req.model, self.cfg.client_version, self.cfg.client_version_source
+                    ),
+                    code: Some("client_version_too_old".into()),
+                });
+            }
         }
-        // Serialised once; retries resend the same bytes.
-        let body =
-            Bytes::from(serde_json::to_vec(&req).map_err(|e| CodexError::Decode(e.to_string()))?);
+        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
+        let ids = TurnIds::new(
+            conversation.session,
+            conversation.context_window,
+            self.installation_id.clone(),
+        );
+        let slug = req.model.clone();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let rendered = render::render(req, model, &ids, now_ms)
+            .map_err(|e| CodexError::Decode(e.to_string()))?;
+        // Serialised (and compressed) once; retries resend the same bytes.
+        let plain = Bytes::from(rendered.body);
+        let compressed = zstd::bulk::compress(&plain, 3)
+            .map(Bytes::from)
+            .map_err(|e| CodexError::Decode(format!("cannot compress the request: {e}")))?;
 
         let resp = self
-            .execute(|creds| {
+            .execute(|creds, route| {
                 let slot = match creds.mode() {
                     AuthMode::ChatGpt => 0,
                     AuthMode::ApiKey => 1,
                 };
-                let rb = match &self.responses_urls[slot] {
-                    Some(url) => self.http.post(url.clone()),
-                    None => self
-                        .http
-                        .post(format!("{}/responses", self.base_url(creds.mode()))),
+                let url = match &self.responses_urls[slot] {
+                    Some(url) => url.clone(),
+                    None => {
+                        return self
+                            .http
+                            .post(format!("{}/responses", self.base_url(creds.mode())))
+                    }
                 };
-                self.authorize(rb, creds)
-                    .header("content-type", "application/json")
-                    .header("accept", "text/event-stream")
-                    .header("session-id", &session)
-                    .header("thread-id", &session)
-                    .header("x-client-request-id", &session)
-                    .header("x-codex-installation-id", &self.installation_id)
-                    .body(body.clone())
+                let url = route
+                    .origin
+                    .as_deref()
+                    .and_then(|o| routing::on_origin(&url, o))
+                    .unwrap_or(url);
+                // The CLI compresses bodies for the ChatGPT backend only.
+                let zstd = creds.mode() == AuthMode::ChatGpt;
+                let headers = headers::for_responses(
+                    &self.identity,
+                    creds,
+                    &ResponsesHeaders {
+                        ids: &ids,
+                        model: &slug,
+                        turn_metadata: &rendered.turn_metadata,
+                        lite: rendered.lite,
+                        zstd,
+                        routing_override: route.routing_override.as_deref(),
+                    },
+                );
+                let body = if zstd { &compressed } else { &plain };
+                self.http.post(url).headers(headers).body(body.clone())
             })
             .await?;
         Ok(ResponseStream {
@@ -219,33 +295,56 @@ impl CodexClient {
         })
     }
 
-    /// Sends the request `build` makes until the backend answers 2xx: once more with renewed credentials
-    /// after a 401, and up to `max_retries` more times after transient failures (nothing has been
-    /// streamed at this point, so a retry cannot duplicate output).
+    /// The account's workspace route (ChatGPT logins; none for an API key).
+    async fn route(&self, creds: &Credentials) -> Route {
+        match creds.mode() {
+            AuthMode::ChatGpt => self.router.route(&self.identity, creds).await,
+            AuthMode::ApiKey => Route::default(),
+        }
+    }
+
+    /// Sends the request `build` makes until the backend answers 2xx. After a 401 it tries once more
+    /// with the same credentials (a token the backend has not caught up with yet), then once with renewed
+    /// ones, as the codex CLI does; and up to `max_retries` more times after transient failures (nothing
+    /// has been streamed at this point, so a retry cannot duplicate output). A renewal or a 404 from a
+    /// workspace origin makes the account's workspace be asked again.
     async fn execute(
         &self,
-        build: impl Fn(&Credentials) -> reqwest::RequestBuilder,
+        build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
-        let mut refreshed = false;
+        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+        // another process saved); after a second 401, refresh and retry.
+        let mut unauthorized = 0;
         let mut attempt = 0;
         loop {
-            let sent = tokio::time::timeout(self.cfg.idle_timeout, build(&creds).send()).await;
+            let route = self.route(&creds).await;
+            let sent =
+                tokio::time::timeout(self.cfg.idle_timeout, build(&creds, &route).send()).await;
             let err = match sent {
                 Err(_) => CodexError::IdleTimeout(self.cfg.idle_timeout),
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
                 {
+                    unauthorized += 1;
                     tracing::info!(
-                        "the Codex backend answered 401; renewing the login and retrying once"
+                        step = unauthorized,
+                        "the Codex backend answered 401; recovering the login and retrying"
                     );
-                    creds = self.auth.after_unauthorized(&creds).await?;
-                    refreshed = true;
+                    creds = if unauthorized == 1 {
+                        self.auth.reload_after_unauthorized(&creds).await?
+                    } else {
+                        self.router.forget(&creds).await;
+                        self.auth.after_unauthorized(&creds).await?
+                    };
                     continue;
                 }
                 Ok(Ok(resp)) => {
+                    if resp.status() == reqwest::StatusCode::NOT_FOUND && route.origin.is_some() {
+                        self.router.forget(&creds).await;
+                    }
                     self.record_limits(resp.headers());
                     error_from_response(resp).await
                 }
@@ -266,12 +365,24 @@ impl CodexClient {
         let body =
             Bytes::from(serde_json::to_vec(req).map_err(|e| CodexError::Decode(e.to_string()))?);
         let resp = self
-            .execute(|creds| {
+            .execute(|creds, route| {
                 let url = format!("{}/responses/compact", self.base_url(creds.mode()));
-                self.authorize(self.http.post(url), creds)
+                let url = match (reqwest::Url::parse(&url), route.origin.as_deref()) {
+                    (Ok(u), Some(o)) => routing::on_origin(&u, o).map(String::from).unwrap_or(url),
+                    _ => url,
+                };
+                let mut headers = headers::for_call(Call::Compact, &self.identity, creds);
+                if let Some(o) = route
+                    .routing_override
+                    .as_deref()
+                    .and_then(|o| o.parse().ok())
+                {
+                    headers.insert("x-openai-account-routing-override", o);
+                }
+                self.http
+                    .post(url)
+                    .headers(headers)
                     .timeout(self.cfg.idle_timeout)
-                    .header("content-type", "application/json")
-                    .header("x-codex-installation-id", &self.installation_id)
                     .body(body.clone())
             })
             .await?;
@@ -324,9 +435,15 @@ impl CodexClient {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "the model catalog could not be fetched");
-                match cached {
-                    Some((_, stale)) => (Arc::new(stale), CatalogSource::StaleCache),
-                    None => (Arc::new(models::fallback()), CatalogSource::Fallback),
+                let cli = self
+                    .cfg
+                    .codex_home
+                    .as_deref()
+                    .and_then(models::read_cli_cache);
+                match (cached, cli) {
+                    (Some((_, stale)), _) => (Arc::new(stale), CatalogSource::StaleCache),
+                    (None, Some(cli)) => (Arc::new(cli), CatalogSource::CliCache),
+                    (None, None) => (Arc::new(models::fallback()), CatalogSource::Fallback),
                 }
             }
         }
@@ -336,7 +453,9 @@ impl CodexClient {
         let creds = self.auth.credentials().await?;
         let url = format!("{}/models", self.base_url(creds.mode()));
         let resp = self
-            .authorize(self.http.get(url), &creds)
+            .http
+            .get(url)
+            .headers(headers::for_call(Call::Models, &self.identity, &creds))
             .query(&[("client_version", &self.cfg.client_version)])
             .timeout(Duration::from_secs(15))
             .send()
@@ -437,114 +556,24 @@ fn events(
     })
 }
 
+/// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
+fn chatgpt_base_url(cfg: &ClientConfig) -> String {
+    if let Some(base) = &cfg.chatgpt_base_url {
+        return base.clone();
+    }
+    let upstream = base_url(cfg, AuthMode::ChatGpt);
+    match upstream.rsplit_once('/') {
+        Some((head, _)) if head.contains("://") && !head.ends_with('/') => format!("{head}/"),
+        _ => format!("{upstream}/"),
+    }
+}
+
 fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
     match (&cfg.upstream_url, mode) {
         (Some(url), _) => url.trim_end_matches('/'),
         (None, AuthMode::ChatGpt) => CHATGPT_BASE_URL,
         (None, AuthMode::ApiKey) => API_KEY_BASE_URL,
     }
-}
-
-/// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
-async fn error_from_response(resp: reqwest::Response) -> CodexError {
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - body.len())]);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    classify(status, &body, retry_after, unix_now())
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    detail: Option<Value>,
-    #[serde(default)]
-    error: Option<ErrorDetail>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorDetail {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    plan_type: Option<String>,
-    #[serde(default)]
-    resets_at: Option<i64>,
-    #[serde(default)]
-    resets_in_seconds: Option<i64>,
-}
-
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -> CodexError {
-    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let detail = parsed.detail.as_ref().map(|d| match d {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let err = parsed.error.unwrap_or_default();
-    let message = err
-        .message
-        .clone()
-        .or(detail)
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() || text.starts_with('<') {
-                format!("HTTP {status} without details")
-            } else {
-                text.chars().take(500).collect()
-            }
-        });
-    let kind = err.kind.as_deref().or(err.code.as_deref());
-    match (status, kind) {
-        (429, Some("usage_limit_reached")) => CodexError::UsageLimit {
-            message,
-            plan_type: err.plan_type,
-            resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
-        },
-        (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
-        (429, _) => CodexError::RateLimited {
-            message,
-            retry_after,
-        },
-        (401, _) => CodexError::Unauthorized { message },
-        (400..=499, _) => CodexError::Rejected {
-            status,
-            message,
-            code: err.code.or(err.kind),
-        },
-        _ => CodexError::Upstream { status, message },
-    }
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    // The innermost cause says the most ("Connection refused"); URLs carry no secrets but drop queries.
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    if let Some(i) = msg.find('?') {
-        msg.truncate(i);
-    }
-    msg
 }
 
 /// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
@@ -557,66 +586,16 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base * (90 + jitter) / 100)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-fn os_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_the_backend_error_shapes() {
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","message":"limit reached","resets_at":1704067242,"plan_type":"pro"}}"#,
-            None,
-            0,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(1_704_067_242),
-                ..
-            }
-        ));
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#,
-            None,
-            100,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(160),
-                ..
-            }
-        ));
-        let e = classify(
-            400,
-            br#"{"detail":"Unsupported parameter: temperature"}"#,
-            None,
-            0,
-        );
-        assert!(
-            matches!(e, CodexError::Rejected { status: 400, ref message, .. } if message == "Unsupported parameter: temperature")
-        );
-        let e = classify(502, b"<html>bad gateway</html>", None, 0);
-        assert!(matches!(e, CodexError::Upstream { status: 502, .. }));
-        assert!(e.is_transient());
-        let e = classify(401, b"{}", None, 0);
-        assert!(matches!(e, CodexError::Unauthorized { .. }));
-    }
 
     #[test]
     fn backoff_grows_and_jitters_within_ten_percent() {

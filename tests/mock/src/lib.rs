@@ -1,43 +1,58 @@
 //! A scriptable mock of the Codex backend for tests: `POST /responses` (SSE), `POST /oauth/token`,
-//! `GET /models`, and `/_mock/*` control endpoints for out-of-process tests.
+//! `GET /models`, `GET wham/accounts/check`, and `/_mock/*` control endpoints for out-of-process tests.
+//!
+//! It listens on http, and with [`MockCodex::start_https`] also on https with a CA made at start-up
+//! ([`MockCodex::ca_pem`]), which is what the official codex CLI needs (it refuses http workspace
+//! origins). Both listeners serve the same state. The routes answer at the root and under
+//! `/backend-api/codex` and `/backend-api/wham` (the CLI's paths); anything else is a 404, and a
+//! WebSocket upgrade is answered 426 (configurable), which makes the CLI fall back to HTTP + SSE.
+//! Request bodies may be zstd-compressed. Every request is kept in a log ([`MockCodex::log`]).
 //!
 //! Replies queued with [`MockCodex::push`] are served in order. With nothing queued the mock answers
 //! from the last user message of the request: `echo: <text>` streamed in about three deltas, or, if
 //! the text is a directive, `mock:reasoning TEXT` (a reasoning item, then the echo of TEXT),
-//! `mock:tool NAME ARGS_JSON` (one function call `call_1`), `mock:status CODE BODY`,
+//! `mock:tool NAME ARGS_JSON` (one function call `call_1`), `mock:call NAME ARGS_JSON` (the same call,
+//! but once the request carries the tool's output: `tool said: OUTPUT` as text), `mock:status CODE BODY`,
 //! `mock:usage_limit` (429 with rate-limit headers) or `mock:fixture NAME` (replays
 //! `reference/NAME.sse`; `CODEX_MOCK_FIXTURES` names another directory).
 //!
-//! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`,
+//! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`, `GET /_mock/log`,
+//! `GET /_mock/ca` (PEM), `POST /_mock/routing` (`{"override": "us_cr"}`, or null for a personal
+//! account), `POST /_mock/models` (the catalog to serve), `POST /_mock/websocket` (`{"status": 426}`),
 //! `GET /_mock/connections`, `POST /_mock/reply` (`{"kind": "sse"|"status"|"hang"|"raw", ..}`),
 //! `POST /_mock/token_reply` (`{"kind": "ok"|"status", ..}`), `POST /_mock/issue_tokens`,
 //! `POST /_mock/reset`.
 
 mod control;
 mod events;
+mod log;
+mod models;
+mod net;
 mod server;
+mod tls;
+mod token;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+pub use log::LoggedRequest;
 
 pub use events::{
     function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
     Usage, DEFAULT_MODEL,
 };
+pub use token::{TokenOutcome, TokenRequest, TokenScenario, TokenStats};
 
 /// A scripted answer to one `POST /responses`.
 #[derive(Clone, Debug)]
@@ -122,8 +137,12 @@ pub struct IssuedTokens {
 pub struct MockCodex {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    https: Option<(SocketAddr, String)>,
+    tasks: Vec<JoinHandle<()>>,
 }
+
+/// The answer to a WebSocket upgrade until a test asks for another one: 426 Upgrade Required.
+pub const WEBSOCKET_REFUSAL: u16 = 426;
 
 impl MockCodex {
     /// Bind `127.0.0.1:0` and serve in a background task.
@@ -138,19 +157,117 @@ impl MockCodex {
 
     /// Bind `127.0.0.1:port` (0 = any) and serve in a background task.
     pub async fn start_on_port(port: u16) -> io::Result<MockCodex> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let http = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        Self::start_on(http, None).await
+    }
+
+    /// http and https, each on a free loopback port.
+    ///
+    /// # Panics
+    /// If a loopback port cannot be bound or the certificates cannot be made.
+    pub async fn start_https() -> MockCodex {
+        let bind = || std::net::TcpListener::bind(("127.0.0.1", 0));
+        let started = match (bind(), bind()) {
+            (Ok(http), Ok(https)) => Self::start_on(http, Some(https)).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        started.expect("codex-mock: cannot start on 127.0.0.1")
+    }
+
+    /// Serve on listeners the caller bound (e.g. inside a network namespace of its own); `https` adds
+    /// the https listener with a fresh CA.
+    pub async fn start_on(
+        http: std::net::TcpListener,
+        https: Option<std::net::TcpListener>,
+    ) -> io::Result<MockCodex> {
+        http.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(http)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new());
-        let counting = CountingListener {
+        let tls = match https {
+            Some(https) => {
+                https.set_nonblocking(true)?;
+                let https = TcpListener::from_std(https)?;
+                let https_addr = https.local_addr()?;
+                Some((https, https_addr, tls::Tls::new()?))
+            }
+            None => None,
+        };
+        let origins = match &tls {
+            Some((_, https_addr, _)) => Origins {
+                base: format!("https://localhost:{}", https_addr.port()),
+                routed: format!("https://127.0.0.1:{}", https_addr.port()),
+            },
+            None => Origins {
+                base: format!("http://{addr}"),
+                routed: format!("http://localhost:{}", addr.port()),
+            },
+        };
+        let shared = Arc::new(Shared::new(origins));
+        let counting = net::CountingListener {
             inner: listener,
             open: Arc::clone(&shared.connections),
         };
-        let app = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
+        let app = server::router(Arc::clone(&shared), "http");
+        let mut tasks = vec![tokio::spawn(async move {
             // Serving only ends with an I/O error on the listener; there is nobody to report it to.
             let _ = axum::serve(counting, app).await;
-        });
-        Ok(MockCodex { shared, addr, task })
+        })];
+        let mut https_info = None;
+        if let Some((https, https_addr, tls)) = tls {
+            let open = Arc::clone(&shared.connections);
+            let listener = tls::TlsListener::new(https, tls.acceptor, open)?;
+            let app = server::router(Arc::clone(&shared), "https");
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+            let _ = shared.ca_pem.set(tls.ca_pem.clone());
+            https_info = Some((https_addr, tls.ca_pem));
+        }
+        Ok(MockCodex {
+            shared,
+            addr,
+            https: https_info,
+            tasks,
+        })
+    }
+
+    /// `https://localhost:PORT` (the https listener's base), if it was started.
+    pub fn https_url(&self) -> Option<String> {
+        self.https
+            .as_ref()
+            .map(|(addr, _)| format!("https://localhost:{}", addr.port()))
+    }
+
+    /// The https listener's routed workspace origin, `https://127.0.0.1:PORT`.
+    pub fn routed_origin(&self) -> String {
+        self.shared.routed_origin().to_owned()
+    }
+
+    /// The PEM of the CA that signed the https listener's certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.https.as_ref().map(|(_, pem)| pem.as_str())
+    }
+
+    /// Every request received on either listener (control calls aside), in order.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        self.shared.state().log.clone()
+    }
+
+    /// `Some(value)`: `wham/accounts/check` answers a routed workspace at [`Self::routed_origin`] with
+    /// `account_routing_override: value`; `None`: a personal account on the default origin.
+    pub fn set_routing(&self, value: Option<&str>) {
+        self.shared.state().routing = value.map(str::to_owned);
+    }
+
+    /// Serve `catalog` (`{"models": [...]}`) from `/models` instead of the built-in one.
+    pub fn set_models(&self, catalog: Value) {
+        self.shared.state().models = Some(catalog);
+    }
+
+    /// The status WebSocket upgrades get (default [`WEBSOCKET_REFUSAL`]); `None` lets them through to
+    /// the routes.
+    pub fn set_websocket_status(&self, status: Option<u16>) {
+        self.shared.state().websocket_status = status;
     }
 
     /// `http://127.0.0.1:PORT`, the upstream base (`POST {url}/responses`).
@@ -193,6 +310,20 @@ impl MockCodex {
         self.shared.state().mint(account_id, exp_in_secs)
     }
 
+    /// Make `access_token` invalid now, as the backend does with a revoked token: every request
+    /// with it gets 401 `token_expired` until the client refreshes.
+    pub fn revoke(&self, access_token: &str) {
+        self.shared.state().access.remove(access_token);
+    }
+
+    /// From now on `POST /responses` answers 401 `token_expired` to every access token minted so far,
+    /// until the client refreshes (other routes still take them), as when the backend stops taking a
+    /// token that has not expired.
+    pub fn reject_responses_until_refresh(&self) {
+        let mut state = self.shared.state();
+        state.responses_reject_before = state.minted + 1;
+    }
+
     /// Clear queued replies and the request logs (minted tokens stay valid).
     pub fn reset(&self) {
         self.shared.state().reset();
@@ -201,7 +332,9 @@ impl MockCodex {
 
 impl Drop for MockCodex {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -211,22 +344,37 @@ pub(crate) fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Where the mock can be reached: its base origin and the routed workspace's.
+pub(crate) struct Origins {
+    base: String,
+    routed: String,
+}
+
 /// State shared between the handle and the server.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    origins: Origins,
+    /// The https listener's CA, once made.
+    pub(crate) ca_pem: std::sync::OnceLock<String>,
     connections: Arc<AtomicUsize>,
     next_response: AtomicU64,
     fixtures: PathBuf,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(origins: Origins) -> Shared {
         let fixtures = std::env::var_os("CODEX_MOCK_FIXTURES").map_or_else(
             || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../reference")),
             PathBuf::from,
         );
+        let state = State {
+            websocket_status: Some(WEBSOCKET_REFUSAL),
+            ..State::default()
+        };
         Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
+            origins,
+            ca_pem: std::sync::OnceLock::new(),
             connections: Arc::new(AtomicUsize::new(0)),
             next_response: AtomicU64::new(1),
             fixtures,
@@ -235,6 +383,14 @@ impl Shared {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn base_origin(&self) -> &str {
+        &self.origins.base
+    }
+
+    pub(crate) fn routed_origin(&self) -> &str {
+        &self.origins.routed
     }
 
     pub(crate) fn next_response_id(&self) -> String {
@@ -246,6 +402,8 @@ impl Shared {
 pub(crate) struct AccessGrant {
     pub(crate) account_id: String,
     pub(crate) exp: i64,
+    /// Which mint made it (1, 2, …).
+    pub(crate) serial: u64,
 }
 
 pub(crate) struct RefreshGrant {
@@ -263,6 +421,18 @@ pub(crate) struct State {
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
+    pub(crate) tokens: token::TokenState,
+    /// Every request, control calls aside.
+    pub(crate) log: Vec<LoggedRequest>,
+    /// The routed workspace's override value; `None`: a personal account.
+    pub(crate) routing: Option<String>,
+    /// `POST /responses` with an access token minted before this serial gets 401 (other routes accept
+    /// it): a token the backend stopped taking, which only a refresh cures.
+    pub(crate) responses_reject_before: u64,
+    /// A catalog replacing the built-in one.
+    pub(crate) models: Option<Value>,
+    /// What a WebSocket upgrade gets; `None`: it goes to the routes.
+    pub(crate) websocket_status: Option<u16>,
     minted: u64,
 }
 
@@ -300,11 +470,13 @@ impl State {
             .subsec_nanos();
         let refresh_token = format!("rt_mock_{}_{nanos:08x}", self.minted);
         let account_id = account_id.to_owned();
+        self.tokens.minted(&account_id, &refresh_token);
         self.access.insert(
             access_token.clone(),
             AccessGrant {
                 account_id: account_id.clone(),
                 exp,
+                serial: self.minted,
             },
         );
         self.refresh.insert(
@@ -327,88 +499,6 @@ impl State {
         self.token_replies.clear();
         self.token_requests.clear();
         self.prompt_cache.clear();
-    }
-}
-
-/// A TCP listener that counts the connections it has handed out and that are still open.
-struct CountingListener {
-    inner: TcpListener,
-    open: Arc<AtomicUsize>,
-}
-
-impl axum::serve::Listener for CountingListener {
-    type Io = CountedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (CountedStream, SocketAddr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    // Small SSE chunks must leave as separate segments, not be coalesced by Nagle.
-                    let _ = stream.set_nodelay(true);
-                    self.open.fetch_add(1, Ordering::SeqCst);
-                    let open = Arc::clone(&self.open);
-                    return (CountedStream { stream, open }, addr);
-                }
-                // E.g. too many open files: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A TCP stream that decrements the open-connection count when dropped.
-struct CountedStream {
-    stream: TcpStream,
-    open: Arc<AtomicUsize>,
-}
-
-impl Drop for CountedStream {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl AsyncRead for CountedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CountedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        self.log.clear();
     }
 }
