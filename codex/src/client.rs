@@ -462,6 +462,17 @@ pub struct ResponseStream {
     events: Pin<Box<dyn Stream<Item = Result<StreamEvent, CodexError>> + Send>>,
 }
 
+impl ResponseStream {
+    /// Events answered without the backend: a request that asks for no generation (the codex CLI's
+    /// `generate: false` prewarm) is complete as soon as it is accepted.
+    pub fn local(events: Vec<StreamEvent>) -> ResponseStream {
+        ResponseStream {
+            rate_limits: None,
+            events: Box::pin(futures_util::stream::iter(events.into_iter().map(Ok))),
+        }
+    }
+}
+
 impl Stream for ResponseStream {
     type Item = Result<StreamEvent, CodexError>;
 

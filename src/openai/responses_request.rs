@@ -45,6 +45,29 @@ pub struct CreateResponse {
     /// `false`: do not keep this response for `previous_response_id`.
     #[serde(default)]
     pub store: Option<bool>,
+    /// `false` (the codex CLI's WebSocket prewarm): no generation, only the request's context; answered
+    /// here as a completed empty response, so it never costs one.
+    #[serde(default)]
+    pub generate: Option<bool>,
+    /// The client's own metadata (the codex CLI's installation and turn ids), passed on.
+    #[serde(default)]
+    pub client_metadata: Option<serde_json::Map<String, Value>>,
+}
+
+/// Where an earlier response's conversation is found: the socket's own last response first (kept
+/// whatever `store` said, as the backend does over WebSocket), then the store.
+pub struct Lookup<'a> {
+    pub app: &'a App,
+    pub socket_last: Option<(&'a str, &'a [InputItem])>,
+}
+
+impl Lookup<'_> {
+    fn conversation(&self, id: &str) -> Option<Vec<InputItem>> {
+        match self.socket_last {
+            Some((last, items)) if last == id => Some(items.to_vec()),
+            _ => self.app.responses.get(id).map(|s| s.items.as_ref().clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +92,8 @@ pub struct Prepared {
     pub effort: Option<ReasoningEffort>,
     /// Keep the finished response for `previous_response_id`.
     pub remember: bool,
+    /// `false`: answer locally with a completed empty response (`generate: false`).
+    pub generate: bool,
     /// The client's leading system messages, as developer items: part of the conversation a continuation
     /// replays, though they went upstream as instructions this time.
     pub history_prefix: Vec<InputItem>,
@@ -180,7 +205,11 @@ fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiErro
 }
 
 /// Client items → backend items; leading system messages are returned apart, as instructions.
-pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
+/// `item_reference`s are expanded from the output of stored responses.
+pub(crate) fn items(
+    input: Option<Value>,
+    app: &App,
+) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
     let list = match input {
         None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
         Some(Value::String(s)) => return Ok((Vec::new(), vec![InputItem::text(Role::User, s)])),
@@ -206,23 +235,24 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
             "message" => {
                 let role = item.get("role").and_then(Value::as_str).unwrap_or("");
                 let content = item.get("content").unwrap_or(&Value::Null);
-                let role = match role {
-                    "user" => Role::User,
-                    "assistant" => Role::Assistant,
-                    "developer" => Role::Developer,
-                    "system" if out.is_empty() => {
-                        system.push(text_of(content, &format!("{here}.content"))?);
-                        continue;
-                    }
-                    // The backend refuses `system` items; later guidance is developer guidance.
-                    "system" => Role::Developer,
-                    other => {
-                        return Err(bad(
+                let role =
+                    match role {
+                        "user" => Role::User,
+                        "assistant" => Role::Assistant,
+                        "developer" => Role::Developer,
+                        "system" if out.is_empty() => {
+                            system.push(text_of(content, &format!("{here}.content"))?);
+                            continue;
+                        }
+                        // The backend refuses `system` items; later guidance is developer guidance.
+                        "system" => Role::Developer,
+                        other => return Err(bad(
                             &format!("{here}.role"),
-                            format!("unknown role '{other}': use user, assistant, developer or system"),
-                        ))
-                    }
-                };
+                            format!(
+                                "unknown role '{other}': use user, assistant, developer or system"
+                            ),
+                        )),
+                    };
                 out.push(InputItem::Message {
                     role,
                     content: parts(content, role, &format!("{here}.content"))?,
@@ -236,7 +266,9 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
             "function_call_output" => {
                 let output = match item.get("output") {
                     Some(Value::String(t)) => ToolOutput::Text(t.clone()),
-                    Some(v @ Value::Array(_)) => ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?),
+                    Some(v @ Value::Array(_)) => {
+                        ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?)
+                    }
                     _ => return Err(bad(&here, "a function_call_output item needs `output`")),
                 };
                 out.push(InputItem::FunctionCallOutput {
@@ -252,13 +284,23 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
                 encrypted_content: need("encrypted_content")?,
             }),
             "item_reference" => {
-                return Err(bad(
-                    &here,
-                    "item references need stored responses, which the Codex backend does not keep: send the items themselves",
-                ))
+                let id = need("id")?;
+                match app.responses.item(&id) {
+                    Some(found) => out.push(found),
+                    None => {
+                        return Err(bad(
+                            &format!("{here}.id"),
+                            format!("Item with id '{id}' not found: codex-serve keeps the output of finished responses in memory for a limited time (not those made with store: false); send the item itself"),
+                        )
+                        .with_code("item_not_found"))
+                    }
+                }
             }
             other => {
-                return Err(bad(&here, format!("input items of type '{other}' are not supported")))
+                return Err(bad(
+                    &here,
+                    format!("input items of type '{other}' are not supported"),
+                ))
             }
         }
     }
@@ -323,29 +365,33 @@ fn text_format(v: Value) -> Result<TextFormat, ApiError> {
 }
 
 impl CreateResponse {
-    pub fn translate(self, app: &App, session: Option<&str>) -> Result<Prepared, ApiError> {
+    pub fn translate(
+        self,
+        lookup: &Lookup<'_>,
+        session: Option<&str>,
+    ) -> Result<Prepared, ApiError> {
+        let app = lookup.app;
         if self.model.trim().is_empty() {
             return Err(bad("model", "`model` must not be empty"));
         }
         let (slug, suffix_effort) = split_model(&self.model);
         let model = slug.to_owned();
-        let (system, new_items) = items(self.input)?;
-        if new_items.is_empty() {
+        let (system, new_items) = items(self.input, app)?;
+        if new_items.is_empty() && self.generate != Some(false) {
             return Err(bad("input", "`input` must hold at least one item"));
         }
         // The backend keeps nothing, so a continuation is the stored conversation plus the new items.
         let input = match &self.previous_response_id {
             None => new_items,
             Some(id) => {
-                let prev = app.responses.get(id).ok_or_else(|| {
+                let prev = lookup.conversation(id).ok_or_else(|| {
                     bad(
                         "previous_response_id",
                         format!("Previous response with id '{id}' not found (codex-serve keeps finished responses in memory, for a limited time)"),
                     )
                     .with_code("previous_response_not_found")
                 })?;
-                let mut all = Vec::with_capacity(prev.items.len() + new_items.len());
-                all.extend(prev.items.iter().cloned());
+                let mut all = prev;
                 all.extend(new_items);
                 all
             }
@@ -418,6 +464,7 @@ impl CreateResponse {
         req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
         req.reasoning = Some(Reasoning { effort, summary });
         req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
+        req.client_metadata = self.client_metadata;
         if let Some(text) = self.text {
             req.text = Some(TextControls {
                 verbosity: text.verbosity,
@@ -437,6 +484,7 @@ impl CreateResponse {
             request: req,
             effort,
             remember: self.store != Some(false),
+            generate: self.generate != Some(false),
             history_prefix,
             echo,
         })
