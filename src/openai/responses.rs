@@ -353,17 +353,43 @@ impl Turn {
                     .map_or(Value::Null, Value::String),
             ),
             ("metadata", Value::Object(Map::new())),
-            ("temperature", Value::Null),
-            ("top_p", Value::Null),
+            // The backend takes no sampling settings: these are the values it runs with.
+            ("temperature", Value::from(1.0)),
+            ("top_p", Value::from(1.0)),
+            ("presence_penalty", Value::from(0.0)),
+            ("frequency_penalty", Value::from(0.0)),
+            ("top_logprobs", Value::from(0)),
+            ("truncation", Value::String("disabled".into())),
+            ("max_output_tokens", Value::Null),
+            ("max_tool_calls", Value::Null),
+            ("store", Value::Bool(e.store)),
+            ("background", Value::Bool(false)),
+            (
+                "service_tier",
+                Value::String(e.service_tier.clone().unwrap_or_else(|| "default".into())),
+            ),
+            ("safety_identifier", Value::Null),
+            (
+                "prompt_cache_key",
+                e.prompt_cache_key
+                    .clone()
+                    .map_or(Value::Null, Value::String),
+            ),
+            ("completed_at", Value::Null),
+            // Unknown until the response completes: present and null, as OpenResponses requires.
+            ("usage", Value::Null),
         ];
         for (k, v) in defaults {
             if missing(r, k) {
                 r.insert(k.into(), v);
             }
         }
-        // `usage` is an object or absent in the published schema, never null.
-        if r.get("usage").is_some_and(Value::is_null) {
-            r.remove("usage");
+        if let Some(Value::Object(reasoning)) = r.get_mut("reasoning") {
+            reasoning.entry("effort").or_insert(Value::Null);
+            reasoning.entry("summary").or_insert(Value::Null);
+        }
+        if status == "completed" && r.get("completed_at").is_some_and(Value::is_null) {
+            r.insert("completed_at".into(), Value::from(unix_now()));
         }
         if let Some(Value::Object(usage)) = r.get_mut("usage") {
             for (details, fields) in [
@@ -543,7 +569,9 @@ pub async fn create(
                 format!("event: {kind}\ndata: {ev}\n\n")
             }
             Err(e) => {
+                // OpenAI's error event is flat; OpenResponses nests the same fields under `error`.
                 let mut ev = error_object(&e);
+                ev["error"] = error_object(&e);
                 ev["type"] = Value::String("error".into());
                 ev["sequence_number"] = Value::from(turn.next_sequence());
                 format!("event: error\ndata: {ev}\n\n")
@@ -732,8 +760,12 @@ pub async fn websocket(
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
-    let mut frame =
-        json!({"type": "error", "status": err.status.as_u16(), "error": error_object(err)});
+    let mut error = error_object(err);
+    // OpenResponses' WebSocket error frame requires a code: the error type when there is no finer one.
+    if error["code"].is_null() {
+        error["code"] = Value::String(err.kind.into());
+    }
+    let mut frame = json!({"type": "error", "status": err.status.as_u16(), "error": error});
     if let Some(n) = sequence_number {
         frame["sequence_number"] = Value::from(n);
     }

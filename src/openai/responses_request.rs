@@ -110,6 +110,9 @@ pub struct Echo {
     pub reasoning: Value,
     pub text: Value,
     pub previous_response_id: Option<String>,
+    pub store: bool,
+    pub service_tier: Option<String>,
+    pub prompt_cache_key: Option<String>,
 }
 
 /// The instructions sent upstream: the client's own, then its leading system messages; the server's
@@ -235,24 +238,25 @@ pub(crate) fn items(
             "message" => {
                 let role = item.get("role").and_then(Value::as_str).unwrap_or("");
                 let content = item.get("content").unwrap_or(&Value::Null);
-                let role =
-                    match role {
-                        "user" => Role::User,
-                        "assistant" => Role::Assistant,
-                        "developer" => Role::Developer,
-                        "system" if out.is_empty() => {
-                            system.push(text_of(content, &format!("{here}.content"))?);
-                            continue;
-                        }
-                        // The backend refuses `system` items; later guidance is developer guidance.
-                        "system" => Role::Developer,
-                        other => return Err(bad(
+                let role = match role {
+                    "user" => Role::User,
+                    "assistant" => Role::Assistant,
+                    "developer" => Role::Developer,
+                    "system" if out.is_empty() => {
+                        system.push(text_of(content, &format!("{here}.content"))?);
+                        continue;
+                    }
+                    // The backend refuses `system` items; later guidance is developer guidance.
+                    "system" => Role::Developer,
+                    other => {
+                        return Err(bad(
                             &format!("{here}.role"),
                             format!(
                                 "unknown role '{other}': use user, assistant, developer or system"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 out.push(InputItem::Message {
                     role,
                     content: parts(content, role, &format!("{here}.content"))?,
@@ -451,6 +455,8 @@ impl CreateResponse {
                 ))
             }
         };
+        let echo_cache_key = self.prompt_cache_key.clone();
+        let echo_tier = self.service_tier.clone();
         let cache_key = self
             .prompt_cache_key
             .or(self.user)
@@ -479,6 +485,9 @@ impl CreateResponse {
             reasoning: serde_json::json!({"effort": effort.map(|e| e.as_str()), "summary": summary}),
             text: echo_text,
             previous_response_id: self.previous_response_id,
+            store: self.store != Some(false),
+            service_tier: echo_tier,
+            prompt_cache_key: echo_cache_key,
         };
         Ok(Prepared {
             request: req,
