@@ -27,6 +27,7 @@ mod control;
 mod events;
 mod log;
 mod models;
+mod scenarios;
 mod server;
 mod tls;
 
