@@ -201,6 +201,9 @@ impl CodexClient {
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
     pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        // A login that cannot be used stops here, before the catalog would fall back to the built-in list
+        // and hide why.
+        self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
         if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
@@ -217,8 +220,10 @@ impl CodexClient {
                 });
             }
         }
+        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
         let ids = TurnIds::new(
-            self.sessions.id_for(req.prompt_cache_key.as_deref()),
+            conversation.session,
+            conversation.context_window,
             self.installation_id.clone(),
         );
         let slug = req.model.clone();
@@ -290,16 +295,18 @@ impl CodexClient {
         }
     }
 
-    /// Sends the request `build` makes until the backend answers 2xx: once more with renewed credentials
-    /// after a 401, and up to `max_retries` more times after transient failures (nothing has been
-    /// streamed at this point, so a retry cannot duplicate output). A 401 or a 404 also makes the
-    /// account's workspace be asked again.
+    /// Sends the request `build` makes until the backend answers 2xx. After a 401 it tries once more
+    /// with the same credentials (a token the backend has not caught up with yet), then once with renewed
+    /// ones, as the codex CLI does; and up to `max_retries` more times after transient failures (nothing
+    /// has been streamed at this point, so a retry cannot duplicate output). A renewal or a 404 from a
+    /// workspace origin makes the account's workspace be asked again.
     async fn execute(
         &self,
         build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
         let mut refreshed = false;
+        let mut retried_unauthorized = false;
         let mut attempt = 0;
         loop {
             let route = self.route(&creds).await;
@@ -309,6 +316,16 @@ impl CodexClient {
                 Err(_) => CodexError::IdleTimeout(self.cfg.idle_timeout),
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                Ok(Ok(resp))
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+                        && !retried_unauthorized =>
+                {
+                    tracing::debug!(
+                        "the Codex backend answered 401; trying the same login once more"
+                    );
+                    retried_unauthorized = true;
+                    continue;
+                }
                 Ok(Ok(resp))
                     if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
                 {

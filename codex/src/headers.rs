@@ -82,19 +82,41 @@ fn authorize(map: &mut HeaderMap, creds: &Credentials) {
 
 /// Headers of the calls other than Responses.
 pub fn for_call(call: Call, id: &Identity, creds: &Credentials) -> HeaderMap {
+    // In the CLI's order: the workspace check has no `version` or `originator`, and its user agent no
+    // suffix.
     let mut map = HeaderMap::new();
     match call {
-        Call::AccountsCheck => put(&mut map, "user-agent", &id.base_user_agent),
+        Call::AccountsCheck => {
+            put(&mut map, "user-agent", &id.base_user_agent);
+            authorize(&mut map, creds);
+        }
         Call::Models | Call::Compact => {
             put(&mut map, "version", &id.version);
+            authorize(&mut map, creds);
             put(&mut map, "originator", &id.originator);
             put(&mut map, "user-agent", &id.user_agent);
         }
     }
-    authorize(&mut map, creds);
     if call == Call::Compact {
         put(&mut map, "content-type", "application/json");
     }
+    put(&mut map, "accept", "*/*");
+    put(&mut map, "accept-encoding", ACCEPT_ENCODING);
+    map
+}
+
+/// Headers of `POST {token endpoint}` (refresh), in the CLI's order: no bearer. The CLI's user agent has
+/// no suffix on the refresh it makes at start-up, and has it on one after a 401 (`with_suffix`).
+pub fn for_token(id: &Identity, with_suffix: bool) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    put(&mut map, "content-type", "application/json");
+    put(&mut map, "originator", &id.originator);
+    let ua = if with_suffix {
+        &id.user_agent
+    } else {
+        &id.base_user_agent
+    };
+    put(&mut map, "user-agent", ua);
     put(&mut map, "accept", "*/*");
     put(&mut map, "accept-encoding", ACCEPT_ENCODING);
     map

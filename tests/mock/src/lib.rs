@@ -27,6 +27,7 @@ mod control;
 mod events;
 mod log;
 mod models;
+mod net;
 mod scenarios;
 mod server;
 mod tls;
@@ -35,17 +36,14 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use log::LoggedRequest;
@@ -204,7 +202,7 @@ impl MockCodex {
             },
         };
         let shared = Arc::new(Shared::new(origins));
-        let counting = CountingListener {
+        let counting = net::CountingListener {
             inner: listener,
             open: Arc::clone(&shared.connections),
         };
@@ -311,6 +309,20 @@ impl MockCodex {
         self.shared.state().mint(account_id, exp_in_secs)
     }
 
+    /// Make `access_token` invalid now, as the backend does with a revoked token: every request
+    /// with it gets 401 `token_expired` until the client refreshes.
+    pub fn revoke(&self, access_token: &str) {
+        self.shared.state().access.remove(access_token);
+    }
+
+    /// From now on `POST /responses` answers 401 `token_expired` to every access token minted so far,
+    /// until the client refreshes (other routes still take them), as when the backend stops taking a
+    /// token that has not expired.
+    pub fn reject_responses_until_refresh(&self) {
+        let mut state = self.shared.state();
+        state.responses_reject_before = state.minted + 1;
+    }
+
     /// Clear queued replies and the request logs (minted tokens stay valid).
     pub fn reset(&self) {
         self.shared.state().reset();
@@ -389,6 +401,8 @@ impl Shared {
 pub(crate) struct AccessGrant {
     pub(crate) account_id: String,
     pub(crate) exp: i64,
+    /// Which mint made it (1, 2, …).
+    pub(crate) serial: u64,
 }
 
 pub(crate) struct RefreshGrant {
@@ -410,6 +424,9 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     /// The routed workspace's override value; `None`: a personal account.
     pub(crate) routing: Option<String>,
+    /// `POST /responses` with an access token minted before this serial gets 401 (other routes accept
+    /// it): a token the backend stopped taking, which only a refresh cures.
+    pub(crate) responses_reject_before: u64,
     /// A catalog replacing the built-in one.
     pub(crate) models: Option<Value>,
     /// What a WebSocket upgrade gets; `None`: it goes to the routes.
@@ -456,6 +473,7 @@ impl State {
             AccessGrant {
                 account_id: account_id.clone(),
                 exp,
+                serial: self.minted,
             },
         );
         self.refresh.insert(
@@ -479,94 +497,5 @@ impl State {
         self.token_requests.clear();
         self.prompt_cache.clear();
         self.log.clear();
-    }
-}
-
-/// A TCP listener that counts the connections it has handed out and that are still open.
-struct CountingListener {
-    inner: TcpListener,
-    open: Arc<AtomicUsize>,
-}
-
-impl axum::serve::Listener for CountingListener {
-    type Io = CountedStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (CountedStream<TcpStream>, SocketAddr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    // Small SSE chunks must leave as separate segments, not be coalesced by Nagle.
-                    let _ = stream.set_nodelay(true);
-                    return (CountedStream::new(stream, &self.open), addr);
-                }
-                // E.g. too many open files: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A connection that counts itself open until dropped.
-pub(crate) struct CountedStream<S> {
-    stream: S,
-    open: Arc<AtomicUsize>,
-}
-
-impl<S> CountedStream<S> {
-    pub(crate) fn new(stream: S, open: &Arc<AtomicUsize>) -> Self {
-        open.fetch_add(1, Ordering::SeqCst);
-        let open = Arc::clone(open);
-        CountedStream { stream, open }
-    }
-}
-
-impl<S> Drop for CountedStream<S> {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for CountedStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for CountedStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

@@ -147,6 +147,25 @@ pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail
     }
 }
 
+/// 401 for a token older than [`crate::MockCodex::reject_responses_until_refresh`] asked for.
+fn reject_stale_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let state = shared.state();
+    let stale = state
+        .access
+        .get(token)
+        .is_some_and(|g| g.serial < state.responses_reject_before);
+    if stale {
+        Err(token_expired())
+    } else {
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------- POST /responses
 
 async fn responses(
@@ -168,6 +187,7 @@ async fn responses(
             .map_or_else(|_| Value::String(lossy(&body)), Clone::clone),
     });
     authorize(&shared, &headers)?;
+    reject_stale_token(&shared, &headers)?;
     let request = parsed.map_err(|e| detail(400, format!("mock: body is not JSON: {e}")))?;
     let queued = shared.state().replies.pop_front();
     let reply = match queued {
