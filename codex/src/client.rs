@@ -200,7 +200,7 @@ impl CodexClient {
     /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
-    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
         // A login that cannot be used stops here, before the catalog would fall back to the built-in list
         // and hide why.
         self.auth.credentials().await?;
@@ -231,6 +231,7 @@ impl CodexClient {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let client_headers = std::mem::take(&mut req.client_headers);
         let rendered = render::render(req, model, &ids, now_ms)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
         // Serialised (and compressed) once; retries resend the same bytes.
@@ -260,7 +261,7 @@ impl CodexClient {
                     .unwrap_or(url);
                 // The CLI compresses bodies for the ChatGPT backend only.
                 let zstd = creds.mode() == AuthMode::ChatGpt;
-                let headers = headers::for_responses(
+                let mut headers = headers::for_responses(
                     &self.identity,
                     creds,
                     &ResponsesHeaders {
@@ -272,6 +273,7 @@ impl CodexClient {
                         routing_override: route.routing_override.as_deref(),
                     },
                 );
+                headers::add_client_codex_headers(&mut headers, &client_headers);
                 let body = if zstd { &compressed } else { &plain };
                 self.http.post(url).headers(headers).body(body.clone())
             })

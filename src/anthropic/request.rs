@@ -421,6 +421,7 @@ fn message_items(
                     call_id: id,
                     name,
                     arguments,
+                    namespace: None,
                 });
             }
             Block::Known(ContentBlock::ToolResult {
@@ -511,7 +512,7 @@ fn tools(list: Option<Vec<ToolParam>>) -> Result<Vec<Tool>, ApiError> {
                 strict: t.strict,
             }),
             // The backend searches the web itself; its answer comes back as text.
-            Some(k) if k.starts_with("web_search_") => Ok(Tool::WebSearch {}),
+            Some(k) if k.starts_with("web_search_") => Ok(Tool::web_search()),
             Some(other) => Err(bad(
                 &format!("tools[{i}].type"),
                 format!("tools of type '{other}' are not supported by the Codex backend: define it as a custom tool with an input_schema"),
@@ -717,7 +718,7 @@ mod tests {
             Some(ToolChoice::Mode(ToolChoiceMode::Required))
         );
         assert!(!t.parallel_tool_calls);
-        assert!(matches!(t.tools[1], Tool::WebSearch {}));
+        assert!(matches!(t.tools[1], Tool::WebSearch { .. }));
         assert_eq!(t.cache_key.as_deref(), Some("session-1"));
 
         let t = translate(

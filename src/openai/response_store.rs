@@ -66,7 +66,21 @@ pub fn replay_item(item: &Value) -> Option<InputItem> {
         "function_call" => Some(InputItem::FunctionCall {
             call_id: s("call_id")?,
             name: s("name")?,
+            namespace: s("namespace"),
             arguments: s("arguments").unwrap_or_default(),
+        }),
+        "custom_tool_call" => Some(InputItem::CustomToolCall {
+            status: s("status"),
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            input: s("input").unwrap_or_default(),
+        }),
+        "tool_search_call" => Some(InputItem::ToolSearchCall {
+            call_id: s("call_id"),
+            status: s("status"),
+            execution: s("execution"),
+            arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
         }),
         "reasoning" => Some(InputItem::Reasoning {
             summary: summary_of(item),

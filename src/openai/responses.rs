@@ -542,7 +542,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: CreateResponse = parse_json(&body)?;
+    let mut req: CreateResponse = parse_json(&body)?;
+    req.client_headers = client_codex_headers(&headers);
     let streaming = req.stream;
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
     let mut clock = UpstreamClock::default();
@@ -755,8 +756,9 @@ pub async fn websocket(
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let codex_headers = client_codex_headers(&headers);
     ws.max_message_size(app.max_body_bytes)
-        .on_upgrade(move |socket| session_loop(app, socket, session))
+        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers))
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
@@ -779,7 +781,12 @@ async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Opt
 /// frame. Turns chain through `previous_response_id` like HTTP requests do; the socket's own last
 /// response is kept for that whatever `store` said, as the backend does. A Close frame is answered with
 /// a Close (RFC 6455), also while a turn is running, which then stops.
-async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<String>) {
+async fn session_loop(
+    app: Arc<App>,
+    mut socket: WebSocket,
+    session: Option<String>,
+    codex_headers: Vec<(String, String)>,
+) {
     // Empty id: nothing finished on this socket yet.
     let mut last: (String, Arc<Vec<InputItem>>) = (String::new(), Arc::new(Vec::new()));
     loop {
@@ -804,7 +811,10 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
             Some(Ok(_)) => continue,
         };
         let req = match parse_create(text.as_bytes()) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.client_headers.clone_from(&codex_headers);
+                r
+            }
             Err(e) => {
                 if !send_error(&mut socket, &e, None).await {
                     return;
@@ -860,6 +870,18 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
             last = done;
         }
     }
+}
+
+/// The client's `x-codex-*` headers (the codex CLI's), at most 32, to pass on upstream.
+fn client_codex_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-codex-"))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .take(32)
+        .collect()
 }
 
 /// Answers the client's Close frame: the library has queued the echo of its code, which this sends.

@@ -52,6 +52,9 @@ pub struct CreateResponse {
     /// The client's own metadata (the codex CLI's installation and turn ids), passed on.
     #[serde(default)]
     pub client_metadata: Option<serde_json::Map<String, Value>>,
+    /// The client's `x-codex-*` headers, set by the handler (not part of the body).
+    #[serde(skip)]
+    pub client_headers: Vec<(String, String)>,
 }
 
 /// Where an earlier response's conversation is found: the socket's own last response first (kept
@@ -265,21 +268,56 @@ pub(crate) fn items(
             "function_call" => out.push(InputItem::FunctionCall {
                 call_id: need("call_id")?,
                 name: need("name")?,
+                namespace: s("namespace"),
                 arguments: s("arguments").unwrap_or_default(),
             }),
-            "function_call_output" => {
+            "custom_tool_call" => out.push(InputItem::CustomToolCall {
+                status: s("status"),
+                call_id: need("call_id")?,
+                name: need("name")?,
+                namespace: s("namespace"),
+                input: s("input").unwrap_or_default(),
+            }),
+            "function_call_output" | "custom_tool_call_output" => {
                 let output = match item.get("output") {
                     Some(Value::String(t)) => ToolOutput::Text(t.clone()),
                     Some(v @ Value::Array(_)) => {
                         ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?)
                     }
-                    _ => return Err(bad(&here, "a function_call_output item needs `output`")),
+                    _ => return Err(bad(&here, format!("a {kind} item needs `output`"))),
                 };
-                out.push(InputItem::FunctionCallOutput {
-                    call_id: need("call_id")?,
-                    output,
+                let call_id = need("call_id")?;
+                out.push(if kind == "function_call_output" {
+                    InputItem::FunctionCallOutput { call_id, output }
+                } else {
+                    InputItem::CustomToolCallOutput { call_id, output }
                 });
             }
+            "compaction_trigger" => out.push(InputItem::CompactionTrigger {}),
+            "additional_tools" => out.push(InputItem::AdditionalTools {
+                role: match item.get("role").and_then(Value::as_str) {
+                    None | Some("developer") => Role::Developer,
+                    Some(_) => {
+                        return Err(bad(
+                            &format!("{here}.role"),
+                            "an additional_tools item has role developer",
+                        ))
+                    }
+                },
+                tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
+            }),
+            "tool_search_call" => out.push(InputItem::ToolSearchCall {
+                call_id: s("call_id"),
+                status: s("status"),
+                execution: s("execution"),
+                arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
+            }),
+            "tool_search_output" => out.push(InputItem::ToolSearchOutput {
+                call_id: s("call_id"),
+                status: s("status"),
+                execution: s("execution"),
+                tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
+            }),
             "reasoning" => out.push(InputItem::Reasoning {
                 summary: super::response_store::summary_of(&item),
                 encrypted_content: s("encrypted_content"),
@@ -311,11 +349,20 @@ pub(crate) fn items(
     Ok((system, out))
 }
 
-fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
+fn list_of(item: &Value, key: &str) -> Vec<Value> {
+    item.get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The client's tools, each type the Codex backend takes, options passed on as given; `param` names
+/// the list in errors (`tools`, or the `tools` of an input item).
+fn tools(list: Vec<Value>, param: &str) -> Result<Vec<Tool>, ApiError> {
     list.into_iter()
         .enumerate()
-        .map(|(i, t)| {
-            let here = format!("tools[{i}]");
+        .map(|(i, mut t)| {
+            let here = format!("{param}[{i}]");
             match t.get("type").and_then(Value::as_str) {
                 Some("function") => Ok(Tool::Function {
                     name: t
@@ -330,7 +377,28 @@ fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
                     parameters: t.get("parameters").cloned().filter(|p| !p.is_null()),
                     strict: t.get("strict").and_then(Value::as_bool),
                 }),
-                Some("web_search" | "web_search_preview") => Ok(Tool::WebSearch {}),
+                Some("namespace") => Ok(Tool::Namespace {
+                    name: t
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(&here, "a namespace tool needs `name`"))?
+                        .to_owned(),
+                    description: t
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    tools: tools(list_of(&t, "tools"), &format!("{here}.tools"))?,
+                }),
+                Some("web_search_preview") => {
+                    if let Some(o) = t.as_object_mut() {
+                        o.insert("type".into(), "web_search".into());
+                    }
+                    typed(t, &here)
+                }
+                Some("custom" | "tool_search" | "web_search" | "image_generation") => {
+                    typed(t, &here)
+                }
                 Some(other) => Err(bad(
                     &here,
                     format!("tools of type '{other}' are not supported by the Codex backend"),
@@ -339,6 +407,11 @@ fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
             }
         })
         .collect()
+}
+
+/// A built-in or custom tool read by its own type's rules.
+fn typed(t: Value, here: &str) -> Result<Tool, ApiError> {
+    serde_json::from_value(t).map_err(|e| bad(here, format!("invalid tool: {e}")))
 }
 
 fn text_format(v: Value) -> Result<TextFormat, ApiError> {
@@ -431,7 +504,26 @@ impl CreateResponse {
             .iter()
             .map(|t| InputItem::text(Role::Developer, t.clone()))
             .collect();
-        let instructions = instructions(self.instructions, system, &app.defaults.instructions);
+        // A conversation that opens with developer guidance (the codex CLI's base prompt, after its
+        // tools item) has its instructions: the server's default would be a second, foreign one.
+        let opens_with_guidance = input
+            .iter()
+            .find(|i| !matches!(i, InputItem::AdditionalTools { .. }))
+            .is_some_and(|i| {
+                matches!(
+                    i,
+                    InputItem::Message {
+                        role: Role::Developer,
+                        ..
+                    }
+                )
+            });
+        let default = if opens_with_guidance {
+            ""
+        } else {
+            app.defaults.instructions.as_str()
+        };
+        let instructions = instructions(self.instructions, system, default);
         let reasoning = self.reasoning.unwrap_or_default();
         let effort = match reasoning.effort.as_deref() {
             Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
@@ -465,12 +557,13 @@ impl CreateResponse {
             .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
         let mut req = ResponsesRequest::new(model, instructions, input);
         req.prompt_cache_key = Some(cache_key);
-        req.tools = tools(self.tools)?;
+        req.tools = tools(self.tools, "tools")?;
         req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
         req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
         req.reasoning = Some(Reasoning { effort, summary });
         req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
         req.client_metadata = self.client_metadata;
+        req.client_headers = self.client_headers;
         if let Some(text) = self.text {
             req.text = Some(TextControls {
                 verbosity: text.verbosity,
