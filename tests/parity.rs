@@ -14,17 +14,18 @@ mod common;
 mod compare;
 #[path = "parity/forms.rs"]
 mod forms;
+#[path = "parity/snapshot.rs"]
+mod snapshot;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codex_mock::{IssuedTokens, LoggedRequest, MockCodex};
-use common::codex_cli::{oracle_bin, pinned_version, write_auth, CliHome, NetNs};
+use common::codex_cli::{netns, oracle_bin, pinned_version, write_auth, CliHome, NetNs};
 use serde_json::{json, Value};
 
-use compare::{differences, judge, parse_allowances, snapshot_changes};
+use compare::{differences, judge, parse_allowances};
 use forms::Checks;
 
 const ACCOUNT: &str = "acct-parity";
@@ -325,58 +326,37 @@ fn prompt_check(catalog: &Value, log: &[LoggedRequest], checks: &mut Checks) {
     }
 }
 
+/// `codex --version` prints `codex-cli X.Y.Z`.
+fn cli_version(bin: &Path) -> String {
+    let out = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .expect("codex --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.split_whitespace().last().unwrap_or_default();
+    assert!(!version.is_empty(), "codex --version printed {text:?}");
+    version.to_owned()
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn snapshot_path(version: &str) -> PathBuf {
-    repo().join(format!("reference/parity/cli-{version}.json"))
-}
-
-type Snapshot = BTreeMap<String, Checks>;
-
-fn read_snapshot(path: &Path) -> Option<Snapshot> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let doc: Value = serde_json::from_str(&text).ok()?;
-    serde_json::from_value(doc.get("scenarios")?.clone()).ok()
-}
-
-/// The newest committed snapshot other than `version`'s, to say what changed when the pin moves.
-fn previous_snapshot(version: &str) -> Option<(String, Snapshot)> {
-    let dir = repo().join("reference/parity");
-    let mut found: Vec<String> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| Some(n.strip_prefix("cli-")?.strip_suffix(".json")?.to_owned()))
-        .filter(|v| v != version)
-        .collect();
-    found.sort_by_key(|v| {
-        v.split('.')
-            .map(|p| p.parse::<u64>().unwrap_or(0))
-            .collect::<Vec<_>>()
-    });
-    let newest = found.pop()?;
-    let snap = read_snapshot(&snapshot_path(&newest))?;
-    Some((newest, snap))
-}
-
-/// Checks that differ between runs of the same CLI (the number of `/models` polls varies, and with it
-/// whether the early, suffix-less user agent is seen): left out of the snapshot, still compared.
-fn snapshot_view(checks: &Checks) -> Checks {
-    checks
-        .iter()
-        .filter(|(name, _)| !name.starts_with("models header user-agent"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parity_with_the_pinned_codex_cli() {
-    let Some(bin) = oracle_bin("parity_with_the_pinned_codex_cli") else {
+    let test = "parity_with_the_pinned_codex_cli";
+    let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
         return;
     };
-    let version = pinned_version();
-    let ns = NetNs::new().expect("a network namespace for the CLI");
+    let version = cli_version(&bin);
+    let pinned = pinned_version();
+    if version != pinned {
+        eprintln!(
+            "note: {} is codex CLI {version}, not the pinned {pinned}",
+            bin.display()
+        );
+    }
     let catalog = bundled_catalog(&ns, &bin);
     let allowances_text =
         std::fs::read_to_string(repo().join("reference/PARITY.md")).expect("reference/PARITY.md");
@@ -384,7 +364,7 @@ async fn parity_with_the_pinned_codex_cli() {
 
     let mut all_diffs = Vec::new();
     let mut notes = Vec::new();
-    let mut cli_snapshot = Snapshot::new();
+    let mut cli_snapshot = snapshot::Snapshot::new();
     let mut check_count = 0;
     for sc in scenarios() {
         let cli_log = run_cli(&ns, &bin, &catalog, &sc).await;
@@ -400,7 +380,7 @@ async fn parity_with_the_pinned_codex_cli() {
                 .into_iter()
                 .map(|n| format!("[{}] {n}", sc.name)),
         );
-        cli_snapshot.insert(sc.name.to_owned(), snapshot_view(&cli));
+        cli_snapshot.insert(sc.name.to_owned(), cli.clone());
     }
 
     let mut report = String::new();
@@ -439,59 +419,31 @@ async fn parity_with_the_pinned_codex_cli() {
     }
 
     // The CLI against its own snapshot.
-    let snapshot_file = snapshot_path(&version);
-    let mut snapshot_problem = None;
-    if std::env::var("PARITY_WRITE_SNAPSHOT").as_deref() == Ok("1") {
-        let doc = json!({"cli_version": version, "scenarios": cli_snapshot});
-        let text = serde_json::to_string_pretty(&doc).expect("snapshot JSON") + "\n";
-        std::fs::create_dir_all(snapshot_file.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&snapshot_file, text).expect("write snapshot");
-        report.push_str(&format!("\nwrote {}\n", snapshot_file.display()));
-    } else {
-        match read_snapshot(&snapshot_file) {
-            Some(old) if old == cli_snapshot => {}
-            Some(old) => {
-                snapshot_problem = Some(format!(
-                    "codex CLI {version} no longer sends what its snapshot {} says:\n{}",
-                    snapshot_file.display(),
-                    snapshot_changes(&old, &cli_snapshot)
-                ))
-            }
-            None => {
-                let since = match previous_snapshot(&version) {
-                    Some((old_version, old)) => format!(
-                        "What codex CLI {version} sends differently from {old_version}:\n{}",
-                        snapshot_changes(&old, &cli_snapshot)
-                    ),
-                    None => String::new(),
-                };
-                snapshot_problem = Some(format!(
-                    "no snapshot {} for the pinned codex CLI {version}; read the changes, update \
-                     reference/PARITY.md and codex-serve, then write it with PARITY_WRITE_SNAPSHOT=1.\n{since}",
-                    snapshot_file.display()
-                ));
-            }
+    let snapshot_problem = match snapshot::check(&version, &cli_snapshot) {
+        Ok(Some(written)) => {
+            report.push_str(&format!("\nwrote {}\n", written.display()));
+            None
         }
-    }
+        Ok(None) => None,
+        Err(problem) => Some(problem),
+    };
     if let Some(problem) = &snapshot_problem {
         report.push_str(&format!("\n{problem}\n"));
     }
+    let passed = unexplained.is_empty()
+        && stale.is_empty()
+        && snapshot_problem.is_none()
+        && notes.is_empty();
+    assert!(passed, "{report}");
     eprintln!("{report}");
-    assert!(
-        unexplained.is_empty()
-            && stale.is_empty()
-            && snapshot_problem.is_none()
-            && notes.is_empty(),
-        "{report}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_accepts_the_mocks_streams() {
-    let Some(bin) = oracle_bin("cli_accepts_the_mocks_streams") else {
+    let test = "cli_accepts_the_mocks_streams";
+    let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
         return;
     };
-    let ns = NetNs::new().expect("a network namespace for the CLI");
     let mock = ns.start_mock().await;
     let tokens = mock.issue_tokens(ACCOUNT, 3600);
     let home = CliHome::new(&mock, &tokens, ACCOUNT);

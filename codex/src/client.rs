@@ -147,6 +147,8 @@ impl CodexClient {
         installation_id: String,
     ) -> Self {
         let identity = Identity::new(&cfg.originator, &cfg.client_version);
+        // Token requests carry the same originator and user agent, as the codex CLI's do.
+        auth.use_identity(identity.clone());
         let router = Router::new(http.clone(), &chatgpt_base_url(&cfg));
         let responses_url =
             |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
@@ -311,8 +313,9 @@ impl CodexClient {
         build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
-        let mut refreshed = false;
-        let mut retried_unauthorized = false;
+        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+        // another process saved); after a second 401, refresh and retry.
+        let mut unauthorized = 0;
         let mut attempt = 0;
         loop {
             let route = self.route(&creds).await;
@@ -323,24 +326,19 @@ impl CodexClient {
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-                        && !retried_unauthorized =>
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
                 {
-                    tracing::debug!(
-                        "the Codex backend answered 401; trying the same login once more"
-                    );
-                    retried_unauthorized = true;
-                    continue;
-                }
-                Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
-                {
+                    unauthorized += 1;
                     tracing::info!(
-                        "the Codex backend answered 401; renewing the login and retrying once"
+                        step = unauthorized,
+                        "the Codex backend answered 401; recovering the login and retrying"
                     );
-                    self.router.forget(&creds).await;
-                    creds = self.auth.after_unauthorized(&creds).await?;
-                    refreshed = true;
+                    creds = if unauthorized == 1 {
+                        self.auth.reload_after_unauthorized(&creds).await?
+                    } else {
+                        self.router.forget(&creds).await;
+                        self.auth.after_unauthorized(&creds).await?
+                    };
                     continue;
                 }
                 Ok(Ok(resp)) => {

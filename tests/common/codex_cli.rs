@@ -59,7 +59,7 @@ pub fn oracle_bin(test: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let why = format!(
-        "the codex CLI is not installed at {}: run `npm ci --prefix tests/oracle` (or set CODEX_ORACLE_BIN)",
+        "the codex CLI is not installed at {}: run `(cd tests/oracle && npm ci)` (or set CODEX_ORACLE_BIN)",
         path.display()
     );
     assert!(
@@ -68,6 +68,22 @@ pub fn oracle_bin(test: &str) -> Option<PathBuf> {
     );
     eprintln!("\n*** SKIPPED {test}: {why} ***\n");
     None
+}
+
+/// A network namespace for `test`, or `None` after a loud message when one cannot be made here (not
+/// root, no `ip`); in CI that is a failure.
+pub fn netns(test: &str) -> Option<NetNs> {
+    match NetNs::new() {
+        Ok(ns) => Some(ns),
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: no network namespace for the codex CLI: {why}"
+            );
+            eprintln!("\n*** SKIPPED {test}: no network namespace for the codex CLI: {why} ***\n");
+            None
+        }
+    }
 }
 
 /// A thread living in a network namespace of its own, with loopback up; closures given to

@@ -6,7 +6,6 @@
 //! somewhere, so the list stays short and true.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use super::forms::Checks;
 
@@ -179,39 +178,69 @@ pub fn judge<'a>(
     (unexplained, stale)
 }
 
-/// A readable account of how a snapshot of the CLI's checks changed: what the pinned CLI now sends
-/// differently from the snapshot it was checked against.
-pub fn snapshot_changes(
-    old: &std::collections::BTreeMap<String, Checks>,
-    new: &std::collections::BTreeMap<String, Checks>,
-) -> String {
-    let mut out = String::new();
-    let scenarios: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    for scenario in scenarios {
-        let empty = Checks::new();
-        let (o, n) = (
-            old.get(scenario).unwrap_or(&empty),
-            new.get(scenario).unwrap_or(&empty),
-        );
-        let names: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
-        for name in names {
-            match (o.get(name), n.get(name)) {
-                (Some(a), Some(b)) if a == b => {}
-                (a, b) => {
-                    let show = |f: Option<&BTreeSet<String>>| {
-                        f.map_or("(not sent)".to_owned(), |f| {
-                            f.iter().cloned().collect::<Vec<_>>().join("  |  ")
-                        })
-                    };
-                    let _ = writeln!(
-                        out,
-                        "[{scenario}] {name}\n      before: {}\n      now:    {}",
-                        show(a),
-                        show(b)
-                    );
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(entries: &[(&str, &str)]) -> Checks {
+        let mut out = Checks::new();
+        for (name, form) in entries {
+            out.entry((*name).to_owned())
+                .or_default()
+                .insert((*form).to_owned());
         }
+        out
     }
-    out
+
+    #[test]
+    fn differences_need_a_listed_reason_and_every_reason_a_difference() {
+        let text = "intro\n```parity\n# comment\n* responses header x-a*: a reason\n\
+                    lite token path: why\nlite responses header gone: stale\n```\n\
+                    ```parity\nbad line\n```\n";
+        let err = parse_allowances(text).expect_err("a line without a reason");
+        assert!(err.contains("line 9"), "{err}");
+        let allowances = parse_allowances(&text.replace("bad line\n", "")).expect("valid");
+        assert_eq!(allowances.len(), 3);
+
+        let cli = checks(&[
+            ("responses header x-a1", "1"),
+            ("responses header v", "0.171.0"),
+            ("responses body keys", "model,stream,input,tools"),
+            ("responses input message/user", "{a}"),
+            ("token path", "/oauth/token"),
+        ]);
+        let serve = checks(&[
+            ("responses header v", "0.99.0"),
+            ("responses header extra", "x"),
+            ("responses body keys", "model,input,stream"),
+        ]);
+        let diffs = differences("lite", &cli, &serve);
+        let names: Vec<&str> = diffs.iter().map(|d| d.check.as_str()).collect();
+        // The input item the client did not send is no difference; the rest are.
+        assert_eq!(
+            names,
+            [
+                "responses body keys",
+                "responses header extra",
+                "responses header v",
+                "responses header x-a1",
+                "token path",
+            ]
+        );
+        let (unexplained, stale) = judge(&diffs, &allowances);
+        let left: Vec<&str> = unexplained.iter().map(|d| d.check.as_str()).collect();
+        assert_eq!(
+            left,
+            [
+                "responses body keys",
+                "responses header extra",
+                "responses header v"
+            ]
+        );
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].check, "responses header gone");
+        assert!(keys_compatible("a,b,c", "a,c"));
+        assert!(!keys_compatible("a,b,c", "c,a"));
+        assert!(!keys_compatible("a,b,c", "a,d"));
+    }
 }

@@ -27,24 +27,23 @@ mod control;
 mod events;
 mod log;
 mod models;
+mod net;
 mod server;
 mod tls;
+mod token;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use log::LoggedRequest;
@@ -53,6 +52,7 @@ pub use events::{
     function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
     Usage, DEFAULT_MODEL,
 };
+pub use token::{TokenOutcome, TokenRequest, TokenScenario, TokenStats};
 
 /// A scripted answer to one `POST /responses`.
 #[derive(Clone, Debug)]
@@ -203,7 +203,7 @@ impl MockCodex {
             },
         };
         let shared = Arc::new(Shared::new(origins));
-        let counting = CountingListener {
+        let counting = net::CountingListener {
             inner: listener,
             open: Arc::clone(&shared.connections),
         };
@@ -421,6 +421,7 @@ pub(crate) struct State {
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
+    pub(crate) tokens: token::TokenState,
     /// Every request, control calls aside.
     pub(crate) log: Vec<LoggedRequest>,
     /// The routed workspace's override value; `None`: a personal account.
@@ -469,6 +470,7 @@ impl State {
             .subsec_nanos();
         let refresh_token = format!("rt_mock_{}_{nanos:08x}", self.minted);
         let account_id = account_id.to_owned();
+        self.tokens.minted(&account_id, &refresh_token);
         self.access.insert(
             access_token.clone(),
             AccessGrant {
@@ -498,94 +500,5 @@ impl State {
         self.token_requests.clear();
         self.prompt_cache.clear();
         self.log.clear();
-    }
-}
-
-/// A TCP listener that counts the connections it has handed out and that are still open.
-struct CountingListener {
-    inner: TcpListener,
-    open: Arc<AtomicUsize>,
-}
-
-impl axum::serve::Listener for CountingListener {
-    type Io = CountedStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (CountedStream<TcpStream>, SocketAddr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    // Small SSE chunks must leave as separate segments, not be coalesced by Nagle.
-                    let _ = stream.set_nodelay(true);
-                    return (CountedStream::new(stream, &self.open), addr);
-                }
-                // E.g. too many open files: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A connection that counts itself open until dropped.
-pub(crate) struct CountedStream<S> {
-    stream: S,
-    open: Arc<AtomicUsize>,
-}
-
-impl<S> CountedStream<S> {
-    pub(crate) fn new(stream: S, open: &Arc<AtomicUsize>) -> Self {
-        open.fetch_add(1, Ordering::SeqCst);
-        let open = Arc::clone(open);
-        CountedStream { stream, open }
-    }
-}
-
-impl<S> Drop for CountedStream<S> {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for CountedStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for CountedStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::CountedStream;
+use crate::net::CountedStream;
 
 /// A handshake that has not finished by then is dropped, so a silent client costs nothing.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
