@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use codex_mock::{jwt, TokenReply};
+use codex_mock::TokenReply;
 use common::{chat, write_auth, Options, Server, ACCOUNT};
 use serde_json::json;
 
@@ -138,25 +138,6 @@ async fn a_half_written_file_is_retried_not_fatal() {
         .await;
     writer.await.expect("writer");
     assert_eq!(r.status, 200, "{}", r.text());
-}
-
-#[tokio::test]
-async fn an_upstream_401_refreshes_and_retries_once() {
-    let s = Server::start().await;
-    // A token the backend no longer honours, though its exp looks fine.
-    let revoked = jwt(&json!({"exp": 4_102_444_800i64}));
-    let mut doc = s.auth_json();
-    doc["tokens"]["access_token"] = json!(revoked);
-    std::fs::write(s.auth_path(), doc.to_string()).expect("write");
-    let r = s.post("/v1/chat/completions", chat("after revoke")).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let reqs = responses(&s);
-    assert_eq!(reqs.len(), 2);
-    assert_eq!(
-        reqs[0].header("authorization"),
-        Some(format!("Bearer {revoked}").as_str())
-    );
-    assert_eq!(s.mock.token_requests().len(), 1);
 }
 
 #[tokio::test]

@@ -1,23 +1,40 @@
-//! Credentials from `$CODEX_HOME/auth.json`, shared with the codex CLI.
+//! Credentials from `$CODEX_HOME/auth.json`, shared with the codex CLI, and refreshed without ever losing
+//! the login.
 //!
-//! The refresh token is single-use and the CLI rewrites the same file without locking it, so every refresh
-//! here runs under (1) an in-process gate, so concurrent requests refresh once, and (2) an exclusive `flock`
-//! on `auth.json.lock`, so two codex-serve processes never spend the same token. Inside both we re-read the
-//! file, because whoever held them before us may already have refreshed. The file is replaced atomically
-//! (temp file in the same directory, fsync, rename) at mode 0600, and only the token fields and
-//! `last_refresh` change: every other field is written back as it was.
+//! The refresh token is single-use and rotates on every refresh, and the codex CLI refreshes the same file
+//! on its own. The rules, each for a failure seen beside the real CLI 0.171:
+//! - **The CLI's locks, only around the write.** A token answer is saved under `auth.lock`, then
+//!   `auth.json.lock` (the CLI's order), held for the re-read and the write, never across a network call:
+//!   the CLI gives up on the second lock after about 5 s and throws its fresh tokens away.
+//! - **Re-read before writing.** If the file's refresh token changed while our request was in flight,
+//!   another writer won: its login is kept and ours dropped.
+//! - **One refresh per generation.** Callers that find the token expired (or expiring within 5 minutes, as
+//!   the CLI 0.171 does) queue behind one refresh; each then re-reads, and a token that changed since it started waiting
+//!   is used, whatever its lifetime. Only the first caller of a generation sends a request.
+//! - **Never a refresh token twice.** A token this process sent that may have been spent (any answer but a
+//!   refused connection or an explicit server error) is never sent again; its outcome is the answer for
+//!   every later caller until the file holds another token.
+//! - **`refresh_token_reused` is not the end yet.** Someone else spent the token first and is about to save
+//!   its answer (the CLI writes about 40 ms after its own): the file is re-read for up to 5 s before the
+//!   login is declared gone, with "run `codex login`".
+//!
+//! Storage is behind [`store::read`] and [`store::write`] (the file today; a keyring could take their place).
 
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+mod login;
+mod refresh;
+mod store;
+
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nix::fcntl::{Flock, FlockArg};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use login::Login;
+use refresh::{Failure, Reason};
+pub(crate) use store::replace_atomically;
 
-use crate::jwt::{self, Claims};
+use crate::headers::Identity;
 use crate::secret::Secret;
 
 /// The OAuth client id of the codex CLI; refresh tokens are bound to it.
@@ -26,13 +43,16 @@ pub const DEFAULT_AUTH_URL: &str = "https://auth.openai.com";
 /// The codex CLI's own override for the token endpoint; honoured so both programs agree.
 pub const REFRESH_URL_OVERRIDE_ENV: &str = "CODEX_REFRESH_TOKEN_URL_OVERRIDE";
 
-/// Refresh this long before the access token expires.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(5 * 60);
-/// The codex CLI refreshes a login older than this even when the token still looks valid.
-const MAX_REFRESH_AGE: Duration = Duration::from_secs(8 * 24 * 3600);
-/// A torn read (the CLI truncates, then writes) is retried for about half a second in total.
+/// A torn read (older CLIs truncate, then write) is retried for about half a second in total.
 const TORN_READ_RETRIES: u32 = 40;
 const TORN_READ_PAUSE: Duration = Duration::from_millis(8);
+/// After `refresh_token_reused`, how long the file is watched for the winner's login.
+const REUSE_PATIENCE: Duration = Duration::from_secs(5);
+const REUSE_POLL: Duration = Duration::from_millis(25);
+/// Refresh tokens remembered as sent (with their outcome); older ones are long gone from any file.
+const SENT_MEMORY: usize = 32;
+/// Another codex-serve process refreshing holds `codex-serve/refresh.lock` for at most its token request.
+const PEER_PATIENCE: Duration = Duration::from_secs(35);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -133,166 +153,57 @@ impl AuthConfig {
     }
 }
 
-// ---- the file ------------------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct FileView {
-    #[serde(rename = "OPENAI_API_KEY")]
-    api_key: Option<String>,
-    auth_mode: Option<String>,
-    tokens: Option<TokensView>,
-    last_refresh: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TokensView {
-    id_token: Option<String>,
-    access_token: String,
-    refresh_token: String,
-    account_id: Option<String>,
-}
-
-/// Identifies one version of the file on disk, so an unchanged file is not parsed again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    ino: u64,
-    len: u64,
-    mtime_ns: i128,
-}
-
-fn stamp(meta: &std::fs::Metadata) -> Stamp {
-    Stamp {
-        ino: meta.ino(),
-        len: meta.len(),
-        mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-    }
-}
-
-#[derive(Debug)]
-enum Login {
-    ApiKey(Secret),
-    ChatGpt {
-        access: Secret,
-        refresh: Secret,
-        account_id: Option<String>,
-        access_exp: Option<i64>,
-        id_claims: Claims,
-        last_refresh: Option<SystemTime>,
-    },
-}
-
+/// One parse of the stored login, and which version of the file it came from.
 #[derive(Debug)]
 struct Loaded {
-    stamp: Stamp,
+    version: store::Version,
     login: Login,
 }
 
-impl Login {
-    fn parse(raw: &[u8]) -> Result<Login, String> {
-        let view: FileView = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        let key = view.api_key.filter(|k| !k.trim().is_empty());
-        let wants_key = matches!(view.auth_mode.as_deref(), Some("apikey" | "api_key"));
-        match (view.tokens, key) {
-            (_, Some(key)) if wants_key => Ok(Login::ApiKey(Secret::new(key))),
-            (Some(t), _) => {
-                let id_claims = t
-                    .id_token
-                    .as_deref()
-                    .and_then(jwt::claims)
-                    .unwrap_or_default();
-                let account_id = t
-                    .account_id
-                    .filter(|a| !a.is_empty())
-                    .or_else(|| id_claims.openai.chatgpt_account_id.clone());
-                let access_exp = jwt::claims(&t.access_token).and_then(|c| c.exp);
-                let last_refresh = view
-                    .last_refresh
-                    .as_deref()
-                    .and_then(|s| humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok());
-                Ok(Login::ChatGpt {
-                    access: Secret::new(t.access_token),
-                    refresh: Secret::new(t.refresh_token),
-                    account_id,
-                    access_exp,
-                    id_claims,
-                    last_refresh,
-                })
+/// What came of sending one refresh token.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Refreshed,
+    Refused(String),
+    Unavailable(String),
+}
+
+/// The single flight's memory, behind the refresh gate.
+#[derive(Default)]
+struct Flight {
+    /// The last refresh token sent and its outcome: the answer for the callers that waited for it.
+    last: Option<(Secret, Outcome)>,
+    /// Tokens sent that may have been spent: never sent again (bounded, newest last).
+    spent: VecDeque<(Secret, Outcome)>,
+}
+
+impl Flight {
+    fn spent_outcome(&self, token: &Secret) -> Option<&Outcome> {
+        self.spent.iter().find(|(t, _)| t == token).map(|(_, o)| o)
+    }
+
+    fn remember(&mut self, token: &Secret, outcome: Outcome, spent: bool) {
+        if spent {
+            if self.spent.len() >= SENT_MEMORY {
+                self.spent.pop_front();
             }
-            (None, Some(key)) => Ok(Login::ApiKey(Secret::new(key))),
-            (None, None) => Err("it holds neither ChatGPT tokens nor an API key".into()),
+            self.spent.push_back((token.clone(), outcome.clone()));
         }
+        self.last = Some((token.clone(), outcome));
     }
-
-    fn credentials(&self) -> Credentials {
-        match self {
-            Login::ApiKey(key) => Credentials::ApiKey(key.clone()),
-            Login::ChatGpt {
-                access, account_id, ..
-            } => Credentials::ChatGpt {
-                access_token: access.clone(),
-                account_id: account_id.clone(),
-            },
-        }
-    }
-
-    fn needs_refresh(&self, now: SystemTime) -> bool {
-        let Login::ChatGpt {
-            access_exp,
-            last_refresh,
-            ..
-        } = self
-        else {
-            return false;
-        };
-        let now_s = unix_secs(now);
-        let expiring =
-            access_exp.is_some_and(|exp| exp - (EXPIRY_MARGIN.as_secs() as i64) <= now_s);
-        let stale = last_refresh
-            .and_then(|t| now.duration_since(t).ok())
-            .is_some_and(|age| age > MAX_REFRESH_AGE);
-        expiring || stale
-    }
-
-    fn expired(&self, now: SystemTime) -> bool {
-        matches!(self, Login::ChatGpt { access_exp: Some(exp), .. } if *exp <= unix_secs(now))
-    }
-
-    fn access(&self) -> Option<&Secret> {
-        match self {
-            Login::ChatGpt { access, .. } => Some(access),
-            Login::ApiKey(_) => None,
-        }
-    }
-
-    fn refresh_token(&self) -> Option<&Secret> {
-        match self {
-            Login::ChatGpt { refresh, .. } => Some(refresh),
-            Login::ApiKey(_) => None,
-        }
-    }
-}
-
-fn unix_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-// ---- the manager ---------------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    id_token: Option<String>,
-    access_token: String,
-    refresh_token: Option<String>,
 }
 
 /// Hands out valid credentials, refreshing the ChatGPT login when needed; cheap to call per request.
 pub struct AuthManager {
     cfg: AuthConfig,
     http: reqwest::Client,
+    identity: OnceLock<Identity>,
     cache: Mutex<Option<Arc<Loaded>>>,
-    refresh_gate: tokio::sync::Mutex<()>,
+    /// The refresh gate: held by the one caller refreshing, for the whole refresh.
+    flight: tokio::sync::Mutex<Flight>,
+    /// Refresh requests sent so far; a caller compares it before and after the gate to know whether a
+    /// refresh ran while it waited.
+    attempts: AtomicU64,
 }
 
 impl AuthManager {
@@ -300,8 +211,10 @@ impl AuthManager {
         AuthManager {
             cfg,
             http,
+            identity: OnceLock::new(),
             cache: Mutex::new(None),
-            refresh_gate: tokio::sync::Mutex::new(()),
+            flight: tokio::sync::Mutex::new(Flight::default()),
+            attempts: AtomicU64::new(0),
         }
     }
 
@@ -309,36 +222,54 @@ impl AuthManager {
         &self.cfg
     }
 
-    /// Credentials for the next request, refreshed first when the access token is about to expire.
+    /// Who the client says it is (`originator`, user agent); token requests carry the same, as the codex
+    /// CLI's do. The first call wins.
+    pub fn use_identity(&self, identity: Identity) {
+        let _ = self.identity.set(identity);
+    }
+
+    /// Credentials for the next request, refreshed first when the access token has expired or expires
+    /// within 5 minutes (the codex CLI's margin).
     pub async fn credentials(&self) -> Result<Credentials, AuthError> {
         let loaded = self.current().await?;
         if loaded.login.needs_refresh(SystemTime::now()) {
-            if let Some(stale) = loaded.login.access() {
-                return self.refresh(stale, &loaded).await;
-            }
+            return self.refresh(&loaded, Reason::ProactiveExpiry).await;
         }
         Ok(loaded.login.credentials())
     }
 
-    /// The backend rejected `rejected`: pick up a newer login from the file, or refresh.
+    /// The first step after the backend rejected `rejected` with a 401, as the codex CLI does: read the
+    /// stored login again and retry with it — a newer token if another process refreshed, or the same one
+    /// once more.
+    pub async fn reload_after_unauthorized(
+        &self,
+        rejected: &Credentials,
+    ) -> Result<Credentials, AuthError> {
+        let loaded = self.current().await?;
+        match (&loaded.login, rejected) {
+            (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
+                Err(AuthError::KeyRejected)
+            }
+            _ => Ok(loaded.login.credentials()),
+        }
+    }
+
+    /// The second step after a 401: refresh (`unauthorized_recovery`), unless the stored login changed
+    /// since `rejected` was handed out.
     pub async fn after_unauthorized(
         &self,
         rejected: &Credentials,
     ) -> Result<Credentials, AuthError> {
         let loaded = self.current().await?;
         match (&loaded.login, rejected) {
-            (Login::ApiKey(_), Credentials::ApiKey(old))
-                if loaded.login.credentials().bearer() == old =>
-            {
+            (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
                 Err(AuthError::KeyRejected)
             }
             (Login::ApiKey(_), _) => Ok(loaded.login.credentials()),
-            (Login::ChatGpt { access, .. }, _) => {
-                if access != rejected.bearer() {
-                    return Ok(loaded.login.credentials());
-                }
-                self.refresh(access, &loaded).await
+            (Login::ChatGpt { access, .. }, _) if access != rejected.bearer() => {
+                Ok(loaded.login.credentials())
             }
+            (Login::ChatGpt { .. }, _) => self.refresh(&loaded, Reason::UnauthorizedRecovery).await,
         }
     }
 
@@ -373,16 +304,15 @@ impl AuthManager {
 
     /// The login as the file holds it now; parsed again only when the file changed.
     async fn current(&self) -> Result<Arc<Loaded>, AuthError> {
-        let path = self.cfg.auth_file();
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) => return Err(self.missing_error(&path, e)),
+        let home = &self.cfg.codex_home;
+        let version = match store::current_version(home) {
+            Ok(v) => v,
+            Err(e) => return Err(self.missing_error(&store::auth_file(home), e)),
         };
-        let now_stamp = stamp(&meta);
-        if let Some(hit) = self.cached().filter(|c| c.stamp == now_stamp) {
+        if let Some(hit) = self.cached().filter(|c| c.version == version) {
             return Ok(hit);
         }
-        // A file caught mid-rewrite (the CLI truncates, then writes) is not worth waiting for when the last
+        // A file caught mid-rewrite (older CLIs truncate, then write) is not worth waiting for when the last
         // good read still holds a live token: use that, and read again on the next request.
         let cached = self
             .cached()
@@ -392,20 +322,26 @@ impl AuthManager {
         } else {
             TORN_READ_RETRIES
         };
-        let loaded = match read_file_tries(&path, attempts).await {
+        let loaded = match read_login(home, attempts).await {
             Ok(l) => Arc::new(l),
             Err(AuthError::Unreadable { .. }) if cached.is_some() => {
                 tracing::debug!("auth.json is being rewritten; using the last good read");
-                return cached.ok_or_else(|| AuthError::NotLoggedIn { path: path.clone() });
+                return cached.ok_or_else(|| AuthError::NotLoggedIn {
+                    path: store::auth_file(home),
+                });
             }
             Err(e) => return Err(e),
         };
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
+        self.keep(loaded.clone());
         Ok(loaded)
     }
 
     fn cached(&self) -> Option<Arc<Loaded>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn keep(&self, loaded: Arc<Loaded>) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
     }
 
     fn missing_error(&self, path: &Path, e: std::io::Error) -> AuthError {
@@ -431,137 +367,205 @@ impl AuthManager {
         }
     }
 
-    /// Refreshes the login whose access token is `stale`, once for all concurrent callers and processes.
-    async fn refresh(&self, stale: &Secret, seen: &Loaded) -> Result<Credentials, AuthError> {
-        let _gate = self.refresh_gate.lock().await;
-        // Another task of ours may have refreshed while we waited at the gate.
-        let now_loaded = self.current().await?;
-        if now_loaded.login.access() != Some(stale)
-            && !now_loaded.login.needs_refresh(SystemTime::now())
-        {
-            return Ok(now_loaded.login.credentials());
-        }
-
-        let path = self.cfg.auth_file();
-        let _lock = lock_file(&self.cfg.codex_home.join("auth.json.lock")).await?;
-        // Under the lock, the file is the truth: another process may have refreshed before us.
-        let fresh = read_file(&path).await?;
-        if fresh.login.access() != Some(stale) && !fresh.login.needs_refresh(SystemTime::now()) {
-            return Ok(self.adopt(fresh));
-        }
-        let Some(refresh_token) = fresh.login.refresh_token().cloned() else {
-            return Ok(self.adopt(fresh));
+    /// Refreshes the login the caller saw as `seen`: once for all callers of this generation.
+    async fn refresh(&self, seen: &Loaded, reason: Reason) -> Result<Credentials, AuthError> {
+        let (Some(seen_access), Some(_)) = (seen.login.access(), seen.login.refresh_token()) else {
+            return Ok(seen.login.credentials());
         };
+        let attempts_before = self.attempts.load(Ordering::SeqCst);
+        let mut flight = self.flight.lock().await;
 
-        match self.post_refresh(&refresh_token).await {
+        // A newer login than the one the caller saw (refreshed by whoever held the gate, or written by
+        // another process): use it, whatever its lifetime.
+        let now = self.current().await?;
+        let Some(refresh_token) = now.login.refresh_token().cloned() else {
+            return Ok(now.login.credentials());
+        };
+        if now.login.access() != Some(seen_access) {
+            return Ok(now.login.credentials());
+        }
+        // A refresh of this very token ended while the caller waited: its result is the caller's too.
+        if self.attempts.load(Ordering::SeqCst) != attempts_before {
+            if let Some((token, outcome)) = &flight.last {
+                if *token == refresh_token {
+                    return self.settled(outcome.clone(), &now, reason);
+                }
+            }
+        }
+        // A token this process sent that may have been spent is never sent again.
+        if let Some(outcome) = flight.spent_outcome(&refresh_token) {
+            return self.settled(outcome.clone(), &now, reason);
+        }
+
+        // Another codex-serve process on this CODEX_HOME may be refreshing: wait for it (this lock is ours
+        // alone; the CLI never takes it), then look again.
+        let _peers = self.peer_lock().await;
+        let now = self.current().await?;
+        if now.login.access() != Some(seen_access)
+            || now.login.refresh_token() != Some(&refresh_token)
+        {
+            return Ok(now.login.credentials());
+        }
+
+        let identity = self.identity.get();
+        let url = self.cfg.token_url();
+        let sent = refresh::send(&self.http, &url, identity, &refresh_token, reason).await;
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        match sent {
             Ok(answer) => {
-                write_tokens(&path, &answer).await?;
-                let written = read_file(&path).await?;
+                flight.remember(&refresh_token, Outcome::Refreshed, true);
+                self.save(&refresh_token, &answer).await
+            }
+            Err(failure) => {
+                let is_reuse = failure.is_reuse();
+                let (outcome, spent) = match failure {
+                    Failure::Refused { code } => (Outcome::Refused(code), true),
+                    Failure::Unavailable {
+                        reason,
+                        maybe_spent,
+                    } => (Outcome::Unavailable(reason), maybe_spent),
+                };
+                flight.remember(&refresh_token, outcome.clone(), spent);
+                let why = match &outcome {
+                    Outcome::Refused(c) | Outcome::Unavailable(c) => c.clone(),
+                    Outcome::Refreshed => String::new(),
+                };
+                tracing::warn!(reason = %why, spent, "the token endpoint did not renew the Codex login");
+                if matches!(outcome, Outcome::Refused(_)) {
+                    // Whoever spent it first is about to save its answer; after another refusal, a login
+                    // saved meanwhile is still worth one look.
+                    let patience = if is_reuse {
+                        REUSE_PATIENCE
+                    } else {
+                        Duration::ZERO
+                    };
+                    if let Some(newer) = self.await_newer(&refresh_token, patience).await {
+                        tracing::info!("adopted the login another process renewed concurrently");
+                        return Ok(newer);
+                    }
+                }
+                self.settled(outcome, &now, reason)
+            }
+        }
+    }
+
+    /// What a caller gets from a refresh that was settled without a newer login to show for it.
+    fn settled(
+        &self,
+        outcome: Outcome,
+        now: &Loaded,
+        reason: Reason,
+    ) -> Result<Credentials, AuthError> {
+        // An early refresh that failed leaves a token that still works: use it until it expires (or the
+        // backend rejects it), rather than fail a request that would succeed.
+        let still_good = reason == Reason::ProactiveExpiry && !now.login.expired(SystemTime::now());
+        match outcome {
+            Outcome::Refreshed => Ok(now.login.credentials()),
+            Outcome::Refused(code) | Outcome::Unavailable(code) if still_good => {
+                tracing::debug!(reason = %code, "the Codex login could not be renewed yet; using the current token");
+                Ok(now.login.credentials())
+            }
+            Outcome::Refused(code) => Err(AuthError::LoginExpired { code }),
+            Outcome::Unavailable(why) => Err(AuthError::RefreshUnavailable(why)),
+        }
+    }
+
+    /// Saves a token answer under the CLI's locks — unless the file's refresh token is no longer the one
+    /// sent: then another writer won while the request was in flight, and its login is kept instead. If the
+    /// answer cannot be saved, it is still used from memory (the token it replaces is spent).
+    async fn save(
+        &self,
+        sent: &Secret,
+        answer: &refresh::Answer,
+    ) -> Result<Credentials, AuthError> {
+        let home = &self.cfg.codex_home;
+        let path = store::auth_file(home);
+        let write_err = |reason: String| AuthError::Write {
+            path: path.clone(),
+            reason,
+        };
+        let locks = store::lock(home).await;
+        let on_disk = read_login(home, TORN_READ_RETRIES).await?;
+        if on_disk.login.refresh_token() != Some(sent) {
+            drop(locks);
+            tracing::info!(
+                "auth.json changed while the token request was in flight; keeping that login"
+            );
+            let loaded = Arc::new(on_disk);
+            self.keep(loaded.clone());
+            return Ok(loaded.login.credentials());
+        }
+        let raw = store::read(home).map_err(|e| write_err(e.to_string()))?;
+        let bytes = login::with_answer(&raw.bytes, answer).map_err(write_err)?;
+        let login = Login::parse(&bytes).map_err(write_err)?;
+        let written = match &locks {
+            Ok(_) => store::write(home, &bytes).and_then(|()| store::current_version(home)),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        };
+        drop(locks);
+        let version = match written {
+            Ok(version) => {
                 tracing::info!("renewed the Codex login");
-                Ok(self.adopt(written))
+                version
             }
-            Err(RefreshFailure::Permanent(code)) => {
-                // The codex CLI may have refreshed (without our lock) and spent this token first.
-                let again = read_file(&path).await?;
-                if again
-                    .login
-                    .refresh_token()
-                    .is_some_and(|t| *t != refresh_token)
-                {
-                    tracing::info!("adopted the login the codex CLI renewed concurrently");
-                    return Ok(self.adopt(again));
+            Err(e) => {
+                // Kept for the file's current version: a newer file (the CLI's, `codex login`) replaces it.
+                tracing::error!(error = %e, path = %path.display(), "renewed the Codex login but could not save it; using it from memory");
+                raw.version
+            }
+        };
+        let loaded = Arc::new(Loaded { version, login });
+        self.keep(loaded.clone());
+        Ok(loaded.login.credentials())
+    }
+
+    /// Watches the file for up to `patience` for a refresh token other than `spent`.
+    async fn await_newer(&self, spent: &Secret, patience: Duration) -> Option<Credentials> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Ok(now) = self.current().await {
+                if now.login.refresh_token().is_some_and(|t| t != spent) {
+                    return Some(now.login.credentials());
                 }
-                Err(AuthError::LoginExpired { code })
             }
-            Err(RefreshFailure::Transient(reason)) => {
-                // A proactive refresh that failed for a passing reason: the old token still works for now.
-                if !seen.login.expired(SystemTime::now())
-                    && seen.login.access() == fresh.login.access()
-                {
-                    tracing::warn!(%reason, "could not renew the Codex login yet; using the current token");
-                    return Ok(self.adopt(fresh));
-                }
-                Err(AuthError::RefreshUnavailable(reason))
+            if Instant::now() >= deadline {
+                return None;
             }
+            tokio::time::sleep(REUSE_POLL).await;
         }
     }
 
-    fn adopt(&self, loaded: Loaded) -> Credentials {
-        let creds = loaded.login.credentials();
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
-        creds
-    }
-
-    async fn post_refresh(&self, refresh_token: &Secret) -> Result<TokenAnswer, RefreshFailure> {
-        let body = serde_json::json!({
-            "client_id": CODEX_CLIENT_ID,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token.expose(),
-        });
-        let resp = self
-            .http
-            .post(self.cfg.token_url())
-            .json(&body)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| RefreshFailure::Transient(redacted_transport(&e)))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| RefreshFailure::Transient(redacted_transport(&e)))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| RefreshFailure::Transient(format!("unreadable token answer: {e}")));
+    /// `$CODEX_HOME/codex-serve/refresh.lock`, held across a token request so that two codex-serve
+    /// processes never spend one token. Best effort: without it (no directory, a stuck peer) the refresh
+    /// goes ahead, and `refresh_token_reused` handling covers the race.
+    async fn peer_lock(&self) -> Option<nix::fcntl::Flock<std::fs::File>> {
+        let dir = self.cfg.codex_home.join("codex-serve");
+        let made = std::os::unix::fs::DirBuilderExt::mode(
+            std::fs::DirBuilder::new().recursive(true),
+            0o700,
+        )
+        .create(&dir);
+        if let Err(e) = made {
+            tracing::debug!(error = %e, "no codex-serve directory for the refresh lock");
+            return None;
         }
-        let code = oauth_error_code(&bytes).unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        if status.is_client_error() {
-            Err(RefreshFailure::Permanent(code))
-        } else {
-            Err(RefreshFailure::Transient(code))
+        match tokio::time::timeout(PEER_PATIENCE, store::lock_one(&dir.join("refresh.lock"))).await
+        {
+            Ok(Ok(lock)) => Some(lock),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "refreshing without waiting for other codex-serve processes");
+                None
+            }
+            Err(_) => None,
         }
     }
 }
 
-enum RefreshFailure {
-    /// The token endpoint refused (reused, expired or revoked token): only `codex login` helps.
-    Permanent(String),
-    Transient(String),
-}
-
-/// reqwest errors carry the URL but never the body; still, strip the query just in case.
-fn redacted_transport(e: &reqwest::Error) -> String {
-    let mut e = e.to_string();
-    if let Some(i) = e.find('?') {
-        e.truncate(i);
-    }
-    e
-}
-
-/// The error code of a token endpoint answer: `{"error":{"code":..}}`, `{"error":"invalid_grant"}` or
-/// `{"code":..}`.
-fn oauth_error_code(body: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    let pick = |v: &Value| v.as_str().map(str::to_owned);
-    match v.get("error") {
-        Some(Value::Object(e)) => e
-            .get("code")
-            .and_then(pick)
-            .or_else(|| e.get("type").and_then(pick)),
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => v.get("code").and_then(pick),
-    }
-}
-
-/// Reads and parses auth.json, retrying briefly when it looks half-written.
-async fn read_file(path: &Path) -> Result<Loaded, AuthError> {
-    read_file_tries(path, TORN_READ_RETRIES).await
-}
-
-async fn read_file_tries(path: &Path, attempts: u32) -> Result<Loaded, AuthError> {
+/// Reads and parses the stored login, retrying briefly when it looks half-written.
+async fn read_login(home: &Path, attempts: u32) -> Result<Loaded, AuthError> {
+    let path = store::auth_file(home);
     let mut last_reason = String::new();
-    for attempt in 0..attempts {
+    for attempt in 0..attempts.max(1) {
         if attempt > 0 {
             // Jittered, so retries do not fall into step with a writer's rhythm.
             let jitter = SystemTime::now()
@@ -570,24 +574,22 @@ async fn read_file_tries(path: &Path, attempts: u32) -> Result<Loaded, AuthError
                 .unwrap_or(5);
             tokio::time::sleep(TORN_READ_PAUSE + Duration::from_millis(jitter)).await;
         }
-        let (raw, meta) = match read_with_meta(path) {
-            Ok(x) => x,
+        let stored = match store::read(home) {
+            Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(AuthError::NotLoggedIn {
-                    path: path.to_owned(),
-                })
+                return Err(AuthError::NotLoggedIn { path })
             }
             Err(e) => {
                 return Err(AuthError::Unreadable {
-                    path: path.to_owned(),
+                    path,
                     reason: e.to_string(),
                 })
             }
         };
-        match Login::parse(&raw) {
+        match Login::parse(&stored.bytes) {
             Ok(login) => {
                 return Ok(Loaded {
-                    stamp: stamp(&meta),
+                    version: stored.version,
                     login,
                 })
             }
@@ -595,154 +597,7 @@ async fn read_file_tries(path: &Path, attempts: u32) -> Result<Loaded, AuthError
         }
     }
     Err(AuthError::Unreadable {
-        path: path.to_owned(),
+        path,
         reason: last_reason,
     })
-}
-
-fn read_with_meta(path: &Path) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let meta = f.metadata()?;
-    let mut raw = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut raw)?;
-    Ok((raw, meta))
-}
-
-async fn lock_file(path: &Path) -> Result<Flock<std::fs::File>, AuthError> {
-    let path = path.to_owned();
-    let err_path = path.clone();
-    let write_err = move |reason: String| AuthError::Write {
-        path: err_path.clone(),
-        reason,
-    };
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| e.to_string())?;
-        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| e.to_string())
-    })
-    .await
-    .map_err(|e| write_err(e.to_string()))?
-    .map_err(write_err)
-}
-
-/// Writes the refreshed tokens into auth.json, keeping every other field as the file has it now.
-async fn write_tokens(path: &Path, answer: &TokenAnswer) -> Result<(), AuthError> {
-    let write_err = |reason: String| AuthError::Write {
-        path: path.to_owned(),
-        reason,
-    };
-    let (raw, _) = read_with_meta(path).map_err(|e| write_err(e.to_string()))?;
-    let mut doc: Map<String, Value> = serde_json::from_slice(&raw)
-        .map_err(|e| write_err(format!("file changed under us: {e}")))?;
-    let tokens = doc
-        .entry("tokens")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(tokens) = tokens else {
-        return Err(write_err("`tokens` is not an object".into()));
-    };
-    if let Some(id) = &answer.id_token {
-        tokens.insert("id_token".into(), Value::String(id.clone()));
-    }
-    tokens.insert(
-        "access_token".into(),
-        Value::String(answer.access_token.clone()),
-    );
-    if let Some(rt) = &answer.refresh_token {
-        tokens.insert("refresh_token".into(), Value::String(rt.clone()));
-    }
-    doc.insert(
-        "last_refresh".into(),
-        Value::String(humantime::format_rfc3339_micros(SystemTime::now()).to_string()),
-    );
-    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| write_err(e.to_string()))?;
-    bytes.push(b'\n');
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || replace_atomically(&path, &bytes))
-        .await
-        .map_err(|e| write_err(e.to_string()))?
-        .map_err(|e| write_err(e.to_string()))
-}
-
-/// Temp file in the same directory (created 0600 by tempfile), fsync, rename over, fsync the directory.
-pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".auth.json.")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_both_modes_and_falls_back_to_the_id_token_account() {
-        let key = Login::parse(br#"{"OPENAI_API_KEY":"sk-x","tokens":null}"#).expect("key");
-        assert!(matches!(key, Login::ApiKey(_)));
-
-        let id = {
-            use base64::Engine;
-            let p = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(r#"{"https://api.openai.com/auth":{"chatgpt_account_id":"acc-9"}}"#);
-            format!("e30.{p}.s")
-        };
-        let raw = format!(
-            r#"{{"OPENAI_API_KEY":null,"tokens":{{"id_token":"{id}","access_token":"a","refresh_token":"r"}}}}"#
-        );
-        match Login::parse(raw.as_bytes()).expect("chatgpt") {
-            Login::ChatGpt { account_id, .. } => assert_eq!(account_id.as_deref(), Some("acc-9")),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn torn_or_empty_files_do_not_parse() {
-        assert!(Login::parse(b"").is_err());
-        assert!(Login::parse(br#"{"tokens":{"access_tok"#).is_err());
-        assert!(Login::parse(br#"{}"#).is_err());
-    }
-
-    #[test]
-    fn refresh_is_due_near_expiry_or_after_eight_days() {
-        let now = SystemTime::now();
-        let mk = |exp: Option<i64>, age_days: u64| Login::ChatGpt {
-            access: Secret::new("a"),
-            refresh: Secret::new("r"),
-            account_id: None,
-            access_exp: exp,
-            id_claims: Claims::default(),
-            last_refresh: Some(now - Duration::from_secs(age_days * 86400)),
-        };
-        let n = unix_secs(now);
-        assert!(!mk(Some(n + 3600), 1).needs_refresh(now));
-        assert!(mk(Some(n + 60), 1).needs_refresh(now));
-        assert!(mk(Some(n - 1), 1).needs_refresh(now));
-        assert!(mk(None, 9).needs_refresh(now));
-        assert!(!mk(None, 1).needs_refresh(now));
-    }
-
-    #[test]
-    fn oauth_error_codes_in_every_shape() {
-        assert_eq!(
-            oauth_error_code(br#"{"error":{"code":"refresh_token_reused"}}"#).as_deref(),
-            Some("refresh_token_reused")
-        );
-        assert_eq!(
-            oauth_error_code(br#"{"error":"invalid_grant"}"#).as_deref(),
-            Some("invalid_grant")
-        );
-        assert_eq!(oauth_error_code(b"<html>").as_deref(), None);
-    }
 }

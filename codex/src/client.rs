@@ -12,7 +12,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
-use crate::error::CodexError;
+use crate::error::{error_from_response, transport_message, CodexError};
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::headers::{self, Call, Identity, ResponsesHeaders};
 use crate::limits::{self, RateLimitSnapshot};
@@ -32,8 +32,6 @@ pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 pub const DEFAULT_ORIGINATOR: &str = "codex_exec";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
 const MODELS_TTL: Duration = Duration::from_secs(300);
-/// Error bodies are read up to this many bytes; the rest is not worth holding.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -149,6 +147,8 @@ impl CodexClient {
         installation_id: String,
     ) -> Self {
         let identity = Identity::new(&cfg.originator, &cfg.client_version);
+        // Token requests carry the same originator and user agent, as the codex CLI's do.
+        auth.use_identity(identity.clone());
         let router = Router::new(http.clone(), &chatgpt_base_url(&cfg));
         let responses_url =
             |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
@@ -206,7 +206,15 @@ impl CodexClient {
         self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
-        if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
+        // The backend hides the models a client is too old for: the built-in catalog still knows them.
+        let bundled = match model {
+            Some(_) => None,
+            None => models::fallback().into_iter().find(|m| m.slug == req.model),
+        };
+        let needed = model
+            .or(bundled.as_ref())
+            .and_then(|m| m.minimal_client_version.as_deref());
+        if let Some(needed) = needed {
             if models::version_below(&self.cfg.client_version, needed) {
                 return Err(CodexError::Rejected {
                     status: 400,
@@ -307,8 +315,9 @@ impl CodexClient {
         build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
-        let mut refreshed = false;
-        let mut retried_unauthorized = false;
+        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+        // another process saved); after a second 401, refresh and retry.
+        let mut unauthorized = 0;
         let mut attempt = 0;
         loop {
             let route = self.route(&creds).await;
@@ -319,24 +328,19 @@ impl CodexClient {
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
                 Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-                        && !retried_unauthorized =>
+                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
                 {
-                    tracing::debug!(
-                        "the Codex backend answered 401; trying the same login once more"
-                    );
-                    retried_unauthorized = true;
-                    continue;
-                }
-                Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed =>
-                {
+                    unauthorized += 1;
                     tracing::info!(
-                        "the Codex backend answered 401; renewing the login and retrying once"
+                        step = unauthorized,
+                        "the Codex backend answered 401; recovering the login and retrying"
                     );
-                    self.router.forget(&creds).await;
-                    creds = self.auth.after_unauthorized(&creds).await?;
-                    refreshed = true;
+                    creds = if unauthorized == 1 {
+                        self.auth.reload_after_unauthorized(&creds).await?
+                    } else {
+                        self.router.forget(&creds).await;
+                        self.auth.after_unauthorized(&creds).await?
+                    };
                     continue;
                 }
                 Ok(Ok(resp)) => {
@@ -585,108 +589,6 @@ fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
     }
 }
 
-/// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
-async fn error_from_response(resp: reqwest::Response) -> CodexError {
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - body.len())]);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    classify(status, &body, retry_after, unix_now())
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    detail: Option<Value>,
-    #[serde(default)]
-    error: Option<ErrorDetail>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorDetail {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    plan_type: Option<String>,
-    #[serde(default)]
-    resets_at: Option<i64>,
-    #[serde(default)]
-    resets_in_seconds: Option<i64>,
-}
-
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -> CodexError {
-    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let detail = parsed.detail.as_ref().map(|d| match d {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let err = parsed.error.unwrap_or_default();
-    let message = err
-        .message
-        .clone()
-        .or(detail)
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() || text.starts_with('<') {
-                format!("HTTP {status} without details")
-            } else {
-                text.chars().take(500).collect()
-            }
-        });
-    let kind = err.kind.as_deref().or(err.code.as_deref());
-    match (status, kind) {
-        (429, Some("usage_limit_reached")) => CodexError::UsageLimit {
-            message,
-            plan_type: err.plan_type,
-            resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
-        },
-        (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
-        (429, _) => CodexError::RateLimited {
-            message,
-            retry_after,
-        },
-        (401, _) => CodexError::Unauthorized { message },
-        (400..=499, _) => CodexError::Rejected {
-            status,
-            message,
-            code: err.code.or(err.kind),
-        },
-        _ => CodexError::Upstream { status, message },
-    }
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    // The innermost cause says the most ("Connection refused"); URLs carry no secrets but drop queries.
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    if let Some(i) = msg.find('?') {
-        msg.truncate(i);
-    }
-    msg
-}
-
 /// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
 fn backoff(attempt: u32) -> Duration {
     let base = 200u64 * (1u64 << (attempt - 1).min(6));
@@ -697,7 +599,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base * (90 + jitter) / 100)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -707,50 +609,6 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_the_backend_error_shapes() {
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","message":"limit reached","resets_at":1704067242,"plan_type":"pro"}}"#,
-            None,
-            0,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(1_704_067_242),
-                ..
-            }
-        ));
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#,
-            None,
-            100,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(160),
-                ..
-            }
-        ));
-        let e = classify(
-            400,
-            br#"{"detail":"Unsupported parameter: temperature"}"#,
-            None,
-            0,
-        );
-        assert!(
-            matches!(e, CodexError::Rejected { status: 400, ref message, .. } if message == "Unsupported parameter: temperature")
-        );
-        let e = classify(502, b"<html>bad gateway</html>", None, 0);
-        assert!(matches!(e, CodexError::Upstream { status: 502, .. }));
-        assert!(e.is_transient());
-        let e = classify(401, b"{}", None, 0);
-        assert!(matches!(e, CodexError::Unauthorized { .. }));
-    }
 
     #[test]
     fn backoff_grows_and_jitters_within_ten_percent() {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Claims {
     pub exp: Option<i64>,
+    pub iat: Option<i64>,
     pub email: Option<String>,
     #[serde(rename = "https://api.openai.com/auth", default)]
     pub openai: OpenAiClaims,

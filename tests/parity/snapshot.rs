@@ -45,16 +45,6 @@ fn previous(version: &str) -> Option<(String, Snapshot)> {
     Some((newest, snap))
 }
 
-/// Checks that differ between runs of the same CLI (the number of `/models` polls varies, and with it
-/// whether the early, suffix-less user agent is seen): left out of the snapshot, still compared.
-pub fn view(checks: &Checks) -> Checks {
-    checks
-        .iter()
-        .filter(|(name, _)| !name.starts_with("models header user-agent"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// Compares `checks` with `version`'s snapshot: `Ok(None)` when equal, `Ok(Some(path))` when
 /// `PARITY_WRITE_SNAPSHOT=1` wrote it, `Err(what changed)` otherwise.
 pub fn check(version: &str, checks: &Snapshot) -> Result<Option<PathBuf>, String> {

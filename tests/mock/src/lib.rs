@@ -31,6 +31,7 @@ mod net;
 mod scenarios;
 mod server;
 mod tls;
+mod token;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -52,6 +53,7 @@ pub use events::{
     function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
     Usage, DEFAULT_MODEL,
 };
+pub use token::{TokenOutcome, TokenRequest, TokenScenario, TokenStats};
 
 /// A scripted answer to one `POST /responses`.
 #[derive(Clone, Debug)]
@@ -420,6 +422,7 @@ pub(crate) struct State {
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
+    pub(crate) tokens: token::TokenState,
     /// Every request, control calls aside.
     pub(crate) log: Vec<LoggedRequest>,
     /// The routed workspace's override value; `None`: a personal account.
@@ -468,6 +471,7 @@ impl State {
             .subsec_nanos();
         let refresh_token = format!("rt_mock_{}_{nanos:08x}", self.minted);
         let account_id = account_id.to_owned();
+        self.tokens.minted(&account_id, &refresh_token);
         self.access.insert(
             access_token.clone(),
             AccessGrant {

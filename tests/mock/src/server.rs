@@ -1,12 +1,11 @@
 //! The backend endpoints: `POST /responses`, `POST /oauth/token`; the router of both listeners.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -18,10 +17,7 @@ use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 
 use crate::events::{self, split_chars, split_words, DEFAULT_MODEL};
-use crate::{control, log, models, now_secs, Chunk, RecordedRequest, Reply, Shared, TokenReply};
-
-/// How long a token request takes, so that racing refreshers overlap in tests.
-const REFRESH_DELAY: Duration = Duration::from_millis(50);
+use crate::{control, log, models, now_secs, Chunk, RecordedRequest, Reply, Shared};
 
 /// The backend's routes, at the root (as codex-serve's tests use them) and under `/backend-api/codex`
 /// and `/backend-api/` (as the codex CLI calls them with `openai_base_url` and `chatgpt_base_url` moved
@@ -38,7 +34,7 @@ pub(crate) fn router(shared: Arc<Shared>, scheme: &'static str) -> Router {
         .nest("/wham", accounts.clone())
         .nest("/backend-api/wham", accounts.clone())
         .nest("/api/codex", accounts)
-        .route("/oauth/token", post(token))
+        .route("/oauth/token", post(crate::token::token))
         .merge(control::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -494,63 +490,4 @@ fn usage_limit_reply() -> Reply {
         headers,
         body: body.to_string(),
     }
-}
-
-// ---------------------------------------------------------------- POST /oauth/token
-
-/// A JSON body, or a form-encoded one turned into a JSON object.
-fn parse_token_body(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if !content_type.is_some_and(|v| v.starts_with("application/x-www-form-urlencoded")) {
-        return serde_json::from_slice(body).ok();
-    }
-    let uri: Uri = format!("/?{}", std::str::from_utf8(body).ok()?)
-        .parse()
-        .ok()?;
-    let Query(form) = Query::<BTreeMap<String, String>>::try_from_uri(&uri).ok()?;
-    serde_json::to_value(form).ok()
-}
-
-async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
-    let request = parse_token_body(&headers, &body);
-    let queued = {
-        let mut state = shared.state();
-        let raw = || Value::String(String::from_utf8_lossy(&body).into_owned());
-        state
-            .token_requests
-            .push(request.clone().unwrap_or_else(raw));
-        state.token_replies.pop_front()
-    };
-    tokio::time::sleep(REFRESH_DELAY).await;
-    if let Some(TokenReply::Status { status, body }) = queued {
-        return Ok(json_response(status, &body));
-    }
-    let bad_request = |error: &str| Fail {
-        status: 400,
-        body: json!({ "error": error }),
-    };
-    let request = request.ok_or_else(|| bad_request("invalid_request"))?;
-    if request.get("grant_type").and_then(Value::as_str) != Some("refresh_token") {
-        return Err(bad_request("unsupported_grant_type"));
-    }
-    let refresh_token = request.get("refresh_token").and_then(Value::as_str);
-    let refresh_token = refresh_token.ok_or_else(|| bad_request("invalid_request"))?;
-    let mut state = shared.state();
-    let account_id = match state.refresh.get_mut(refresh_token) {
-        None => {
-            let message = "Your refresh token has been invalidated. Please try signing in again.";
-            return Err(auth_error("refresh_token_invalidated", message));
-        }
-        Some(grant) if grant.used => {
-            let message = "Your refresh token has already been used to generate a new access \
-                           token. Please try signing in again.";
-            return Err(auth_error("refresh_token_reused", message));
-        }
-        Some(grant) => {
-            grant.used = true;
-            grant.account_id.clone()
-        }
-    };
-    let tokens = state.mint(&account_id, 3600);
-    Ok(json_response(200, &json!(tokens)))
 }
