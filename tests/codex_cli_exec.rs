@@ -14,8 +14,8 @@ const KEY: &str = "test-key-for-the-codex-cli";
 const TURN: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codex_exec_through_codex_serve_gets_a_turn_and_a_tool_round_trip() {
-    let test = "codex_exec_through_codex_serve_gets_a_turn_and_a_tool_round_trip";
+async fn codex_exec_through_codex_serve_gets_a_turn_a_tool_round_trip_and_a_websocket_turn() {
+    let test = "codex_exec_through_codex_serve_gets_a_turn_a_tool_round_trip_and_a_websocket_turn";
     let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
         return;
     };
@@ -53,6 +53,7 @@ async fn codex_exec_through_codex_serve_gets_a_turn_and_a_tool_round_trip() {
         .arg(format!("{base}/backend-api/codex"))
         .arg("--auth-url")
         .arg(&base)
+        .arg("-v")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).expect("log file"));
@@ -145,6 +146,36 @@ async fn codex_exec_through_codex_serve_gets_a_turn_and_a_tool_round_trip() {
             .any(|i| i["type"] == "function_call_output"),
         "the tool's output went back"
     );
+
+    // Over WebSocket: the same provider with `supports_websockets = true`.
+    let config = std::fs::read_to_string(&config_path).expect("config.toml");
+    std::fs::write(
+        &config_path,
+        format!("{config}supports_websockets = true\n"),
+    )
+    .expect("config.toml");
+    let before = mock.log().len();
+    let out = run(exec(vec!["-m".into(), "gpt-5.5".into(), "say ws".into()])).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("echo: say ws"),
+        "a turn over WebSocket\n--- stdout\n{stdout}\n--- stderr\n{}\n--- codex-serve\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        logs()
+    );
+    assert!(
+        logs().contains("method=GET route=/v1/responses model=\"-\" status=101"),
+        "the CLI did not use codex-serve's WebSocket:\n{}",
+        logs()
+    );
+    // The prewarm (`generate: false`) was answered by codex-serve: one generation upstream, not two.
+    let upstream = mock
+        .log()
+        .into_iter()
+        .skip(before)
+        .filter(|r| r.method == "POST" && r.path.ends_with("/responses"))
+        .count();
+    assert_eq!(upstream, 1, "{}", logs());
     let _ = serve.kill();
     let _ = serve.wait();
 }
