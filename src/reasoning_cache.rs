@@ -198,11 +198,13 @@ mod tests {
                 call_id: "call_1".into(),
                 name: "f".into(),
                 arguments: "{}".into(),
+                namespace: None,
             },
             InputItem::FunctionCall {
                 call_id: "call_2".into(),
                 name: "g".into(),
                 arguments: "{}".into(),
+                namespace: None,
             },
             InputItem::FunctionCallOutput {
                 call_id: "call_1".into(),

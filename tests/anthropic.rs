@@ -520,3 +520,79 @@ async fn a_silent_backend_gets_pings_in_the_stream() {
     );
     assert_eq!(deltas(&events, "text_delta", "text"), "slow answer");
 }
+
+/// Claude Code 2.1 with its default models sends the `mid-conversation-system` beta and `system`
+/// messages after the user's turn: they reach the backend as developer messages in place.
+#[tokio::test]
+async fn system_messages_mid_conversation_as_claude_code_sends_them() {
+    let s = Server::start().await;
+    let body = json!({"model": "claude-opus-5-5", "max_tokens": 32000, "stream": false,
+        "system": [{"type": "text", "text": "You are Claude Code."}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "first"}]},
+            {"role": "system", "content": [{"type": "text", "text": "<system-reminder>plan</system-reminder>",
+                "cache_control": {"type": "ephemeral"}}]},
+            {"role": "assistant", "content": "done"},
+            {"role": "system", "content": "later guidance"},
+            {"role": "user", "content": "second"}]});
+    let r = s
+        .raw(
+            "POST",
+            "/v1/messages?beta=true",
+            &[
+                ("anthropic-version", "2023-06-01"),
+                (
+                    "anthropic-beta",
+                    "claude-code-20250219,mid-conversation-system-2026-04-07",
+                ),
+            ],
+            body.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["content"][0]["text"], "echo: second");
+    let b = s.last_upstream().body;
+    assert_eq!(b["model"], "gpt-5.5");
+    let conv = common::conversation(&b);
+    let roles: Vec<&str> = conv.iter().filter_map(|i| i["role"].as_str()).collect();
+    assert_eq!(
+        roles,
+        ["user", "developer", "assistant", "developer", "user"]
+    );
+    assert_eq!(conv[3]["content"][0]["text"], "later guidance");
+
+    // Refusals in Anthropic's words: a location, then what is wrong.
+    let r = s
+        .post(
+            "/v1/messages",
+            json!({"model": "claude-opus-5-5", "max_tokens": 5,
+                "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("x-should-retry"), Some("false"));
+    assert_eq!(
+        r.json()["error"]["message"],
+        "messages.1.role: Input should be 'user', 'assistant' or 'system'"
+    );
+    let r = s
+        .post("/v1/messages", json!({"max_tokens": 5, "messages": []}))
+        .await;
+    assert_eq!(r.json()["error"]["message"], "model: Field required");
+    let r = s
+        .post(
+            "/v1/messages",
+            json!({"model": "claude-opus-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": [
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}]}]}),
+        )
+        .await;
+    let m = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        m.starts_with("messages.0.content.0.document: ")
+            && m.contains("does not support PDF input"),
+        "{m}"
+    );
+}

@@ -31,6 +31,11 @@ async fn version_tags_and_show_come_from_the_catalog() {
     let r = s.request("GET", "/", None).await;
     assert_eq!(r.status, 200);
 
+    // Nothing is loaded in memory here: the backend runs the models.
+    let r = s.request("GET", "/api/ps", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), serde_json::json!({"models": []}));
+
     let r = s.request("GET", "/api/tags", None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let models = r.json()["models"].as_array().expect("models").clone();

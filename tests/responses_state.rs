@@ -271,8 +271,8 @@ async fn a_websocket_conversation_of_several_turns() {
     let done2 = t2.last().expect("frames");
     assert_eq!(done2["type"], "response.completed");
     let id2 = done2["response"]["id"].as_str().expect("id").to_owned();
-    let input = common::conversation(&upstream(&s).last().expect("upstream").body);
-    assert_eq!(input.len(), 3);
+    let conv = common::conversation(&upstream(&s).last().expect("upstream").body);
+    assert_eq!(conv.len(), 3, "{conv:?}");
 
     // A failed turn: its events arrive, it is not kept, and the socket stays usable.
     s.mock.push(sse_reply(&[
@@ -304,4 +304,130 @@ async fn a_websocket_conversation_of_several_turns() {
     let t5 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "still here", "previous_response_id": id2})).await;
     assert_eq!(t5.last().expect("frames")["type"], "response.completed");
     ws.close(None).await.expect("close");
+}
+
+/// The codex CLI over WebSocket: a `generate: false` prewarm answered without the backend, then turns
+/// that chain on the socket's last response with `store: false`, and a Close answered with a Close.
+#[tokio::test]
+async fn the_codex_clis_websocket_session() {
+    let s = Server::start().await;
+    let mut ws = ws_connect(&s).await;
+    let prewarm = ws_turn(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.5", "store": false, "stream": true,
+            "generate": false, "input": [{"type": "message", "role": "developer",
+                "content": [{"type": "input_text", "text": "base prompt"}]}], "tools": []}),
+    )
+    .await;
+    let kinds: Vec<&str> = prewarm.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert_eq!(kinds, ["response.created", "response.completed"]);
+    let done = &prewarm[1]["response"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["output"], json!([]));
+    assert!(upstream(&s).is_empty(), "a prewarm costs no generation");
+
+    let t1 = ws_turn(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.5", "store": false,
+        "previous_response_id": done["id"], "input": [{"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "first"}]}]}),
+    )
+    .await;
+    let done1 = t1.last().expect("frames");
+    assert_eq!(done1["type"], "response.completed", "{done1}");
+    let sent = upstream(&s).last().expect("upstream").body.clone();
+    let texts = common::conversation(&sent);
+    assert!(
+        texts
+            .iter()
+            .any(|i| i["content"][0]["text"] == "base prompt"),
+        "{sent}"
+    );
+
+    // store: false, yet the next turn on this socket continues from it, as the backend allows.
+    let t2 = ws_turn(
+        &mut ws,
+        json!({"type": "response.create", "model": "gpt-5.5", "store": false,
+        "previous_response_id": done1["response"]["id"], "input": "second"}),
+    )
+    .await;
+    assert_eq!(t2.last().expect("frames")["type"], "response.completed");
+    let conv = common::conversation(&upstream(&s).last().expect("upstream").body);
+    let said: Vec<String> = conv
+        .iter()
+        .filter_map(|i| i["content"][0]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        said.contains(&"first".to_owned()) && said.contains(&"echo: first".to_owned()),
+        "{said:?}"
+    );
+    // Not kept for anyone else.
+    let id1 = done1["response"]["id"].as_str().expect("id");
+    assert_eq!(
+        s.request("GET", &format!("/v1/responses/{id1}"), None)
+            .await
+            .status,
+        404
+    );
+
+    ws.send(Message::Close(None)).await.expect("close");
+    let mut answered = false;
+    while let Some(msg) = ws.next().await {
+        match msg {
+            Ok(Message::Close(_)) => answered = true,
+            Ok(_) => {}
+            Err(e) => panic!("the close was not answered: {e}"),
+        }
+    }
+    assert!(answered, "the server answers a Close with a Close");
+}
+
+/// The AI SDK replays earlier output as `item_reference`s: they are expanded from the store; one that
+/// is not there is refused by name.
+#[tokio::test]
+async fn item_references_are_expanded_from_stored_responses() {
+    let s = Server::start().await;
+    let first = turn(
+        &s,
+        json!({"model": "gpt-5.5", "input": "mock:reasoning think first"}),
+    )
+    .await;
+    let ids: Vec<String> = first["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 2, "{first}");
+    let refs: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"type": "item_reference", "id": id}))
+        .collect();
+    let mut input = vec![json!({"role": "user", "content": "mock:reasoning think first"})];
+    input.extend(refs);
+    input.push(json!({"role": "user", "content": "and then"}));
+    turn(&s, json!({"model": "gpt-5.5", "input": input})).await;
+    let conv = common::conversation(&upstream(&s).last().expect("upstream").body);
+    let kinds: Vec<&str> = conv.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["message", "reasoning", "message", "message"],
+        "{conv:?}"
+    );
+    assert!(conv[1]["encrypted_content"].is_string());
+
+    let r = s
+        .post(
+            "/v1/responses",
+            json!({"model": "gpt-5.5", "input": [{"type": "item_reference", "id": "rs_gone"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("x-should-retry"), Some("false"));
+    let e = r.error();
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("rs_gone")),
+        "{e}"
+    );
+    assert_eq!(e["param"], "input[0].id");
 }

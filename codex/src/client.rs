@@ -200,7 +200,7 @@ impl CodexClient {
     /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
-    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
         // A login that cannot be used stops here, before the catalog would fall back to the built-in list
         // and hide why.
         self.auth.credentials().await?;
@@ -239,6 +239,7 @@ impl CodexClient {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let client_headers = std::mem::take(&mut req.client_headers);
         let rendered = render::render(req, model, &ids, now_ms)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
         // Serialised (and compressed) once; retries resend the same bytes.
@@ -268,7 +269,7 @@ impl CodexClient {
                     .unwrap_or(url);
                 // The CLI compresses bodies for the ChatGPT backend only.
                 let zstd = creds.mode() == AuthMode::ChatGpt;
-                let headers = headers::for_responses(
+                let mut headers = headers::for_responses(
                     &self.identity,
                     creds,
                     &ResponsesHeaders {
@@ -280,6 +281,7 @@ impl CodexClient {
                         routing_override: route.routing_override.as_deref(),
                     },
                 );
+                headers::add_client_codex_headers(&mut headers, &client_headers);
                 let body = if zstd { &compressed } else { &plain };
                 self.http.post(url).headers(headers).body(body.clone())
             })
@@ -481,6 +483,17 @@ pub struct ResponseStream {
     /// The rate-limit snapshot on this answer's headers.
     pub rate_limits: Option<RateLimitSnapshot>,
     events: Pin<Box<dyn Stream<Item = Result<StreamEvent, CodexError>> + Send>>,
+}
+
+impl ResponseStream {
+    /// Events answered without the backend: a request that asks for no generation (the codex CLI's
+    /// `generate: false` prewarm) is complete as soon as it is accepted.
+    pub fn local(events: Vec<StreamEvent>) -> ResponseStream {
+        ResponseStream {
+            rate_limits: None,
+            events: Box::pin(futures_util::stream::iter(events.into_iter().map(Ok))),
+        }
+    }
 }
 
 impl Stream for ResponseStream {

@@ -155,6 +155,27 @@ pub fn for_responses(id: &Identity, creds: &Credentials, r: &ResponsesHeaders<'_
     map
 }
 
+/// Adds the client's `x-codex-*` headers (the codex CLI as a client: its turn state, for one) to
+/// `map`. A header codex-serve already set wins: its window id, turn metadata, beta features and
+/// routing hint describe the body it renders and the ids it sends, which the client's would contradict.
+/// Other names, and values that are not valid header values, are left out.
+pub fn add_client_codex_headers(map: &mut HeaderMap, client: &[(String, String)]) {
+    for (name, value) in client {
+        if !name.to_ascii_lowercase().starts_with("x-codex-") {
+            continue;
+        }
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            continue;
+        };
+        if !map.contains_key(&name) {
+            map.append(name, value);
+        }
+    }
+}
+
 /// `Debian 12.0.0`: the distribution and its version as three numbers, as the CLI reports it (from
 /// `/etc/os-release`), else the kernel's name.
 fn os_description() -> String {

@@ -128,7 +128,7 @@ pub fn render(
     let function_names: Vec<String> = tools
         .iter()
         .filter_map(|t| match t {
-            Tool::Function { name, .. } => Some(name.clone()),
+            Tool::Function { name, .. } | Tool::Custom { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect();
@@ -190,19 +190,27 @@ pub fn render(
         model: &req.model,
         reasoning_effort: effort,
     })?;
+    // The client's keys survive (the codex CLI as a client sends its own installation and turn ids
+    // and MCP attribution), except those that repeat a header codex-serve sends: body and headers must
+    // tell one story.
     let mut client_metadata = req.client_metadata.take().unwrap_or_default();
-    for (k, v) in [
-        ("x-codex-installation-id", &ids.installation),
-        ("x-codex-window-id", &ids.window),
-        ("session_id", &ids.session),
-        ("thread_id", &ids.session),
-        ("turn_id", &ids.turn),
-        ("root_turn_id", &ids.turn),
-        ("x-codex-turn-metadata", &turn_metadata),
-        // No MCP server contributed to the turn.
-        ("mcp_attribution", &MCP_ATTRIBUTION.to_owned()),
+    for (k, v, ours) in [
+        ("x-codex-installation-id", &ids.installation, false),
+        ("x-codex-window-id", &ids.window, true),
+        ("session_id", &ids.session, true),
+        ("thread_id", &ids.session, true),
+        ("turn_id", &ids.turn, false),
+        ("root_turn_id", &ids.turn, false),
+        ("x-codex-turn-metadata", &turn_metadata, true),
+        // No MCP server contributed to the turn (unless the client says otherwise).
+        ("mcp_attribution", &MCP_ATTRIBUTION.to_owned(), false),
     ] {
-        client_metadata.insert(k.into(), Value::String(v.clone()));
+        let v = Value::String(v.clone());
+        if ours {
+            client_metadata.insert(k.into(), v);
+        } else {
+            client_metadata.entry(k).or_insert(v);
+        }
     }
 
     let wire = Wire {
@@ -253,7 +261,7 @@ fn cli_tool(tool: Tool) -> Tool {
 fn lite_tools(tools: Vec<Tool>) -> Vec<Tool> {
     let (functions, rest): (Vec<Tool>, Vec<Tool>) = tools
         .into_iter()
-        .partition(|t| matches!(t, Tool::Function { .. }));
+        .partition(|t| matches!(t, Tool::Function { .. } | Tool::Custom { .. }));
     let mut out = Vec::with_capacity(rest.len() + 1);
     if !functions.is_empty() {
         out.push(Tool::Namespace {
@@ -320,7 +328,9 @@ fn wire_item(
     for (k, v) in fields {
         let namespaced = lite
             && k == "name"
-            && matches!(item, InputItem::FunctionCall { name, .. } if functions.contains(name));
+            && matches!(item,
+                InputItem::FunctionCall { name, namespace: None, .. }
+                | InputItem::CustomToolCall { name, namespace: None, .. } if functions.contains(name));
         out.insert(k, v);
         if namespaced {
             out.insert("namespace".into(), FUNCTIONS_NAMESPACE.into());

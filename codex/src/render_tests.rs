@@ -28,6 +28,7 @@ fn request(model: &str) -> ResponsesRequest {
                 call_id: "call_1".into(),
                 name: "weather".into(),
                 arguments: "{}".into(),
+                namespace: None,
             },
             InputItem::FunctionCallOutput {
                 call_id: "call_1".into(),
@@ -49,7 +50,7 @@ fn request(model: &str) -> ResponsesRequest {
             strict: None,
             parameters: Some(json!({"type": "object", "properties": {}})),
         },
-        Tool::WebSearch {},
+        Tool::web_search(),
     ];
     req.prompt_cache_key = Some("ignored: the session id is the cache key".into());
     req

@@ -36,6 +36,10 @@ pub struct ResponsesRequest {
     /// Filled by the client (installation id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<serde_json::Map<String, Value>>,
+    /// The client's own `x-codex-*` headers (the codex CLI's turn state, for one), sent on beside the
+    /// ones codex-serve sets; where both name a header, codex-serve's wins (see `headers::for_responses`).
+    #[serde(skip)]
+    pub client_headers: Vec<(String, String)>,
 }
 
 fn always_false<S: serde::Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
@@ -67,6 +71,7 @@ impl ResponsesRequest {
             text: None,
             service_tier: None,
             client_metadata: None,
+            client_headers: Vec::new(),
         }
     }
 }
@@ -89,6 +94,9 @@ pub enum InputItem {
     /// Fields in the codex CLI's order: name, (namespace,) arguments, call_id.
     FunctionCall {
         name: String,
+        /// The namespace of the tool called, as the backend gave it (`functions` for Lite models).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         arguments: String,
         call_id: String,
     },
@@ -105,6 +113,46 @@ pub enum InputItem {
     /// An opaque summary of earlier turns produced by compaction, passed back as the backend gave it.
     Compaction {
         encrypted_content: String,
+    },
+    /// Asks the backend to compact the conversation now (`remote_compaction_v2`): it answers with a
+    /// `compaction` output item.
+    CompactionTrigger {},
+    /// A call of a `custom` (freeform) tool: `input` is the raw text the model wrote.
+    CustomToolCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        call_id: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        input: String,
+    },
+    CustomToolCallOutput {
+        call_id: String,
+        output: ToolOutput,
+    },
+    /// The model searching the client's deferred tools; `execution: client` means the client answers
+    /// with a `tool_search_output`.
+    ToolSearchCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution: Option<String>,
+        /// The search the model asked for (`query`, `paths`…), passed on as the backend gave it.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        arguments: Value,
+    },
+    /// The tools a `tool_search_call` found: they become callable from here on.
+    ToolSearchOutput {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution: Option<String>,
+        tools: Vec<Tool>,
     },
     /// Replayed unchanged from an earlier answer: how reasoning carries across turns with `store: false`.
     Reasoning {
@@ -197,8 +245,75 @@ pub enum Tool {
         description: String,
         tools: Vec<Tool>,
     },
-    /// The backend's own web search.
-    WebSearch {},
+    /// A freeform tool: the model writes raw text (constrained by a grammar when `format` has one).
+    Custom {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<CustomToolFormat>,
+    },
+    /// Lets the model search tools the client defers (answered by `tool_search_output` items).
+    ToolSearch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parameters: Option<Value>,
+    },
+    /// The backend's own web search, with the client's options.
+    WebSearch {
+        #[serde(flatten)]
+        options: WebSearchOptions,
+    },
+    /// The backend's own image generation. Its options (size, quality, output format…) are the
+    /// backend's to check, so they pass on as the client gave them.
+    ImageGeneration {
+        #[serde(flatten)]
+        options: serde_json::Map<String, Value>,
+    },
+}
+
+impl Tool {
+    /// Web search with the backend's defaults.
+    pub fn web_search() -> Tool {
+        Tool::WebSearch {
+            options: WebSearchOptions::default(),
+        }
+    }
+}
+
+/// How a `custom` tool's input is constrained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CustomToolFormat {
+    Text {},
+    /// `syntax` is `lark` or `regex`.
+    Grammar {
+        syntax: String,
+        definition: String,
+    },
+}
+
+/// The options of `web_search`. `external_web_access: false` keeps searches on the cached index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebSearchOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_web_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_content_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_context_size: Option<String>,
+    /// `{"allowed_domains": [...]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Value>,
+    /// `{"type": "approximate", "country", "city", "region", "timezone"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_location: Option<Value>,
+    /// Options this version does not know yet: the backend's to accept or refuse, in its words.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -47,16 +47,23 @@ pub fn input_tokens(instructions: &str, input: &[InputItem], tools: &[Tool]) -> 
                 t.text(name);
                 t.text(arguments);
             }
-            InputItem::FunctionCallOutput { output, .. } => match output {
+            InputItem::CustomToolCall { name, input, .. } => {
+                t.text(name);
+                t.text(input);
+            }
+            InputItem::FunctionCallOutput { output, .. }
+            | InputItem::CustomToolCallOutput { output, .. } => match output {
                 ToolOutput::Text(s) => t.text(s),
                 ToolOutput::Parts(parts) => parts.iter().for_each(|p| t.part(p)),
             },
             InputItem::Reasoning { summary, .. } => summary.iter().for_each(|s| t.text(&s.text)),
-            InputItem::AdditionalTools { tools, .. } => {
+            InputItem::AdditionalTools { tools, .. }
+            | InputItem::ToolSearchOutput { tools, .. } => {
                 t.text(&serde_json::to_string(tools).unwrap_or_default())
             }
+            InputItem::ToolSearchCall { arguments, .. } => t.text(&arguments.to_string()),
             // Opaque to us; the backend counts it.
-            InputItem::Compaction { .. } => {}
+            InputItem::Compaction { .. } | InputItem::CompactionTrigger {} => {}
         }
     }
     for tool in tools {

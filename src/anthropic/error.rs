@@ -50,13 +50,49 @@ pub fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
+/// `messages[0].content[1]` as Anthropic writes a location: `messages.0.content.1`.
+fn dotted(param: &str) -> String {
+    param.replace('[', ".").replace(']', "").replace("..", ".")
+}
+
+/// The message as Anthropic's API words a refusal: `location: what is wrong`, with serde's phrases in
+/// the validator's words ("Field required"). Clients such as Claude Code recognise some refusals by
+/// these words (a refused `system` role, a document or image block) and retry without what was refused.
+pub fn anthropic_message(e: &ApiError) -> String {
+    let mut message = e.message.clone();
+    let mut location = e.param.as_deref().map(dotted);
+    if let Some(rest) = message.strip_prefix("invalid request: ") {
+        let rest = rest.to_owned();
+        if let Some(field) = rest
+            .strip_prefix("missing field `")
+            .and_then(|f| f.split('`').next())
+        {
+            location = Some(match location {
+                Some(l) if !l.is_empty() => format!("{l}.{field}"),
+                _ => field.to_owned(),
+            });
+            message = "Field required".to_owned();
+        } else {
+            message = rest;
+        }
+    }
+    // Anthropic's words for an over-long conversation, on which clients compact and retry.
+    if e.code.as_deref() == Some("context_length_exceeded") {
+        return format!("prompt is too long: {message}");
+    }
+    match location {
+        Some(l) if !l.is_empty() && !message.starts_with(&l) => format!("{l}: {message}"),
+        _ => message,
+    }
+}
+
 impl AnthropicError {
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             kind: "error",
             error: ErrorDetail {
                 kind: error_type(self.0.status),
-                message: self.0.message_with_param(),
+                message: anthropic_message(&self.0),
             },
         }
     }
@@ -78,9 +114,18 @@ mod tests {
         let v = serde_json::to_value(e.body()).expect("json");
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "invalid_request_error");
-        assert!(v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("messages[0]")));
+        assert_eq!(v["error"]["message"], "messages.0: bad");
+        let e = ApiError::invalid("Input should be 'user', 'assistant' or 'system'")
+            .with_param("messages[3].role");
+        assert_eq!(
+            anthropic_message(&e),
+            "messages.3.role: Input should be 'user', 'assistant' or 'system'"
+        );
+        let e = ApiError::invalid("invalid request: missing field `model`");
+        assert_eq!(anthropic_message(&e), "model: Field required");
+        let e =
+            ApiError::invalid("invalid request: missing field `content`").with_param("messages[1]");
+        assert_eq!(anthropic_message(&e), "messages.1.content: Field required");
         assert_eq!(
             error_type(StatusCode::TOO_MANY_REQUESTS),
             "rate_limit_error"

@@ -597,7 +597,7 @@ fn error_event(buf: &mut Vec<u8>, err: &ApiError) {
     Event::Error {
         error: ErrorDetail {
             kind: error_type(err.status),
-            message: err.message_with_param(),
+            message: super::error::anthropic_message(err),
         },
     }
     .write(buf);

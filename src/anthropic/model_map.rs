@@ -114,6 +114,25 @@ mod tests {
     }
 
     #[test]
+    fn claude_code_2_1_names_map_to_current_models() {
+        // The names Claude Code 2.1.332 (`@anthropic-ai/claude-code` on npm) picks by default and offers.
+        let m = ModelMap::default();
+        for (claude, codex) in [
+            ("claude-opus-5-5", "gpt-5.5"),
+            ("claude-opus-5", "gpt-5.5"),
+            ("claude-mythos-5-2", "gpt-5.5"),
+            ("claude-sonnet-5-5", "gpt-6.1-terra"),
+            ("claude-sonnet-5", "gpt-6.1-terra"),
+            ("claude-fable-5-2", "gpt-6.1-terra"),
+            ("claude-haiku-5-5", "gpt-5.6-luna"),
+            ("claude-haiku-4-5-20251001", "gpt-5.6-luna"),
+            ("claude-opus-5-5[1m]", "gpt-5.5"),
+        ] {
+            assert_eq!(m.map(claude), codex, "{claude}");
+        }
+    }
+
+    #[test]
     fn user_rules_come_first_and_unknown_names_pass_through() {
         let m = ModelMap::default();
         assert_eq!(m.map("claude-opus-4-5-20251101"), "gpt-5.5");

@@ -235,7 +235,9 @@ fn effort_word(e: &str) -> Result<ReasoningEffort, ApiError> {
         other => {
             return Err(bad(
                 "output_config.effort",
-                format!("unknown effort '{other}': use low, medium, high, xhigh or max"),
+                format!(
+                    "Input should be 'low', 'medium', 'high', 'xhigh' or 'max' (got '{other}')"
+                ),
             ))
         }
     })
@@ -248,7 +250,7 @@ fn image(source: ImageSource, param: &str) -> Result<ContentPart, ApiError> {
         ImageSource::File { .. } => {
             return Err(bad(
                 param,
-                "images from the Files API are not supported: send them as base64 or a URL",
+                "Could not process image: images from the Files API are not supported by the Codex backend; send them as base64 or a URL",
             ))
         }
     };
@@ -271,6 +273,11 @@ fn other_block(v: &Value, assistant: bool, param: &str) -> Result<Option<String>
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned(),
+        )),
+        // Worded as Anthropic words a model without PDF support, so that clients strip documents and retry.
+        "document" => Err(bad(
+            &format!("{param}.document"),
+            "This model does not support PDF input: the Codex backend takes text and images; send the document's text",
         )),
         "server_tool_use" | "mcp_tool_use" if assistant => Ok(None),
         k if assistant && k.ends_with("_tool_result") => Ok(None),
@@ -350,10 +357,20 @@ fn message_items(
     let assistant = match role {
         "user" => false,
         "assistant" => true,
-        other => {
+        // Claude Code's `mid-conversation-system` beta: guidance at its place in the conversation, which
+        // the backend takes as a developer message there.
+        "system" => {
+            let text = system_text(Some(content))
+                .map_err(|e| bad(&format!("{param}.content"), e.message))?;
+            if !text.is_empty() {
+                out.push(InputItem::text(Role::Developer, text));
+            }
+            return Ok(());
+        }
+        _ => {
             return Err(bad(
                 &format!("{param}.role"),
-                format!("unknown role '{other}': messages are from the user or the assistant (the system prompt is `system`)"),
+                "Input should be 'user', 'assistant' or 'system'",
             ))
         }
     };
@@ -404,6 +421,7 @@ fn message_items(
                     call_id: id,
                     name,
                     arguments,
+                    namespace: None,
                 });
             }
             Block::Known(ContentBlock::ToolResult {
@@ -471,8 +489,8 @@ fn system_text(system: Option<TextOrBlocks>) -> Result<String, ApiError> {
                     Block::Known(ContentBlock::Text { text }) => texts.push(text),
                     _ => {
                         return Err(bad(
-                            &format!("system[{i}]"),
-                            "the system prompt holds text blocks only",
+                            &format!("system[{i}].type"),
+                            "Input tag found using 'type' does not match the expected tag: 'text' (a system prompt holds text blocks only)",
                         ))
                     }
                 }
@@ -494,7 +512,7 @@ fn tools(list: Option<Vec<ToolParam>>) -> Result<Vec<Tool>, ApiError> {
                 strict: t.strict,
             }),
             // The backend searches the web itself; its answer comes back as text.
-            Some(k) if k.starts_with("web_search_") => Ok(Tool::WebSearch {}),
+            Some(k) if k.starts_with("web_search_") => Ok(Tool::web_search()),
             Some(other) => Err(bad(
                 &format!("tools[{i}].type"),
                 format!("tools of type '{other}' are not supported by the Codex backend: define it as a custom tool with an input_schema"),
@@ -520,7 +538,7 @@ fn json_format(f: JsonOutputFormat, param: &str) -> Result<TextFormat, ApiError>
 impl MessagesRequest {
     pub fn translate(self) -> Result<Translated, ApiError> {
         if self.messages.is_empty() {
-            return Err(bad("messages", "`messages` must hold at least one message"));
+            return Err(bad("messages", "at least one message is required"));
         }
         let instructions = system_text(self.system)?;
         let mut input = Vec::with_capacity(self.messages.len());
@@ -540,7 +558,7 @@ impl MessagesRequest {
                     Some(other) => {
                         return Err(bad(
                             "thinking.display",
-                            format!("unknown display '{other}': use summarized or omitted"),
+                            format!("Input should be 'summarized' or 'omitted' (got '{other}')"),
                         ))
                     }
                 };
@@ -556,7 +574,7 @@ impl MessagesRequest {
                         return Err(bad(
                             "thinking.type",
                             format!(
-                            "unknown thinking type '{other}': use enabled, adaptive or disabled"
+                            "Input tag '{other}' found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
                         ),
                         ))
                     }
@@ -700,7 +718,7 @@ mod tests {
             Some(ToolChoice::Mode(ToolChoiceMode::Required))
         );
         assert!(!t.parallel_tool_calls);
-        assert!(matches!(t.tools[1], Tool::WebSearch {}));
+        assert!(matches!(t.tools[1], Tool::WebSearch { .. }));
         assert_eq!(t.cache_key.as_deref(), Some("session-1"));
 
         let t = translate(
@@ -716,7 +734,7 @@ mod tests {
         for (body, needle) in [
             (json!({"model":"m","messages":[]}), "messages"),
             (
-                json!({"model":"m","messages":[{"role":"system","content":"x"}]}),
+                json!({"model":"m","messages":[{"role":"tool","content":"x"}]}),
                 "role",
             ),
             (
@@ -753,6 +771,40 @@ mod tests {
             serde_json::to_value(&t.input).expect("json")[0]["content"][0]["text"],
             "the doc"
         );
+    }
+
+    #[test]
+    fn system_messages_are_developer_items_in_place() {
+        // As Claude Code sends them with the mid-conversation-system beta: after the user's turn, as a
+        // string or as text blocks with cache_control.
+        let t = translate(json!({"model":"claude-opus-5-5","system":"base","messages":[
+            {"role":"user","content":"hi"},
+            {"role":"system","content":"remember the plan"},
+            {"role":"assistant","content":"ok"},
+            {"role":"system","content":[{"type":"text","text":"now","cache_control":{"type":"ephemeral"}}]},
+            {"role":"user","content":"go"}]}))
+        .expect("translate");
+        assert_eq!(t.instructions, "base");
+        let v = serde_json::to_value(&t.input).expect("json");
+        let roles: Vec<&str> = v
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["role"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            roles,
+            ["user", "developer", "assistant", "developer", "user"]
+        );
+        assert_eq!(v[1]["content"][0]["type"], "input_text");
+        assert_eq!(v[3]["content"][0]["text"], "now");
+        let e = translate(
+            json!({"model":"m","messages":[{"role":"system","content":[{"type":"image",
+            "source":{"type":"url","url":"https://x/y.png"}}]}]}),
+        )
+        .err()
+        .expect("an image in a system message is refused");
+        assert_eq!(e.param.as_deref(), Some("messages[0].content"));
     }
 
     #[test]

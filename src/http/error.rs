@@ -85,13 +85,34 @@ impl ApiError {
         }
     }
 
-    /// This error's status and `Retry-After`, with `body` in whichever protocol's shape the route speaks.
+    /// Whether retrying the same request cannot help: a refused request, a model this login cannot
+    /// use, or a usage limit (it resets in hours, and `Retry-After` says when). SDKs honour
+    /// `x-should-retry: false` and report at once instead of sleeping through `Retry-After`.
+    pub fn is_final(&self) -> bool {
+        match self.status.as_u16() {
+            // Timeouts and conflicts may pass on a second try; a plain rate limit waits a moment.
+            408 | 409 => false,
+            429 => matches!(
+                self.code.as_deref(),
+                Some("usage_limit_reached" | "usage_not_included" | "insufficient_quota")
+            ),
+            400..=499 => true,
+            _ => false,
+        }
+    }
+
+    /// This error's status, `Retry-After` and `x-should-retry`, with `body` in whichever protocol's
+    /// shape the route speaks.
     pub fn respond(&self, body: impl Serialize) -> Response {
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(after) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
+        }
+        if self.is_final() {
+            resp.headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
         }
         resp
     }
@@ -278,6 +299,19 @@ mod tests {
         assert!(err.message.contains("resets in"), "{}", err.message);
         let secs = err.retry_after.expect("retry-after").as_secs();
         assert!((3590..=3600).contains(&secs));
+        assert!(err.is_final());
+        let resp = err.respond(err.body());
+        assert_eq!(resp.headers()["x-should-retry"], "false");
+        assert!(resp.headers().contains_key("retry-after"));
+        // A short rate limit and a server error are worth retrying.
+        let brief: ApiError = CodexError::RateLimited {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_secs(2)),
+        }
+        .into();
+        assert!(!brief.is_final());
+        assert!(!ApiError::new(StatusCode::BAD_GATEWAY, "api_error", "x").is_final());
+        assert!(ApiError::invalid("bad").is_final());
     }
 
     #[test]

@@ -80,6 +80,7 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .route("/", get(root))
         .route("/api/version", get(ollama::models::version))
         .route("/api/tags", get(ollama::models::tags))
+        .route("/api/ps", get(ollama::models::ps))
         .route(
             "/api/show",
             post(ollama::models::show).layer(middleware::from_fn_with_state(

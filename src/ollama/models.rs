@@ -36,6 +36,12 @@ pub async fn version(State(app): State<Arc<App>>) -> Json<Version> {
     })
 }
 
+/// `GET /api/ps`: the models loaded in memory. Nothing is loaded here (the backend runs the models), so
+/// the list is always empty, in Ollama's shape.
+pub async fn ps() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"models": []}))
+}
+
 /// Listed models as `slug:latest`, like a pulled model; with `--list-effort-variants`, `slug:EFFORT` too.
 pub async fn tags(State(app): State<Arc<App>>) -> Json<Tags> {
     let (models, _) = app.codex.models().await;

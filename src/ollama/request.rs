@@ -286,6 +286,7 @@ pub fn conversation(messages: Vec<Message>) -> Result<Conversation, ApiError> {
                         call_id: id,
                         name: call.function.name,
                         arguments: arguments_text(call.function.arguments),
+                        namespace: None,
                     });
                 }
             }

@@ -336,6 +336,7 @@ impl ChatRequest {
                             call_id: call.id,
                             name: f.name,
                             arguments: f.arguments,
+                            namespace: None,
                         });
                     }
                 }

@@ -22,6 +22,9 @@ pub struct Stored {
 
 pub struct ResponseStore {
     map: BoundedMap<String, Arc<Stored>>,
+    /// The id of each output item of a stored response, to the response: how `item_reference` input
+    /// items (the AI SDK's way to replay earlier output) are found again.
+    item_ids: BoundedMap<String, String>,
 }
 
 /// An output item of a response, as an input item of the next turn; `None` for items that cannot be
@@ -63,7 +66,21 @@ pub fn replay_item(item: &Value) -> Option<InputItem> {
         "function_call" => Some(InputItem::FunctionCall {
             call_id: s("call_id")?,
             name: s("name")?,
+            namespace: s("namespace"),
             arguments: s("arguments").unwrap_or_default(),
+        }),
+        "custom_tool_call" => Some(InputItem::CustomToolCall {
+            status: s("status"),
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            input: s("input").unwrap_or_default(),
+        }),
+        "tool_search_call" => Some(InputItem::ToolSearchCall {
+            call_id: s("call_id"),
+            status: s("status"),
+            execution: s("execution"),
+            arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
         }),
         "reasoning" => Some(InputItem::Reasoning {
             summary: summary_of(item),
@@ -90,17 +107,43 @@ impl ResponseStore {
     pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ResponseStore {
             map: BoundedMap::new(max_entries, max_bytes, ttl),
+            item_ids: BoundedMap::new(max_entries.saturating_mul(16), max_bytes / 8, ttl),
         }
+    }
+
+    /// The output item with this id of a stored response, as an input item.
+    pub fn item(&self, item_id: &str) -> Option<InputItem> {
+        let response_id = self.item_ids.get(item_id)?;
+        let stored = self.map.get(&response_id)?;
+        stored
+            .response
+            .get("output")?
+            .as_array()?
+            .iter()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(item_id))
+            .and_then(replay_item)
     }
 
     pub fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
         // A rough size: the JSON of both halves.
         let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
+        let item_ids: Vec<String> = response
+            .get("output")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
         let stored = Arc::new(Stored {
             response,
             items: Arc::new(items),
         });
-        if !self.map.insert(id, stored, bytes) {
+        if self.map.insert(id.clone(), stored, bytes) {
+            for item_id in item_ids {
+                let bytes = item_id.len() + id.len();
+                self.item_ids.insert(item_id, id.clone(), bytes);
+            }
+        } else {
             tracing::debug!(
                 bytes,
                 "response not kept for previous_response_id (too large, or keeping none)"
@@ -152,6 +195,13 @@ mod tests {
             );
         }
         assert!(s.get("r0").is_none());
+        s.put(
+            "r9".into(),
+            json!({"output": [{"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "E"}]}),
+            vec![],
+        );
+        assert!(matches!(s.item("rs_1"), Some(InputItem::Reasoning { .. })));
+        assert!(s.item("rs_2").is_none());
         assert!(s.get("r2").is_some());
         assert!(s.remove("r2"));
         assert!(s.get("r2").is_none());

@@ -17,13 +17,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use codex_client::request::CompactRequest;
-use codex_client::{CodexError, ResponseEvent, ResponseStream};
+use codex_client::request::InputItem;
+use codex_client::{CodexError, ResponseEvent, ResponseStream, StreamEvent};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::response_store::replay_item;
-use super::responses_request::{bad, instructions, items, CreateResponse, Echo};
+use super::responses_request::{bad, instructions, items, CreateResponse, Echo, Lookup};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
@@ -33,14 +34,20 @@ use crate::http::observe::{RequestLog, UpstreamClock};
 pub struct Turn {
     app: Arc<App>,
     upstream: ResponseStream,
-    _slot: OwnedSemaphorePermit,
+    /// `None` for a turn answered locally (`generate: false`).
+    _slot: Option<OwnedSemaphorePermit>,
     echo: Echo,
     model: String,
     created_at: i64,
     id: Option<String>,
     seq: u64,
-    /// The conversation so far, to keep when this turn finishes cleanly; `None` with `store: false`.
-    history: Option<Vec<codex_client::request::InputItem>>,
+    /// The conversation so far, to keep when this turn finishes cleanly; `None` with `store: false`
+    /// outside a WebSocket.
+    history: Option<Vec<InputItem>>,
+    /// Keep the finished conversation in the store (`store` was not false).
+    store: bool,
+    /// The finished response's id and conversation, for the socket that ran it.
+    finished: Option<(String, Arc<Vec<InputItem>>)>,
     output: BTreeMap<u32, Value>,
     /// Item ids and function names by output index, for events that leave them out.
     item_ids: HashMap<u32, String>,
@@ -57,19 +64,31 @@ impl Turn {
         app: Arc<App>,
         req: CreateResponse,
         session: Option<&str>,
+        socket_last: Option<&(String, Arc<Vec<InputItem>>)>,
     ) -> Result<Turn, ApiError> {
-        let prepared = req.translate(&app, session)?;
+        let on_socket = socket_last.is_some();
+        let lookup = Lookup {
+            app: &app,
+            socket_last: socket_last
+                .filter(|(id, _)| !id.is_empty())
+                .map(|(id, items)| (id.as_str(), items.as_slice())),
+        };
+        let prepared = req.translate(&lookup, session)?;
         if let Some(effort) = prepared.effort {
             app.check_effort(&prepared.request.model, effort).await?;
         }
         let model = prepared.request.model.clone();
-        let history = prepared.remember.then(|| {
+        let history = (prepared.remember || on_socket).then(|| {
             let mut h = prepared.history_prefix.clone();
             h.extend(prepared.request.input.iter().cloned());
             h
         });
-        let slot = app.upstream.acquire().await?;
-        let upstream = app.codex.stream(prepared.request).await?;
+        let (slot, upstream) = if prepared.generate {
+            let slot = app.upstream.acquire().await?;
+            (Some(slot), app.codex.stream(prepared.request).await?)
+        } else {
+            (None, ResponseStream::local(no_generation()))
+        };
         Ok(Turn {
             app,
             upstream,
@@ -80,6 +99,8 @@ impl Turn {
             id: None,
             seq: 0,
             history,
+            store: prepared.remember,
+            finished: None,
             output: BTreeMap::new(),
             item_ids: HashMap::new(),
             names: HashMap::new(),
@@ -132,6 +153,11 @@ impl Turn {
             }
             return Some(Ok(value));
         }
+    }
+
+    /// The response id and conversation of a turn that completed, once.
+    pub fn take_finished(&mut self) -> Option<(String, Arc<Vec<InputItem>>)> {
+        self.finished.take()
     }
 
     /// The sequence number the next event (or an error of ours) gets.
@@ -327,17 +353,43 @@ impl Turn {
                     .map_or(Value::Null, Value::String),
             ),
             ("metadata", Value::Object(Map::new())),
-            ("temperature", Value::Null),
-            ("top_p", Value::Null),
+            // The backend takes no sampling settings: these are the values it runs with.
+            ("temperature", Value::from(1.0)),
+            ("top_p", Value::from(1.0)),
+            ("presence_penalty", Value::from(0.0)),
+            ("frequency_penalty", Value::from(0.0)),
+            ("top_logprobs", Value::from(0)),
+            ("truncation", Value::String("disabled".into())),
+            ("max_output_tokens", Value::Null),
+            ("max_tool_calls", Value::Null),
+            ("store", Value::Bool(e.store)),
+            ("background", Value::Bool(false)),
+            (
+                "service_tier",
+                Value::String(e.service_tier.clone().unwrap_or_else(|| "default".into())),
+            ),
+            ("safety_identifier", Value::Null),
+            (
+                "prompt_cache_key",
+                e.prompt_cache_key
+                    .clone()
+                    .map_or(Value::Null, Value::String),
+            ),
+            ("completed_at", Value::Null),
+            // Unknown until the response completes: present and null, as OpenResponses requires.
+            ("usage", Value::Null),
         ];
         for (k, v) in defaults {
             if missing(r, k) {
                 r.insert(k.into(), v);
             }
         }
-        // `usage` is an object or absent in the published schema, never null.
-        if r.get("usage").is_some_and(Value::is_null) {
-            r.remove("usage");
+        if let Some(Value::Object(reasoning)) = r.get_mut("reasoning") {
+            reasoning.entry("effort").or_insert(Value::Null);
+            reasoning.entry("summary").or_insert(Value::Null);
+        }
+        if status == "completed" && r.get("completed_at").is_some_and(Value::is_null) {
+            r.insert("completed_at".into(), Value::from(unix_now()));
         }
         if let Some(Value::Object(usage)) = r.get_mut("usage") {
             for (details, fields) in [
@@ -373,9 +425,13 @@ impl Turn {
         if let Some(out) = response.get("output").and_then(Value::as_array) {
             history.extend(out.iter().filter_map(replay_item));
         }
-        self.app
-            .responses
-            .put(id.to_owned(), response.clone(), history);
+        let history = Arc::new(history);
+        if self.store {
+            self.app
+                .responses
+                .put(id.to_owned(), response.clone(), history.as_ref().clone());
+        }
+        self.finished = Some((id.to_owned(), history));
     }
 }
 
@@ -454,6 +510,20 @@ fn fill_part(part: &mut Value) {
     }
 }
 
+/// The events of a request that asks for no generation: created, then completed with no output and
+/// no usage. The turn fills in the rest of each response object as for any other.
+fn no_generation() -> Vec<StreamEvent> {
+    let id = format!("resp_{}", uuid::Uuid::new_v4().simple());
+    let usage = json!({"input_tokens": 0, "output_tokens": 0, "total_tokens": 0});
+    [
+        json!({"type": "response.created", "response": {"id": id, "status": "in_progress"}}),
+        json!({"type": "response.completed", "response": {"id": id, "status": "completed", "output": [], "usage": usage}}),
+    ]
+    .into_iter()
+    .filter_map(|v| StreamEvent::parse(v.to_string()).ok())
+    .collect()
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -472,11 +542,12 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: CreateResponse = parse_json(&body)?;
+    let mut req: CreateResponse = parse_json(&body)?;
+    req.client_headers = client_codex_headers(&headers);
     let streaming = req.stream;
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
     let mut clock = UpstreamClock::default();
-    let mut turn = clock.time(Turn::start(app, req, session)).await?;
+    let mut turn = clock.time(Turn::start(app, req, session, None)).await?;
     let mut log = RequestLog {
         model: Some(turn.model.clone()),
         ..RequestLog::default()
@@ -499,7 +570,9 @@ pub async fn create(
                 format!("event: {kind}\ndata: {ev}\n\n")
             }
             Err(e) => {
+                // OpenAI's error event is flat; OpenResponses nests the same fields under `error`.
                 let mut ev = error_object(&e);
+                ev["error"] = error_object(&e);
                 ev["type"] = Value::String("error".into());
                 ev["sequence_number"] = Value::from(turn.next_sequence());
                 format!("event: error\ndata: {ev}\n\n")
@@ -605,7 +678,7 @@ pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
         .model
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| bad("model", "`model` is required"))?;
-    let (system, new_items) = items(req.input)?;
+    let (system, new_items) = items(req.input, &app)?;
     let mut input = match &req.previous_response_id {
         Some(id) => app
             .responses
@@ -683,13 +756,18 @@ pub async fn websocket(
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let codex_headers = client_codex_headers(&headers);
     ws.max_message_size(app.max_body_bytes)
-        .on_upgrade(move |socket| session_loop(app, socket, session))
+        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers))
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
-    let mut frame =
-        json!({"type": "error", "status": err.status.as_u16(), "error": error_object(err)});
+    let mut error = error_object(err);
+    // OpenResponses' WebSocket error frame requires a code: the error type when there is no finer one.
+    if error["code"].is_null() {
+        error["code"] = Value::String(err.kind.into());
+    }
+    let mut frame = json!({"type": "error", "status": err.status.as_u16(), "error": error});
     if let Some(n) = sequence_number {
         frame["sequence_number"] = Value::from(n);
     }
@@ -700,14 +778,24 @@ async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Opt
 }
 
 /// One conversation per socket: each `response.create` frame runs a turn whose events go back one per
-/// frame. Turns chain through `previous_response_id` like HTTP requests do.
-async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<String>) {
-    while let Some(Ok(msg)) = socket.recv().await {
-        let text = match msg {
-            Message::Text(t) => t,
-            Message::Close(_) => break,
-            // Pings are answered by the library; binary frames are not part of the protocol.
-            Message::Binary(_) => {
+/// frame. Turns chain through `previous_response_id` like HTTP requests do; the socket's own last
+/// response is kept for that whatever `store` said, as the backend does. A Close frame is answered with
+/// a Close (RFC 6455), also while a turn is running, which then stops.
+async fn session_loop(
+    app: Arc<App>,
+    mut socket: WebSocket,
+    session: Option<String>,
+    codex_headers: Vec<(String, String)>,
+) {
+    // Empty id: nothing finished on this socket yet.
+    let mut last: (String, Arc<Vec<InputItem>>) = (String::new(), Arc::new(Vec::new()));
+    loop {
+        let text = match socket.recv().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) => return close(socket).await,
+            None | Some(Err(_)) => return,
+            // Binary frames are not part of the protocol.
+            Some(Ok(Message::Binary(_))) => {
                 if !send_error(
                     &mut socket,
                     &ApiError::invalid("send JSON text frames"),
@@ -715,44 +803,91 @@ async fn session_loop(app: Arc<App>, mut socket: WebSocket, session: Option<Stri
                 )
                 .await
                 {
-                    break;
+                    return;
                 }
                 continue;
             }
-            _ => continue,
+            // Pings are answered by the library.
+            Some(Ok(_)) => continue,
         };
         let req = match parse_create(text.as_bytes()) {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.client_headers.clone_from(&codex_headers);
+                r
+            }
             Err(e) => {
                 if !send_error(&mut socket, &e, None).await {
-                    break;
+                    return;
                 }
                 continue;
             }
         };
-        let mut turn = match Turn::start(app.clone(), req, session.as_deref()).await {
+        let mut turn = match Turn::start(app.clone(), req, session.as_deref(), Some(&last)).await {
             Ok(t) => t,
             Err(e) => {
                 if !send_error(&mut socket, &e, None).await {
-                    break;
+                    return;
                 }
                 continue;
             }
         };
-        while let Some(ev) = turn.next().await {
-            let sent = match ev {
-                Ok(ev) => socket
-                    .send(Message::Text(ev.to_string().into()))
-                    .await
-                    .is_ok(),
-                Err(e) => send_error(&mut socket, &e, Some(turn.next_sequence())).await,
-            };
-            if !sent {
-                // The client left: dropping the turn cancels the upstream request.
-                return;
+        loop {
+            tokio::select! {
+                ev = turn.next() => {
+                    let Some(ev) = ev else { break };
+                    let sent = match ev {
+                        Ok(ev) => socket
+                            .send(Message::Text(ev.to_string().into()))
+                            .await
+                            .is_ok(),
+                        Err(e) => send_error(&mut socket, &e, Some(turn.next_sequence())).await,
+                    };
+                    if !sent {
+                        // The client left: dropping the turn cancels the upstream request.
+                        return;
+                    }
+                }
+                msg = socket.recv() => match msg {
+                    // Dropping the turn cancels the upstream request.
+                    Some(Ok(Message::Close(_))) => return close(socket).await,
+                    None | Some(Err(_)) => return,
+                    Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                        let busy = ApiError::new(
+                            StatusCode::CONFLICT,
+                            "invalid_request_error",
+                            "a response is already in progress on this socket: send the next response.create after it completes",
+                        )
+                        .with_code("conversation_already_has_active_response");
+                        if !send_error(&mut socket, &busy, None).await {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                },
             }
         }
+        if let Some(done) = turn.take_finished() {
+            last = done;
+        }
     }
+}
+
+/// The client's `x-codex-*` headers (the codex CLI's), at most 32, to pass on upstream.
+fn client_codex_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-codex-"))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .take(32)
+        .collect()
+}
+
+/// Answers the client's Close frame: the library has queued the echo of its code, which this sends.
+async fn close(mut socket: WebSocket) {
+    let _ = socket.send(Message::Close(None)).await;
+    let _ = futures_util::SinkExt::close(&mut socket).await;
 }
 
 /// A `{"type":"response.create", ...}` frame; the request fields may also sit under `response`.

@@ -45,6 +45,32 @@ pub struct CreateResponse {
     /// `false`: do not keep this response for `previous_response_id`.
     #[serde(default)]
     pub store: Option<bool>,
+    /// `false` (the codex CLI's WebSocket prewarm): no generation, only the request's context; answered
+    /// here as a completed empty response, so it never costs one.
+    #[serde(default)]
+    pub generate: Option<bool>,
+    /// The client's own metadata (the codex CLI's installation and turn ids), passed on.
+    #[serde(default)]
+    pub client_metadata: Option<serde_json::Map<String, Value>>,
+    /// The client's `x-codex-*` headers, set by the handler (not part of the body).
+    #[serde(skip)]
+    pub client_headers: Vec<(String, String)>,
+}
+
+/// Where an earlier response's conversation is found: the socket's own last response first (kept
+/// whatever `store` said, as the backend does over WebSocket), then the store.
+pub struct Lookup<'a> {
+    pub app: &'a App,
+    pub socket_last: Option<(&'a str, &'a [InputItem])>,
+}
+
+impl Lookup<'_> {
+    fn conversation(&self, id: &str) -> Option<Vec<InputItem>> {
+        match self.socket_last {
+            Some((last, items)) if last == id => Some(items.to_vec()),
+            _ => self.app.responses.get(id).map(|s| s.items.as_ref().clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +95,8 @@ pub struct Prepared {
     pub effort: Option<ReasoningEffort>,
     /// Keep the finished response for `previous_response_id`.
     pub remember: bool,
+    /// `false`: answer locally with a completed empty response (`generate: false`).
+    pub generate: bool,
     /// The client's leading system messages, as developer items: part of the conversation a continuation
     /// replays, though they went upstream as instructions this time.
     pub history_prefix: Vec<InputItem>,
@@ -85,6 +113,9 @@ pub struct Echo {
     pub reasoning: Value,
     pub text: Value,
     pub previous_response_id: Option<String>,
+    pub store: bool,
+    pub service_tier: Option<String>,
+    pub prompt_cache_key: Option<String>,
 }
 
 /// The instructions sent upstream: the client's own, then its leading system messages; the server's
@@ -180,7 +211,11 @@ fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiErro
 }
 
 /// Client items → backend items; leading system messages are returned apart, as instructions.
-pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
+/// `item_reference`s are expanded from the output of stored responses.
+pub(crate) fn items(
+    input: Option<Value>,
+    app: &App,
+) -> Result<(Vec<String>, Vec<InputItem>), ApiError> {
     let list = match input {
         None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
         Some(Value::String(s)) => return Ok((Vec::new(), vec![InputItem::text(Role::User, s)])),
@@ -219,7 +254,9 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
                     other => {
                         return Err(bad(
                             &format!("{here}.role"),
-                            format!("unknown role '{other}': use user, assistant, developer or system"),
+                            format!(
+                                "unknown role '{other}': use user, assistant, developer or system"
+                            ),
                         ))
                     }
                 };
@@ -231,19 +268,56 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
             "function_call" => out.push(InputItem::FunctionCall {
                 call_id: need("call_id")?,
                 name: need("name")?,
+                namespace: s("namespace"),
                 arguments: s("arguments").unwrap_or_default(),
             }),
-            "function_call_output" => {
+            "custom_tool_call" => out.push(InputItem::CustomToolCall {
+                status: s("status"),
+                call_id: need("call_id")?,
+                name: need("name")?,
+                namespace: s("namespace"),
+                input: s("input").unwrap_or_default(),
+            }),
+            "function_call_output" | "custom_tool_call_output" => {
                 let output = match item.get("output") {
                     Some(Value::String(t)) => ToolOutput::Text(t.clone()),
-                    Some(v @ Value::Array(_)) => ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?),
-                    _ => return Err(bad(&here, "a function_call_output item needs `output`")),
+                    Some(v @ Value::Array(_)) => {
+                        ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?)
+                    }
+                    _ => return Err(bad(&here, format!("a {kind} item needs `output`"))),
                 };
-                out.push(InputItem::FunctionCallOutput {
-                    call_id: need("call_id")?,
-                    output,
+                let call_id = need("call_id")?;
+                out.push(if kind == "function_call_output" {
+                    InputItem::FunctionCallOutput { call_id, output }
+                } else {
+                    InputItem::CustomToolCallOutput { call_id, output }
                 });
             }
+            "compaction_trigger" => out.push(InputItem::CompactionTrigger {}),
+            "additional_tools" => out.push(InputItem::AdditionalTools {
+                role: match item.get("role").and_then(Value::as_str) {
+                    None | Some("developer") => Role::Developer,
+                    Some(_) => {
+                        return Err(bad(
+                            &format!("{here}.role"),
+                            "an additional_tools item has role developer",
+                        ))
+                    }
+                },
+                tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
+            }),
+            "tool_search_call" => out.push(InputItem::ToolSearchCall {
+                call_id: s("call_id"),
+                status: s("status"),
+                execution: s("execution"),
+                arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
+            }),
+            "tool_search_output" => out.push(InputItem::ToolSearchOutput {
+                call_id: s("call_id"),
+                status: s("status"),
+                execution: s("execution"),
+                tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
+            }),
             "reasoning" => out.push(InputItem::Reasoning {
                 summary: super::response_store::summary_of(&item),
                 encrypted_content: s("encrypted_content"),
@@ -252,24 +326,43 @@ pub(crate) fn items(input: Option<Value>) -> Result<(Vec<String>, Vec<InputItem>
                 encrypted_content: need("encrypted_content")?,
             }),
             "item_reference" => {
-                return Err(bad(
-                    &here,
-                    "item references need stored responses, which the Codex backend does not keep: send the items themselves",
-                ))
+                let id = need("id")?;
+                match app.responses.item(&id) {
+                    Some(found) => out.push(found),
+                    None => {
+                        return Err(bad(
+                            &format!("{here}.id"),
+                            format!("Item with id '{id}' not found: codex-serve keeps the output of finished responses in memory for a limited time (not those made with store: false); send the item itself"),
+                        )
+                        .with_code("item_not_found"))
+                    }
+                }
             }
             other => {
-                return Err(bad(&here, format!("input items of type '{other}' are not supported")))
+                return Err(bad(
+                    &here,
+                    format!("input items of type '{other}' are not supported"),
+                ))
             }
         }
     }
     Ok((system, out))
 }
 
-fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
+fn list_of(item: &Value, key: &str) -> Vec<Value> {
+    item.get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The client's tools, each type the Codex backend takes, options passed on as given; `param` names
+/// the list in errors (`tools`, or the `tools` of an input item).
+fn tools(list: Vec<Value>, param: &str) -> Result<Vec<Tool>, ApiError> {
     list.into_iter()
         .enumerate()
-        .map(|(i, t)| {
-            let here = format!("tools[{i}]");
+        .map(|(i, mut t)| {
+            let here = format!("{param}[{i}]");
             match t.get("type").and_then(Value::as_str) {
                 Some("function") => Ok(Tool::Function {
                     name: t
@@ -284,7 +377,28 @@ fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
                     parameters: t.get("parameters").cloned().filter(|p| !p.is_null()),
                     strict: t.get("strict").and_then(Value::as_bool),
                 }),
-                Some("web_search" | "web_search_preview") => Ok(Tool::WebSearch {}),
+                Some("namespace") => Ok(Tool::Namespace {
+                    name: t
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(&here, "a namespace tool needs `name`"))?
+                        .to_owned(),
+                    description: t
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    tools: tools(list_of(&t, "tools"), &format!("{here}.tools"))?,
+                }),
+                Some("web_search_preview") => {
+                    if let Some(o) = t.as_object_mut() {
+                        o.insert("type".into(), "web_search".into());
+                    }
+                    typed(t, &here)
+                }
+                Some("custom" | "tool_search" | "web_search" | "image_generation") => {
+                    typed(t, &here)
+                }
                 Some(other) => Err(bad(
                     &here,
                     format!("tools of type '{other}' are not supported by the Codex backend"),
@@ -293,6 +407,11 @@ fn tools(list: Vec<Value>) -> Result<Vec<Tool>, ApiError> {
             }
         })
         .collect()
+}
+
+/// A built-in or custom tool read by its own type's rules.
+fn typed(t: Value, here: &str) -> Result<Tool, ApiError> {
+    serde_json::from_value(t).map_err(|e| bad(here, format!("invalid tool: {e}")))
 }
 
 fn text_format(v: Value) -> Result<TextFormat, ApiError> {
@@ -323,29 +442,33 @@ fn text_format(v: Value) -> Result<TextFormat, ApiError> {
 }
 
 impl CreateResponse {
-    pub fn translate(self, app: &App, session: Option<&str>) -> Result<Prepared, ApiError> {
+    pub fn translate(
+        self,
+        lookup: &Lookup<'_>,
+        session: Option<&str>,
+    ) -> Result<Prepared, ApiError> {
+        let app = lookup.app;
         if self.model.trim().is_empty() {
             return Err(bad("model", "`model` must not be empty"));
         }
         let (slug, suffix_effort) = split_model(&self.model);
         let model = slug.to_owned();
-        let (system, new_items) = items(self.input)?;
-        if new_items.is_empty() {
+        let (system, new_items) = items(self.input, app)?;
+        if new_items.is_empty() && self.generate != Some(false) {
             return Err(bad("input", "`input` must hold at least one item"));
         }
         // The backend keeps nothing, so a continuation is the stored conversation plus the new items.
         let input = match &self.previous_response_id {
             None => new_items,
             Some(id) => {
-                let prev = app.responses.get(id).ok_or_else(|| {
+                let prev = lookup.conversation(id).ok_or_else(|| {
                     bad(
                         "previous_response_id",
                         format!("Previous response with id '{id}' not found (codex-serve keeps finished responses in memory, for a limited time)"),
                     )
                     .with_code("previous_response_not_found")
                 })?;
-                let mut all = Vec::with_capacity(prev.items.len() + new_items.len());
-                all.extend(prev.items.iter().cloned());
+                let mut all = prev;
                 all.extend(new_items);
                 all
             }
@@ -381,7 +504,26 @@ impl CreateResponse {
             .iter()
             .map(|t| InputItem::text(Role::Developer, t.clone()))
             .collect();
-        let instructions = instructions(self.instructions, system, &app.defaults.instructions);
+        // A conversation that opens with developer guidance (the codex CLI's base prompt, after its
+        // tools item) has its instructions: the server's default would be a second, foreign one.
+        let opens_with_guidance = input
+            .iter()
+            .find(|i| !matches!(i, InputItem::AdditionalTools { .. }))
+            .is_some_and(|i| {
+                matches!(
+                    i,
+                    InputItem::Message {
+                        role: Role::Developer,
+                        ..
+                    }
+                )
+            });
+        let default = if opens_with_guidance {
+            ""
+        } else {
+            app.defaults.instructions.as_str()
+        };
+        let instructions = instructions(self.instructions, system, default);
         let reasoning = self.reasoning.unwrap_or_default();
         let effort = match reasoning.effort.as_deref() {
             Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
@@ -405,6 +547,8 @@ impl CreateResponse {
                 ))
             }
         };
+        let echo_cache_key = self.prompt_cache_key.clone();
+        let echo_tier = self.service_tier.clone();
         let cache_key = self
             .prompt_cache_key
             .or(self.user)
@@ -413,11 +557,13 @@ impl CreateResponse {
             .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
         let mut req = ResponsesRequest::new(model, instructions, input);
         req.prompt_cache_key = Some(cache_key);
-        req.tools = tools(self.tools)?;
+        req.tools = tools(self.tools, "tools")?;
         req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
         req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
         req.reasoning = Some(Reasoning { effort, summary });
         req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
+        req.client_metadata = self.client_metadata;
+        req.client_headers = self.client_headers;
         if let Some(text) = self.text {
             req.text = Some(TextControls {
                 verbosity: text.verbosity,
@@ -432,11 +578,15 @@ impl CreateResponse {
             reasoning: serde_json::json!({"effort": effort.map(|e| e.as_str()), "summary": summary}),
             text: echo_text,
             previous_response_id: self.previous_response_id,
+            store: self.store != Some(false),
+            service_tier: echo_tier,
+            prompt_cache_key: echo_cache_key,
         };
         Ok(Prepared {
             request: req,
             effort,
             remember: self.store != Some(false),
+            generate: self.generate != Some(false),
             history_prefix,
             echo,
         })

@@ -34,6 +34,7 @@ import httpx
 import ollama
 import openai
 import pytest
+from openresponses_check import ValidatingTransport, check_event, check_response
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "acc-1"
@@ -97,6 +98,33 @@ def _stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
 # ---------------------------------------------------------------------------------------------- the mock
 
 
+def neutral(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses body as sent in the codex CLI's shape, read back into the neutral one: the leading
+    developer message as `instructions`, the tools of a Responses Lite `additional_tools` item (the
+    `functions` namespace flattened) as `tools`, and items without the ids and namespaces the shape adds.
+    The wire shape itself is checked by the Rust tests and the parity tests; these check the SDKs."""
+    body = dict(body)
+    items = [dict(i) for i in body.get("input", [])]
+    extra = [i for i in items if i.get("type") == "additional_tools"]
+    items = [i for i in items if i.get("type") != "additional_tools"]
+    if extra and "tools" not in body:
+        tools: list[Any] = []
+        for t in extra[0].get("tools", []):
+            if t.get("type") == "namespace" and t.get("name") == "functions":
+                tools.extend(t.get("tools", []))
+            else:
+                tools.append(t)
+        body["tools"] = tools
+    if items and items[0].get("type") == "message" and items[0].get("role") == "developer":
+        first = items.pop(0)
+        body["instructions"] = "".join(p.get("text", "") for p in first.get("content", []))
+    for i in items:
+        i.pop("id", None)
+        i.pop("namespace", None)
+    body["input"] = items
+    return body
+
+
 class Mock:
     """Handle on a running codex-mock: its URL and its `/_mock/*` control endpoints."""
 
@@ -120,7 +148,16 @@ class Mock:
         assert resp.status_code == 200, f"mock /_mock/reset: {resp.status_code} {resp.text}"
 
     def requests(self) -> list[dict[str, Any]]:
-        """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`."""
+        """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`, the body in
+        the neutral form these SDK tests reason about (see `neutral`)."""
+        reqs = self.raw_requests()
+        for r in reqs:
+            if isinstance(r.get("body"), dict):
+                r["body"] = neutral(r["body"])
+        return reqs
+
+    def raw_requests(self) -> list[dict[str, Any]]:
+        """Every `POST /responses` received, the body exactly as sent."""
         resp = self.http.get("/_mock/requests")
         resp.raise_for_status()
         return resp.json()
@@ -243,7 +280,7 @@ class Server:
 def _uds_client(socket: str, timeout: float = 20.0) -> httpx.Client:
     return httpx.Client(
         base_url="http://localhost",
-        transport=httpx.HTTPTransport(uds=socket),
+        transport=ValidatingTransport(httpx.HTTPTransport(uds=socket)),
         timeout=timeout,
     )
 
@@ -384,6 +421,7 @@ def _wait_healthy_tcp(server: Server) -> None:
 def tcp_http_client(server: Server, timeout: float = 20.0, **kwargs: Any) -> httpx.Client:
     """A plain httpx client on the server's TCP listener, sending its key (base URL `http://127.0.0.1:PORT`)."""
     headers = {"authorization": f"Bearer {server.api_key}", **kwargs.pop("headers", {})}
+    kwargs.setdefault("transport", ValidatingTransport(httpx.HTTPTransport()))
     return httpx.Client(base_url=server.tcp_url, headers=headers, timeout=timeout, **kwargs)
 
 
@@ -400,10 +438,12 @@ def client(server: Server, listener: str) -> Iterator[openai.OpenAI]:
     """The official SDK pointed at the socket, or at the TCP listener with the key as its `api_key`.
     `max_retries=0`: every error reaches the test as sent."""
     if listener == "tcp":
-        http_client = httpx.Client(timeout=20.0)
+        http_client = httpx.Client(transport=ValidatingTransport(httpx.HTTPTransport()), timeout=20.0)
         base_url, api_key = f"{server.tcp_url}/v1", server.api_key
     else:
-        http_client = httpx.Client(transport=httpx.HTTPTransport(uds=server.socket), timeout=20.0)
+        http_client = httpx.Client(
+            transport=ValidatingTransport(httpx.HTTPTransport(uds=server.socket)), timeout=20.0
+        )
         base_url, api_key = "http://localhost/v1", "unused"
     sdk = openai.OpenAI(
         base_url=base_url,
@@ -522,6 +562,18 @@ def _honour_nullable(node: Any) -> Any:
     return out
 
 
+def openai_view(obj: Any) -> Any:
+    """`obj` as OpenAI's document is checked: the two specifications disagree on one key, `usage`, which
+    OpenResponses requires (null until known) and OpenAI's document has an object or absent."""
+    if not isinstance(obj, dict):
+        return obj
+    if obj.get("object") == "response" and "usage" in obj and obj["usage"] is None:
+        return {k: v for k, v in obj.items() if k != "usage"}
+    if isinstance(obj.get("response"), dict):
+        return {**obj, "response": openai_view(obj["response"])}
+    return obj
+
+
 class SchemaUnavailable(UserWarning):
     pass
 
@@ -589,7 +641,12 @@ class Schema:
             return
         from jsonschema.exceptions import best_match
 
-        errors = list(self.validator(name).iter_errors(obj))
+        # The OpenResponses check runs beside this one.
+        if name == "Response":
+            check_response(obj)
+        elif isinstance(obj, dict) and str(obj.get("type", "")).startswith("response."):
+            check_event(obj)
+        errors = list(self.validator(name).iter_errors(openai_view(obj)))
         if errors:
             err = best_match(errors)
             where = "/".join(str(p) for p in err.absolute_path) or "(root)"

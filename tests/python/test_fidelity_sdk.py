@@ -102,8 +102,8 @@ class Codex:
             "metadata": {},
             "tool_choice": "auto",
             "tools": [],
-            "temperature": None,
-            "top_p": None,
+            "temperature": 1.0,
+            "top_p": 1.0,
         }
         if usage is not None:
             response["usage"] = usage
@@ -687,15 +687,19 @@ def test_responses_stream_of_the_mock_echo(client: openai.OpenAI, mock: Mock) ->
 def test_responses_stream_cut_short_ends_with_a_valid_error_event(
     client: openai.OpenAI, mock: Mock, schema: Schema
 ) -> None:
-    """The backend closes mid-answer: the client gets the events so far, then a Responses `error` event."""
+    """The backend closes mid-answer: the client gets the events so far, then a Responses `error` event,
+    flat as OpenAI's document has it and nested under `error` as OpenResponses has it. The SDK reads the
+    nested form as a failed stream and raises with its message."""
     events = Codex("resp_cut").message(["partial ", "answer"]).events[:-3]  # up to the deltas
     mock.reply_raw([f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events])
-    got = list(client.responses.create(model=MODEL, input="cut me off", stream=True))
-    assert [e.type for e in got[:-1]] == [e["type"] for e in events]
-    last = got[-1]
-    assert last.type == "error"
-    assert last.message
-    validate_stream_event(schema, last.to_dict())
+    got = []
+    with pytest.raises(openai.APIError) as info:
+        for e in client.responses.create(model=MODEL, input="cut me off", stream=True):
+            got.append(e)
+    assert [e.type for e in got] == [e["type"] for e in events]
+    assert "response.completed" in info.value.message
+    last = info.value.body
+    assert isinstance(last, dict) and last["message"] == info.value.message
 
 
 # ---------------------------------------------------------------------------------------------- responses: tools
@@ -767,14 +771,18 @@ def test_responses_previous_response_id_is_refused(client: openai.OpenAI, mock: 
     assert upstream_bodies(mock) == []
 
 
-def test_responses_item_reference_is_refused(client: openai.OpenAI, mock: Mock, schema: Schema) -> None:
+def test_responses_unknown_item_reference_is_refused_by_name(
+    client: openai.OpenAI, mock: Mock, schema: Schema
+) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(
             model=MODEL, input=[{"role": "user", "content": "hi"}, {"type": "item_reference", "id": "msg_123"}]
         )
     body = info.value.response.json()
     schema.validate("ErrorResponse", body)
-    assert body["error"]["param"] == "input[1]"
+    assert body["error"]["param"] == "input[1].id"
+    assert "msg_123" in body["error"]["message"]
+    assert info.value.response.headers["x-should-retry"] == "false"
     assert upstream_bodies(mock) == []
 
 

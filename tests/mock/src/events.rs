@@ -74,6 +74,21 @@ pub fn function_call_events(
     seq.complete(usage)
 }
 
+/// A reasoning item, then one `function_call`, then `response.completed`: a first step that thinks
+/// before it calls a tool.
+pub(crate) fn reasoning_then_call_events(
+    resp_id: &str,
+    summary_deltas: &[&str],
+    encrypted: &str,
+    call: (&str, &str, &[&str]),
+    usage: Usage,
+) -> Vec<Value> {
+    let mut seq = Sequence::new(resp_id);
+    seq.reasoning(summary_deltas, encrypted);
+    seq.function_call(call.0, call.1, call.2);
+    seq.complete(usage)
+}
+
 /// Overwrite `response.model` in every event that carries a response object.
 pub(crate) fn set_model(events: &mut [Value], model: &str) {
     for event in events {

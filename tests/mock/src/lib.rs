@@ -28,6 +28,7 @@ mod events;
 mod log;
 mod models;
 mod net;
+mod scenarios;
 mod server;
 mod tls;
 mod token;

@@ -359,10 +359,20 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
         None => 0,
     };
     let resp_id = shared.next_response_id();
-    let directive = text.trim().strip_prefix("mock:").map(|rest| {
-        let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        (command, arg.trim())
-    });
+    let directive = crate::scenarios::directive_text(&text)
+        .trim()
+        .strip_prefix("mock:")
+        .map(|rest| {
+            let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            (command, arg.trim())
+        });
+    if let Some(output) = crate::scenarios::tool_result_text(request) {
+        let answer = format!("tool said: {output}");
+        let usage = (input_tokens, cached, word_count(&answer).max(1), 0);
+        let mut events = events::text_events(&resp_id, &split_words(&answer, 3), usage);
+        events::set_model(&mut events, model.unwrap_or(DEFAULT_MODEL));
+        return Ok(events::sse_reply(&events));
+    }
     let mut events = match directive {
         Some(("reasoning", rest)) => {
             let answer = format!("echo: {rest}");
@@ -384,6 +394,25 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
             let answer = format!("tool said: {}", output.trim());
             let usage = (input_tokens, cached, word_count(&answer), 0);
             events::text_events(&resp_id, &split_words(&answer, 3), usage)
+        }
+        Some(("reasoning_tool", rest)) => {
+            let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, "{}"));
+            if name.is_empty() || serde_json::from_str::<Value>(args.trim()).is_err() {
+                return Err(detail(
+                    400,
+                    "mock: usage is `mock:reasoning_tool NAME ARGS_JSON`",
+                ));
+            }
+            let encrypted = STANDARD.encode(format!("codex-mock reasoning for {resp_id}"));
+            let deltas = split_chars(args.trim(), 3);
+            let usage = (input_tokens, cached, 4, 3);
+            events::reasoning_then_call_events(
+                &resp_id,
+                &split_words("deciding to call a tool", 3),
+                &encrypted,
+                ("call_1", name, &deltas),
+                usage,
+            )
         }
         Some(("tool" | "call", rest)) => {
             let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, "{}"));

@@ -1,0 +1,53 @@
+//! Answers that let agent loops end: a request whose last input item is a tool's result is answered
+//! with text that quotes it (`tool said: <output>`), so a client that ran the tool the mock asked for
+//! (`mock:tool NAME ARGS_JSON`) gets a final answer instead of the same call again.
+
+use serde_json::Value;
+
+/// A directive on a line of its own after other text (Claude Code puts `<system-reminder>`s before
+/// the user's words in the same message): the text from that line on.
+pub(crate) fn directive_text(text: &str) -> &str {
+    match text.rfind("\nmock:") {
+        Some(at) if !text.trim_start().starts_with("mock:") => &text[at + 1..],
+        _ => text,
+    }
+}
+
+/// The text of the tool result that ends the request's input, if it ends with one.
+pub(crate) fn tool_result_text(request: &Value) -> Option<String> {
+    let last = request.get("input")?.as_array()?.last()?;
+    match last.get("type").and_then(Value::as_str)? {
+        "function_call_output" | "custom_tool_call_output" => {}
+        _ => return None,
+    }
+    Some(match last.get("output")? {
+        Value::String(s) => s.clone(),
+        // Content parts: their texts.
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        other => other.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_trailing_tool_result_counts() {
+        let req = json!({"input": [{"role": "user", "content": "x"},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "42"}]});
+        assert_eq!(tool_result_text(&req).as_deref(), Some("42"));
+        let parts = json!({"input": [{"type": "function_call_output", "call_id": "c",
+            "output": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]}]});
+        assert_eq!(tool_result_text(&parts).as_deref(), Some("ab"));
+        let user_last = json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"},
+            {"role": "user", "content": "go on"}]});
+        assert_eq!(tool_result_text(&user_last), None);
+    }
+}
