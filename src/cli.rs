@@ -27,6 +27,8 @@ use crate::upstream::Defaults;
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 /// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
 pub const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
+/// `--idle-timeout` when a service manager handed us the sockets.
+const DEFAULT_ACTIVATED_IDLE_SECS: u64 = 600;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,10 +54,18 @@ enum Command {
     Status(Box<crate::status::StatusArgs>),
     /// The models this login can use, with the reasoning efforts each takes.
     Models(Box<crate::status::ModelsArgs>),
+    /// The settings in force (flags, environment, config file, the codex CLI's config) and where each
+    /// came from.
+    Config(Box<crate::config::show::ConfigArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// Settings file, whose keys are these flags' names [default: $XDG_CONFIG_HOME/codex-serve/config.toml].
+    /// Flags and environment variables win over it.
+    #[arg(long, value_name = "PATH", env = "CODEX_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/codex-serve/codex-serve.sock].
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_SOCKET")]
     pub socket: Option<PathBuf>,
@@ -94,7 +104,8 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tcp", "idle_timeout"])]
     pub stdio: bool,
 
-    /// Exit after this many seconds with no connection open (for socket activation).
+    /// Exit after this many seconds with no connection open; 0 never exits [default: 600 when started
+    /// by socket activation, else never].
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
 
@@ -111,6 +122,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_UPSTREAM_URL")]
     pub upstream_url: Option<String>,
 
+    /// Base URL of the ChatGPT backend, for the usage endpoint ({URL}wham/usage) [default: the codex CLI's
+    /// chatgpt_base_url, else derived from --upstream-url when given, else https://chatgpt.com/backend-api/].
+    #[arg(long, value_name = "URL", env = "CODEX_SERVE_CHATGPT_BASE_URL")]
+    pub chatgpt_base_url: Option<String>,
+
     /// Base URL of the token endpoint ({URL}/oauth/token). CODEX_REFRESH_TOKEN_URL_OVERRIDE wins if set.
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_AUTH_URL", default_value = DEFAULT_AUTH_URL)]
     pub auth_url: String,
@@ -119,7 +135,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_INSTRUCTIONS)]
     pub instructions: String,
 
-    /// Reasoning effort when the request names none.
+    /// Model for requests that leave `model` empty [default: the codex CLI's `model`].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Reasoning effort when the request names none [default: the codex CLI's model_reasoning_effort].
     #[arg(long, value_name = "EFFORT", value_parser = parse_effort)]
     pub reasoning_effort: Option<ReasoningEffort>,
 
@@ -254,7 +274,14 @@ fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match crate::config::load() {
+        Ok(cli) => cli,
+        Err(crate::config::LoadError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("codex-serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let args = match cli.command {
         Some(Command::Service(s)) => return crate::service::main(s),
         Some(Command::Status(a)) => {
@@ -265,10 +292,15 @@ pub fn main() -> ExitCode {
             init_command_logging(a.serve.verbose, a.serve.log_format);
             return run_command(crate::status::models(*a));
         }
+        Some(Command::Config(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_command(async move { crate::config::show::run(&a) });
+        }
         Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
     init_logging(args.verbose, args.log_format);
+    crate::config::log_start();
     crate::hardening::apply();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -370,12 +402,7 @@ fn init_logging_with(default: &str, format: LogFormat) {
 }
 
 fn codex_home(arg: Option<PathBuf>) -> PathBuf {
-    arg.unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".codex")
-    })
+    arg.unwrap_or_else(crate::config::default_codex_home)
 }
 
 /// Builds the application from flags: the codex client and the defaults every request uses.
@@ -435,6 +462,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         max_body_bytes: args.max_body_bytes,
         ollama_version: args.ollama_version.clone(),
         model_map: ModelMap::new(args.model_map.clone()),
+        default_model: args.model.clone().filter(|m| !m.trim().is_empty()),
     })
 }
 
@@ -541,8 +569,10 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
         Some(p) => crate::http::network_router(app, args.max_body_bytes, p),
         None => local.clone(),
     };
+    // A service manager starts us again on the next connection, so exiting when idle costs nothing.
     let idle = args
         .idle_timeout
+        .or(activated.then_some(DEFAULT_ACTIVATED_IDLE_SECS))
         .filter(|s| *s > 0)
         .map(Duration::from_secs);
     let routers = Routers { local, network };

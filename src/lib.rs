@@ -9,6 +9,7 @@ pub mod apikey;
 pub mod app;
 pub mod bounded;
 pub mod cli;
+pub mod config;
 pub mod fold;
 #[cfg(test)]
 mod fuzz;

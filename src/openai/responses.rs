@@ -55,9 +55,10 @@ impl Turn {
     /// Checks, translates and sends the request; the turn then yields its events.
     pub async fn start(
         app: Arc<App>,
-        req: CreateResponse,
+        mut req: CreateResponse,
         session: Option<&str>,
     ) -> Result<Turn, ApiError> {
+        app.fill_model(&mut req.model);
         let prepared = req.translate(&app, session)?;
         if let Some(effort) = prepared.effort {
             app.check_effort(&prepared.request.model, effort).await?;

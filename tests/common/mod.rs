@@ -59,6 +59,8 @@ pub struct Options {
     pub upstream_url: Option<String>,
     /// Extra environment for the server process (after the harness's own).
     pub env: Vec<(String, String)>,
+    /// Written as the codex CLI's `config.toml` in the home before the server starts.
+    pub codex_config: Option<String>,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             args: Vec::new(),
             upstream_url: None,
             env: Vec::new(),
+            codex_config: None,
         }
     }
 }
@@ -89,6 +92,9 @@ impl Server {
                 &tokens,
                 json!({"agent_identity": {"kept": true}}),
             );
+        }
+        if let Some(text) = &opts.codex_config {
+            std::fs::write(home.path().join("config.toml"), text).expect("write config.toml");
         }
         let socket = run.path().join("codex-serve").join("codex-serve.sock");
         let stderr_path = run.path().join("stderr.log");
