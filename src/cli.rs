@@ -405,6 +405,20 @@ fn codex_home(arg: Option<PathBuf>) -> PathBuf {
     arg.unwrap_or_else(crate::config::default_codex_home)
 }
 
+/// `--chatgpt-base-url`; else, when `--upstream-url` moves the backend (a proxy, the tests' mock), the same
+/// server without its `/codex` path, so no call goes around it; else the codex CLI's default.
+fn chatgpt_base_url(args: &ServeArgs) -> String {
+    let base = match (&args.chatgpt_base_url, &args.upstream_url) {
+        (Some(b), _) => b.trim().to_owned(),
+        (None, Some(up)) => {
+            let up = up.trim().trim_end_matches('/');
+            up.strip_suffix("/codex").unwrap_or(up).to_owned()
+        }
+        (None, None) => codex_client::client::CHATGPT_BACKEND_URL.to_owned(),
+    };
+    format!("{}/", base.trim_end_matches('/'))
+}
+
 /// Builds the application from flags: the codex client and the defaults every request uses.
 pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     let home = codex_home(args.codex_home.clone());
@@ -418,6 +432,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         // As many idle connections as requests may be in flight: a burst up to the limit then reuses
         // connections instead of opening new ones.
         max_idle_connections: args.max_upstream.max(1),
+        chatgpt_base_url: chatgpt_base_url(args),
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;

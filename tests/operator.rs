@@ -12,17 +12,24 @@ async fn limits_are_served_and_follow_every_answer() {
     let s = Server::start().await;
     let r = s.request("GET", "/v1/codex/limits", None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.json()["limits"],
-        Value::Null,
-        "no snapshot before any answer"
-    );
+    // Before any request: one ask of the usage endpoint answers.
+    let before = &r.json()["limits"];
+    assert_eq!(before["source"], "usage", "{before}");
+    assert_eq!(before["primary"]["used_percent"], 20.0);
+    assert_eq!(before["primary"]["window_minutes"], 300);
+    assert_eq!(before["secondary"]["window_minutes"], 10080);
+    assert_eq!(before["credits"]["balance"], "17.25");
+    assert_eq!(before["plan_type"], "plus");
+    assert_eq!(s.mock.usage_asks(), 1);
 
     let r = s.post("/v1/chat/completions", chat("x")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-codex-primary-used-percent"), Some("12.5"));
     assert_eq!(r.header("x-codex-secondary-used-percent"), Some("40"));
+    // The answer's headers are newer than the usage answer: they win, and the credits stay.
     let limits = s.request("GET", "/v1/codex/limits", None).await.json()["limits"].clone();
+    assert_eq!(limits["source"], "headers");
+    assert_eq!(limits["credits"]["balance"], "17.25");
     assert_eq!(limits["primary"]["used_percent"], 12.5);
     assert_eq!(limits["primary"]["window_minutes"], 300);
     assert!(limits["primary"]["resets_at"]
@@ -219,4 +226,82 @@ async fn backend_refusals_say_what_to_do() {
             .is_some_and(|m| m.contains("Leave `frobnicate` out")),
         "{e}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_asked_once_a_minute_at_most_and_only_while_requests_flow() {
+    let s = Server::start().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(s.mock.usage_asks(), 0, "asked while idle");
+    // A burst: 40 requests at once, then more one by one for about two seconds.
+    let burst = (0..40).map(|i| s.post("/v1/chat/completions", chat(&format!("n{i}"))));
+    for r in futures_util::future::join_all(burst).await {
+        assert_eq!(r.status, 200);
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut sent = 40;
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            s.post("/v1/chat/completions", chat("more")).await.status,
+            200
+        );
+        sent += 1;
+    }
+    // The first request's ask may still be in flight.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.mock.usage_asks(), 1, "{sent} requests");
+    assert_eq!(s.upstream_count(), sent);
+    // And GET /v1/codex/limits does not ask again within the minute.
+    let limits = s.request("GET", "/v1/codex/limits", None).await.json();
+    assert!(limits["limits"]["primary"].is_object());
+    assert_eq!(s.mock.usage_asks(), 1);
+}
+
+#[tokio::test]
+async fn the_429_names_the_limit_that_ran_out() {
+    let s = Server::start().await;
+    let resets = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    s.mock.push(Reply::Status {
+        status: 429,
+        headers: vec![
+            ("x-codex-active-limit".into(), "codex_bengalfox".into()),
+            ("x-codex-bengalfox-limit-name".into(), "GPT-5.3-Codex-Spark".into()),
+            ("x-codex-primary-used-percent".into(), "100".into()),
+            ("x-codex-secondary-used-percent".into(), "61".into()),
+        ],
+        body: json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached",
+                     "plan_type": "pro", "resets_at": resets}})
+        .to_string(),
+    });
+    let r = s.post("/v1/chat/completions", chat("x")).await;
+    assert_eq!(r.status, 429);
+    let message = r.error()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message.starts_with(
+            "Codex usage limit reached on the pro plan: the limit that ran out is `GPT-5.3-Codex-Spark` (its 5-hour window is used up); it resets in"
+        ),
+        "{message}"
+    );
+    let limits = s.request("GET", "/v1/codex/limits", None).await.json()["limits"].clone();
+    assert_eq!(limits["active_limit"], "codex_bengalfox");
+}
+
+#[tokio::test]
+async fn a_failing_usage_endpoint_costs_nothing_but_the_numbers() {
+    let s = Server::start().await;
+    s.mock.set_usage(503, json!({"detail": "down"}));
+    let r = s.request("GET", "/v1/codex/limits", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["limits"], Value::Null);
+    assert_eq!(s.post("/v1/chat/completions", chat("x")).await.status, 200);
+    assert_eq!(
+        s.request("GET", "/v1/codex/limits", None).await.json()["limits"]["primary"]
+            ["used_percent"],
+        12.5
+    );
+    assert_eq!(s.mock.usage_asks(), 1, "asked again within the minute");
 }

@@ -2,7 +2,7 @@
 //! refresh-and-retry after a 401, and the answer as a stream of typed events.
 
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,13 +14,16 @@ use serde_json::Value;
 use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::CodexError;
 use crate::events::{ResponseEvent, StreamEvent};
-use crate::limits::{self, RateLimitSnapshot};
+use crate::limits::{self, LimitStore, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
 use crate::request::{CompactRequest, ResponsesRequest};
 use crate::sse;
+use crate::usage::Usage;
 
 pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
+/// The codex CLI's default `chatgpt_base_url`.
+pub const CHATGPT_BACKEND_URL: &str = "https://chatgpt.com/backend-api/";
 const MODELS_TTL: Duration = Duration::from_secs(300);
 /// Error bodies are read up to this many bytes; the rest is not worth holding.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -45,6 +48,8 @@ pub struct ClientConfig {
     /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
     /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
     pub max_idle_connections: usize,
+    /// The ChatGPT backend (`https://chatgpt.com/backend-api/`), for the usage endpoint.
+    pub chatgpt_base_url: String,
 }
 
 impl Default for ClientConfig {
@@ -59,6 +64,7 @@ impl Default for ClientConfig {
             max_event_bytes: 16 * 1024 * 1024,
             cache_dir: None,
             max_idle_connections: 16,
+            chatgpt_base_url: CHATGPT_BACKEND_URL.into(),
         }
     }
 }
@@ -75,7 +81,8 @@ pub struct CodexClient {
     /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
     /// part of each request. `None` when the base does not parse; the request then reports why.
     responses_urls: [Option<reqwest::Url>; 2],
-    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
+    limits: Arc<LimitStore>,
+    usage: Arc<Usage>,
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
 
@@ -113,6 +120,14 @@ impl CodexClient {
             responses_url(AuthMode::ChatGpt),
             responses_url(AuthMode::ApiKey),
         ];
+        let limits = Arc::new(LimitStore::default());
+        let usage = Arc::new(Usage::new(
+            http.clone(),
+            auth.clone(),
+            &cfg,
+            user_agent.clone(),
+            limits.clone(),
+        ));
         CodexClient {
             http,
             auth,
@@ -120,7 +135,8 @@ impl CodexClient {
             user_agent,
             installation_id,
             responses_urls,
-            limits: Arc::new(RwLock::new(None)),
+            limits,
+            usage,
             models: tokio::sync::Mutex::new(None),
         }
     }
@@ -129,12 +145,31 @@ impl CodexClient {
         &self.auth
     }
 
-    /// The latest `x-codex-*` snapshot seen on any answer.
+    /// The newest rate-limit snapshot: from an answer's headers or stream, or from the usage endpoint.
     pub fn rate_limits(&self) -> Option<RateLimitSnapshot> {
-        self.limits
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.limits.get()
+    }
+
+    /// [`Self::rate_limits`], asking the usage endpoint first when nothing is known or what is known is
+    /// over a minute old (and it was not asked in the last minute).
+    pub async fn rate_limits_now(&self) -> Option<RateLimitSnapshot> {
+        self.usage.refresh_if_stale().await;
+        self.limits.get()
+    }
+
+    /// Asks the usage endpoint now, whatever was asked before (`doctor`).
+    pub async fn fetch_usage(&self) -> Result<RateLimitSnapshot, CodexError> {
+        self.usage.fetch().await
+    }
+
+    /// How many times the usage endpoint was asked.
+    pub fn usage_polls(&self) -> u64 {
+        self.usage.polls()
+    }
+
+    /// The usage endpoint's URL.
+    pub fn usage_url(&self) -> &str {
+        self.usage.url()
     }
 
     fn base_url(&self, mode: AuthMode) -> &str {
@@ -143,7 +178,7 @@ impl CodexClient {
 
     fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
         let snap = limits::from_headers(headers, unix_now())?;
-        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+        self.limits.offer(Instant::now(), snap.clone());
         Some(snap)
     }
 
@@ -152,15 +187,7 @@ impl CodexClient {
         rb: reqwest::RequestBuilder,
         creds: &Credentials,
     ) -> reqwest::RequestBuilder {
-        let mut rb = rb
-            .bearer_auth(creds.bearer().expose())
-            .header("originator", &self.cfg.originator)
-            .header("user-agent", &self.user_agent)
-            .header("version", &self.cfg.client_version);
-        if let Some(account) = creds.account_id() {
-            rb = rb.header("chatgpt-account-id", account);
-        }
-        rb
+        authorize(rb, creds, &self.cfg, &self.user_agent)
     }
 
     /// Sends `req` and returns its event stream once the backend has answered 200.
@@ -182,6 +209,8 @@ impl CodexClient {
         {
             req.include.push("reasoning.encrypted_content".into());
         }
+        // Requests are flowing: the usage endpoint may be asked again (at most once a minute).
+        self.usage.on_request();
         // Serialised once; retries resend the same bytes.
         let body =
             Bytes::from(serde_json::to_vec(&req).map_err(|e| CodexError::Decode(e.to_string()))?);
@@ -246,8 +275,13 @@ impl CodexClient {
                     continue;
                 }
                 Ok(Ok(resp)) => {
-                    self.record_limits(resp.headers());
-                    error_from_response(resp).await
+                    let snap = self.record_limits(resp.headers());
+                    let active = limits::describe_active(resp.headers(), snap.as_ref());
+                    let mut err = error_from_response(resp).await;
+                    if let CodexError::UsageLimit { active_limit, .. } = &mut err {
+                        *active_limit = active;
+                    }
+                    err
                 }
             };
             if !err.is_transient() || attempt >= self.cfg.max_retries {
@@ -382,7 +416,7 @@ fn events(
     resp: reqwest::Response,
     idle: Duration,
     max_event: usize,
-    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
+    limits: Arc<LimitStore>,
 ) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
     let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
     futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
@@ -394,47 +428,65 @@ fn events(
                     let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
                     None
                 }
-                Phase::Streaming(mut frames) => match tokio::time::timeout(idle, frames.next())
-                    .await
-                {
-                    Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
-                    Ok(None) => Some((Err(CodexError::StreamClosed), None)),
-                    Ok(Some(Err(sse::SseError::Io(e)))) => Some((
-                        Err(CodexError::Transport(format!("the stream broke off: {e}"))),
-                        None,
-                    )),
-                    Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                    Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
-                        Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                        Ok(ev) => {
-                            if let ResponseEvent::RateLimits {
-                                rate_limits: Some(l),
-                                ..
-                            } = &ev.event
-                            {
-                                if let Some(snap) = limits::from_event(l, unix_now()) {
-                                    *limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap);
+                Phase::Streaming(mut frames) => {
+                    match tokio::time::timeout(idle, frames.next()).await {
+                        Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
+                        Ok(None) => Some((Err(CodexError::StreamClosed), None)),
+                        Ok(Some(Err(sse::SseError::Io(e)))) => Some((
+                            Err(CodexError::Transport(format!("the stream broke off: {e}"))),
+                            None,
+                        )),
+                        Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                        Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
+                            Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                            Ok(ev) => {
+                                if let ResponseEvent::RateLimits {
+                                    rate_limits: Some(l),
+                                    ..
+                                } = &ev.event
+                                {
+                                    if let Some(snap) = limits::from_event(l, unix_now()) {
+                                        limits.offer(Instant::now(), snap);
+                                    }
                                 }
+                                let terminal = matches!(
+                                    ev.event,
+                                    ResponseEvent::Completed { .. }
+                                        | ResponseEvent::Incomplete { .. }
+                                        | ResponseEvent::Failed { .. }
+                                        | ResponseEvent::Error { .. }
+                                );
+                                let next = if terminal {
+                                    Phase::Draining(frames)
+                                } else {
+                                    Phase::Streaming(frames)
+                                };
+                                Some((Ok(ev), Some(next)))
                             }
-                            let terminal = matches!(
-                                ev.event,
-                                ResponseEvent::Completed { .. }
-                                    | ResponseEvent::Incomplete { .. }
-                                    | ResponseEvent::Failed { .. }
-                                    | ResponseEvent::Error { .. }
-                            );
-                            let next = if terminal {
-                                Phase::Draining(frames)
-                            } else {
-                                Phase::Streaming(frames)
-                            };
-                            Some((Ok(ev), Some(next)))
-                        }
-                    },
-                },
+                        },
+                    }
+                }
             }
         }
     })
+}
+
+/// The login and the client's identity, as every backend call carries them.
+pub(crate) fn authorize(
+    rb: reqwest::RequestBuilder,
+    creds: &Credentials,
+    cfg: &ClientConfig,
+    user_agent: &str,
+) -> reqwest::RequestBuilder {
+    let mut rb = rb
+        .bearer_auth(creds.bearer().expose())
+        .header("originator", &cfg.originator)
+        .header("user-agent", user_agent)
+        .header("version", &cfg.client_version);
+    if let Some(account) = creds.account_id() {
+        rb = rb.header("chatgpt-account-id", account);
+    }
+    rb
 }
 
 fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
@@ -446,7 +498,7 @@ fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
 }
 
 /// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
-async fn error_from_response(resp: reqwest::Response) -> CodexError {
+pub(crate) async fn error_from_response(resp: reqwest::Response) -> CodexError {
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -516,6 +568,7 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -
             message,
             plan_type: err.plan_type,
             resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
+            active_limit: None,
         },
         (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
         (429, _) => CodexError::RateLimited {
@@ -532,7 +585,7 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -
     }
 }
 
-fn transport_message(e: &reqwest::Error) -> String {
+pub(crate) fn transport_message(e: &reqwest::Error) -> String {
     use std::error::Error;
     // The innermost cause says the most ("Connection refused"); URLs carry no secrets but drop queries.
     let mut msg = e.to_string();
@@ -557,7 +610,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base * (90 + jitter) / 100)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

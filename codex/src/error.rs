@@ -16,6 +16,8 @@ pub enum CodexError {
         plan_type: Option<String>,
         /// Unix seconds.
         resets_at: Option<i64>,
+        /// The limit that ran out (`x-codex-active-limit`), described for people.
+        active_limit: Option<String>,
     },
     /// The plan does not include Codex.
     #[error("{message}")]

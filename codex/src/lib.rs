@@ -15,6 +15,7 @@ pub mod models;
 pub mod request;
 pub mod secret;
 mod sse;
+pub mod usage;
 
 pub use auth::{AuthConfig, AuthError, AuthManager, AuthMode, Credentials, LoginInfo};
 pub use client::{ClientConfig, CodexClient, ResponseStream};

@@ -43,7 +43,7 @@ fn origin_json(o: &Origin) -> Value {
 }
 
 /// The file line of the report, for people.
-fn file_line(r: &Report) -> String {
+pub fn file_line(r: &Report) -> String {
     match (&r.file, r.file_found) {
         (Some(p), true) => format!("{} (read)", p.display()),
         (Some(p), false) => format!("{} (none: defaults apply)", p.display()),
@@ -72,6 +72,36 @@ pub fn codex_cli_line(r: &Report) -> String {
     format!("{}{profile}: {taken}", c.path.display())
 }
 
+/// `credits  12.50 left` / `unlimited` / `none`.
+pub fn credits_line(c: &codex_client::limits::Credits) -> String {
+    if c.unlimited == Some(true) {
+        return "credits   unlimited".into();
+    }
+    match (&c.balance, c.has_credits) {
+        (Some(b), _) => format!("credits   {b} left"),
+        (None, Some(false)) => "credits   none".into(),
+        (None, _) => "credits   yes".into(),
+    }
+}
+
+/// For `status --json`: the files read and the codex CLI's settings that were taken.
+pub fn summary_json(r: &Report) -> Value {
+    json!({
+        "file": {"path": r.file, "found": r.file_found},
+        "codex_cli": codex_cli_json(r),
+        "warnings": r.warnings,
+    })
+}
+
+fn codex_cli_json(r: &Report) -> Value {
+    json!({
+        "path": r.codex_cli.path,
+        "found": r.codex_cli.found,
+        "profile": r.codex_cli.profile,
+        "taken": r.taken_from_cli.iter().map(|(k, flag)| json!({"key": k, "setting": flag})).collect::<Vec<_>>(),
+    })
+}
+
 pub fn run(args: &ConfigArgs) -> Result<(), String> {
     let empty = Report::default();
     let r = super::report().unwrap_or(&empty);
@@ -87,12 +117,7 @@ pub fn run(args: &ConfigArgs) -> Result<(), String> {
             .collect();
         let out = json!({
             "file": {"path": r.file, "found": r.file_found},
-            "codex_cli": {
-                "path": r.codex_cli.path,
-                "found": r.codex_cli.found,
-                "profile": r.codex_cli.profile,
-                "taken": r.taken_from_cli.iter().map(|(k, flag)| json!({"key": k, "setting": flag})).collect::<Vec<_>>(),
-            },
+            "codex_cli": codex_cli_json(r),
             "warnings": r.warnings,
             "settings": settings,
         });

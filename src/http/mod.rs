@@ -77,11 +77,12 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
         .with_state(app)
 }
 
-/// The latest rate-limit snapshot seen on any answer from the backend.
+/// The newest rate-limit snapshot: from an answer, or the usage endpoint when nothing newer is known.
 async fn limits(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
 ) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"object": "codex.rate_limits", "limits": app.codex.rate_limits()}))
+    let limits = app.codex.rate_limits_now().await;
+    Json(serde_json::json!({"object": "codex.rate_limits", "limits": limits}))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -106,6 +106,9 @@ impl Server {
             .arg(home.path())
             .arg("--upstream-url")
             .arg(opts.upstream_url.clone().unwrap_or_else(|| mock.url()))
+            // The usage endpoint stays on the mock when a test brings its own upstream.
+            .arg("--chatgpt-base-url")
+            .arg(mock.url())
             .arg("--auth-url")
             .arg(mock.auth_url())
             .arg("-vv")

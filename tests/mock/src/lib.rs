@@ -16,6 +16,9 @@
 mod control;
 mod events;
 mod server;
+mod usage;
+
+pub use usage::default_usage;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -263,6 +266,7 @@ pub(crate) struct State {
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
+    pub(crate) usage: usage::UsageScript,
     minted: u64,
 }
 

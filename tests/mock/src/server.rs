@@ -31,6 +31,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/oauth/token", post(token))
         .route("/models", get(models))
         .merge(control::routes())
+        .merge(crate::usage::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
 }
@@ -105,7 +106,7 @@ fn owned_headers(headers: &[(&str, String)]) -> Vec<(String, String)> {
 }
 
 /// Accept an `sk-` API key, or a live access token minted by the mock sent with its account id.
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
+pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
