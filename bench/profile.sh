@@ -55,9 +55,9 @@ UP=$(awk '/^listening / {print $2}' "$WORK/up.out")
 
 for mode in plain stream; do
   if [ "$mode" = plain ]; then
-    BODY='{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"Say hello"}]}'
+    BODY='{"model":"gpt-6.2-sol","messages":[{"role":"user","content":"Say hello"}]}'
   else
-    BODY='{"model":"gpt-5.1-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+    BODY='{"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
   fi
   SOCK=$WORK/$mode.sock
   ARGS=(--socket "$SOCK" --codex-home "$WORK/home" --upstream-url "$UP" --auth-url "$UP")

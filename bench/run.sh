@@ -122,8 +122,8 @@ if [[ " ${ROWS[*]} " == *" chatmock "* ]]; then
   wait_until 20 curl -sf "http://127.0.0.1:$CM_PORT/health" || { cat "$WORK/chatmock.log" >&2; exit 1; }
 fi
 
-BODY_plain='{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"Say hello"}]}'
-BODY_stream='{"model":"gpt-5.1-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+BODY_plain='{"model":"gpt-6.2-sol","messages":[{"role":"user","content":"Say hello"}]}'
+BODY_stream='{"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
 
 # oha_run ROW MODE C DURATION OUT
 oha_run() {

@@ -122,11 +122,6 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_UPSTREAM_URL")]
     pub upstream_url: Option<String>,
 
-    /// Base URL of the ChatGPT backend, for the usage endpoint ({URL}wham/usage) [default: the codex CLI's
-    /// chatgpt_base_url, else derived from --upstream-url when given, else https://chatgpt.com/backend-api/].
-    #[arg(long, value_name = "URL", env = "CODEX_SERVE_CHATGPT_BASE_URL")]
-    pub chatgpt_base_url: Option<String>,
-
     /// Base URL of the token endpoint ({URL}/oauth/token). CODEX_REFRESH_TOKEN_URL_OVERRIDE wins if set.
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_AUTH_URL", default_value = DEFAULT_AUTH_URL)]
     pub auth_url: String,
@@ -147,7 +142,7 @@ pub struct ServeArgs {
     #[arg(long, value_enum, value_name = "SUMMARY", default_value = "auto")]
     pub reasoning_summary: SummaryArg,
 
-    /// Also list `MODEL-EFFORT` names (gpt-5.1-codex-high, …) in /v1/models.
+    /// Also list `MODEL-EFFORT` names (gpt-6.2-sol-high, …) in /v1/models.
     #[arg(long)]
     pub list_effort_variants: bool,
 
@@ -198,13 +193,26 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub upstream_retries: u32,
 
-    /// The `originator` header sent to the backend.
-    #[arg(long, value_name = "NAME", default_value = "codex_cli_rs")]
+    /// The `originator` header sent to the backend (and the user agent's product), as `codex exec`
+    /// sends it.
+    #[arg(long, value_name = "NAME", default_value = codex_client::client::DEFAULT_ORIGINATOR)]
     pub originator: String,
 
-    /// The client version sent to the backend (`version` header, User-Agent, model catalog query).
-    #[arg(long, value_name = "X.Y.Z", default_value = "0.99.0")]
-    pub client_version: String,
+    /// The client version sent to the backend (`version` header, User-Agent, model catalog query)
+    /// [default: the installed codex CLI's (`codex --version`), else the codex CLI version codex-serve
+    /// follows].
+    #[arg(long, value_name = "X.Y.Z")]
+    pub client_version: Option<String>,
+
+    /// The codex CLI whose version codex-serve presents [default: `codex` on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+
+    /// Base URL of the ChatGPT backend, for the workspace check ({URL}wham/accounts/check) and the usage
+    /// endpoint ({URL}wham/usage) [default: the codex CLI's chatgpt_base_url, else --upstream-url without
+    /// its last segment, else https://chatgpt.com/backend-api/].
+    #[arg(long, value_name = "URL", env = "CODEX_SERVE_CHATGPT_BASE_URL")]
+    pub chatgpt_base_url: Option<String>,
 
     /// More logging: -v for backend detail, -vv for everything.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -269,8 +277,9 @@ fn parse_origin(s: &str) -> Result<String, String> {
 }
 
 fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
-    ReasoningEffort::parse(s)
-        .ok_or_else(|| "expected one of none, minimal, low, medium, high, xhigh".to_owned())
+    ReasoningEffort::parse(s).ok_or_else(|| {
+        "expected one of none, minimal, low, medium, high, xhigh, max, ultra".to_owned()
+    })
 }
 
 pub fn main() -> ExitCode {
@@ -405,34 +414,27 @@ fn codex_home(arg: Option<PathBuf>) -> PathBuf {
     arg.unwrap_or_else(crate::config::default_codex_home)
 }
 
-/// `--chatgpt-base-url`; else, when `--upstream-url` moves the backend (a proxy, the tests' mock), the same
-/// server without its `/codex` path, so no call goes around it; else the codex CLI's default.
-fn chatgpt_base_url(args: &ServeArgs) -> String {
-    let base = match (&args.chatgpt_base_url, &args.upstream_url) {
-        (Some(b), _) => b.trim().to_owned(),
-        (None, Some(up)) => {
-            let up = up.trim().trim_end_matches('/');
-            up.strip_suffix("/codex").unwrap_or(up).to_owned()
-        }
-        (None, None) => codex_client::client::CHATGPT_BACKEND_URL.to_owned(),
-    };
-    format!("{}/", base.trim_end_matches('/'))
-}
-
 /// Builds the application from flags: the codex client and the defaults every request uses.
 pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     let home = codex_home(args.codex_home.clone());
+    let version =
+        codex_client::version::detect(args.client_version.as_deref(), args.codex_bin.as_deref());
     let client_cfg = ClientConfig {
         upstream_url: args.upstream_url.clone(),
+        chatgpt_base_url: args.chatgpt_base_url.clone(),
         originator: args.originator.clone(),
-        client_version: args.client_version.clone(),
+        client_version: version.version,
+        client_version_source: version.source,
+        codex_home: Some(home.clone()),
+        extra_ca: std::env::var_os(codex_client::client::CA_CERTIFICATE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
         idle_timeout: Duration::from_secs(args.upstream_idle_timeout.max(1)),
         max_retries: args.upstream_retries,
         cache_dir: Some(home.join("codex-serve")),
         // As many idle connections as requests may be in flight: a burst up to the limit then reuses
         // connections instead of opening new ones.
         max_idle_connections: args.max_upstream.max(1),
-        chatgpt_base_url: chatgpt_base_url(args),
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;
@@ -446,7 +448,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         },
         http.clone(),
     );
-    let installation_id = codex_client::installation::load_or_create(&home.join("codex-serve"));
+    let installation_id = codex_client::installation::load_or_create(&home);
     let codex = CodexClient::new(http, Arc::new(auth), client_cfg, installation_id);
     let summary = match args.reasoning_summary {
         SummaryArg::Auto => Some(ReasoningSummary::Auto),
@@ -484,6 +486,8 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
 async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
     let app = Arc::new(build_app(&args).map_err(StartError::App)?);
+    let (version, source) = app.codex.client_version();
+    tracing::info!(client_version = version, from = %source, "presenting the codex CLI's version to the backend");
     match app.codex.auth().login_info().await {
         Ok(info) => {
             tracing::info!(mode = ?info.mode, email = info.email.as_deref().unwrap_or("-"), "Codex login found")

@@ -146,6 +146,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     };
     let settings = crate::config::report();
     let now = unix_now();
+    let (version, version_source) = app.codex.client_version();
 
     if args.json {
         let out = json!({
@@ -155,6 +156,8 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
             "limits": limits,
             "settings": settings.map(crate::config::show::summary_json),
+            "client_version": {"version": version, "source": version_source,
+                               "follows_codex_cli": codex_client::PINNED_CLI_VERSION},
         });
         println!(
             "{}",
@@ -164,6 +167,12 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     }
 
     println!("codex-serve {}", env!("CARGO_PKG_VERSION"));
+    println!();
+    println!("Client     codex CLI {version}, from {version_source}");
+    println!(
+        "  follows  codex CLI {} (requests are shaped as it sends them)",
+        codex_client::PINNED_CLI_VERSION
+    );
     println!();
     println!(
         "Login      {}",
@@ -255,18 +264,28 @@ pub async fn models(args: ModelsArgs) -> Result<(), String> {
         CatalogSource::Backend => "from the backend, for this account",
         CatalogSource::DiskCache => "for this account, cached on disk less than 5 minutes ago",
         CatalogSource::StaleCache => "from an older disk cache: the backend could not be asked",
+        CatalogSource::CliCache => {
+            "from the codex CLI's models_cache.json: the backend could not be asked"
+        }
         CatalogSource::Fallback => {
-            "built-in list: the backend could not be asked and nothing is cached"
+            "built-in list of the codex CLI codex-serve follows: the backend could not be asked and nothing is cached"
         }
     };
+    let (version, version_source) = app.codex.client_version();
     let listed: Vec<&ModelInfo> = list.iter().filter(|m| m.listed()).collect();
     if args.json {
         let out = json!({
             "source": source,
+            "client_version": {"version": version, "source": version_source},
             "models": listed.iter().map(|m| json!({
                 "id": m.slug,
                 "reasoning_efforts": m.supported_reasoning_levels.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
                 "default_reasoning_effort": m.default_reasoning_level.map(|e| e.as_str()),
+                "context_window": m.context_window,
+                "max_context_window": m.max_context_window,
+                "request_shape": if m.use_responses_lite { "responses_lite" } else { "classic" },
+                "minimal_client_version": m.minimal_client_version,
+                "usable": usable(m, version),
             })).collect::<Vec<_>>(),
         });
         println!(
@@ -276,8 +295,12 @@ pub async fn models(args: ModelsArgs) -> Result<(), String> {
         return Ok(());
     }
     println!("Models ({source_text})");
+    println!("  client version {version}, from {version_source}");
     println!();
-    println!("  {:<24} {:<30} default", "model", "reasoning efforts");
+    println!(
+        "  {:<16} {:<40} {:<8} {:>8}  shape",
+        "model", "reasoning efforts", "default", "context"
+    );
     for m in listed {
         let efforts: Vec<&str> = m
             .supported_reasoning_levels
@@ -290,7 +313,29 @@ pub async fn models(args: ModelsArgs) -> Result<(), String> {
             efforts.join(", ")
         };
         let default = m.default_reasoning_level.map_or("-", |e| e.as_str());
-        println!("  {:<24} {:<30} {default}", m.slug, efforts);
+        let context = m
+            .context_length()
+            .map_or("-".to_owned(), |n| format!("{}k", n / 1000));
+        let shape = if m.use_responses_lite {
+            "lite"
+        } else {
+            "classic"
+        };
+        let note = match (&m.minimal_client_version, usable(m, version)) {
+            (Some(need), false) => format!("  (needs codex CLI {need}: update the codex CLI)"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<16} {:<40} {default:<8} {context:>8}  {shape}{note}",
+            m.slug, efforts
+        );
     }
     Ok(())
+}
+
+/// Whether the presented client version is recent enough for the model.
+fn usable(m: &ModelInfo, version: &str) -> bool {
+    m.minimal_client_version
+        .as_deref()
+        .is_none_or(|need| !codex_client::models::version_below(version, need))
 }

@@ -22,8 +22,8 @@ pub struct Defaults {
     pub reasoning_summary: Option<ReasoningSummary>,
 }
 
-/// The model name split into the catalog slug and an effort suffix (`gpt-5.1-codex-high`,
-/// `gpt-5.1-codex:high`).
+/// The model name split into the catalog slug and an effort suffix (`gpt-6.2-sol-high`,
+/// `gpt-6.2-sol:high`).
 pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
     if let Some((base, suffix)) = model.rsplit_once(':') {
         if let Some(e) = ReasoningEffort::parse(suffix) {
@@ -39,6 +39,8 @@ pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
                     | ReasoningEffort::Medium
                     | ReasoningEffort::High
                     | ReasoningEffort::Xhigh
+                    | ReasoningEffort::Max
+                    | ReasoningEffort::Ultra
             )
         }) {
             return (base, Some(e));
@@ -56,6 +58,8 @@ pub fn effort_rank(e: ReasoningEffort) -> i32 {
         ReasoningEffort::Medium => 3,
         ReasoningEffort::High => 4,
         ReasoningEffort::Xhigh => 5,
+        ReasoningEffort::Max => 6,
+        ReasoningEffort::Ultra => 7,
     }
 }
 

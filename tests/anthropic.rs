@@ -96,7 +96,7 @@ async fn a_message_with_claude_codes_model_names() {
 
     let b = s.last_upstream().body;
     assert_eq!(b["model"], "gpt-5.5");
-    assert_eq!(b["instructions"], "Answer in French.");
+    assert_eq!(common::sent_instructions(&b), "Answer in French.");
     assert_eq!(b["prompt_cache_key"], "user_abc_account__session_123");
     for dropped in [
         "temperature",
@@ -108,11 +108,9 @@ async fn a_message_with_claude_codes_model_names() {
     ] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
     }
-    let roles: Vec<&str> = b["input"]
-        .as_array()
-        .expect("input")
+    let roles: Vec<String> = common::conversation(&b)
         .iter()
-        .filter_map(|i| i["role"].as_str())
+        .filter_map(|i| i["role"].as_str().map(String::from))
         .collect();
     assert_eq!(roles, ["user", "assistant", "user"]);
 
@@ -133,12 +131,15 @@ async fn a_message_with_claude_codes_model_names() {
     assert_eq!(e["type"], "error");
     assert_eq!(e["error"]["type"], "not_found_error");
     let m = e["error"]["message"].as_str().unwrap_or("");
-    assert!(m.contains("gpt-5.4") && m.contains("--model-map"), "{m}");
+    assert!(
+        m.contains("gpt-6.1-terra") && m.contains("--model-map"),
+        "{m}"
+    );
 
     // A Codex name passes through.
-    let r = s.post("/v1/messages", msg("gpt-5.1-codex", "direct")).await;
+    let r = s.post("/v1/messages", msg("gpt-6.2-sol", "direct")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(s.last_upstream().body["model"], "gpt-5.1-codex");
+    assert_eq!(s.last_upstream().body["model"], "gpt-6.2-sol");
 }
 
 #[tokio::test]
@@ -146,9 +147,9 @@ async fn the_model_map_is_configurable() {
     let s = Server::start_with(Options {
         args: vec![
             "--model-map".into(),
-            "claude-*sonnet*=gpt-5.1-codex:high".into(),
+            "claude-*sonnet*=gpt-6.2-sol:high".into(),
             "--model-map".into(),
-            "claude-haiku-4-5=gpt-5.1-codex-mini".into(),
+            "claude-haiku-4-5=gpt-5.6-luna".into(),
         ],
         ..Options::default()
     })
@@ -157,13 +158,13 @@ async fn the_model_map_is_configurable() {
         .post("/v1/messages", msg("claude-sonnet-4-5-20250929", "x"))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["model"], "gpt-5.1-codex");
+    assert_eq!(r.json()["model"], "gpt-6.2-sol");
     let b = s.last_upstream().body;
-    assert_eq!(b["model"], "gpt-5.1-codex");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["reasoning"]["effort"], "high");
     let r = s.post("/v1/messages", msg("claude-haiku-4-5", "x")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(s.last_upstream().body["model"], "gpt-5.1-codex-mini");
+    assert_eq!(s.last_upstream().body["model"], "gpt-5.6-luna");
     // Defaults still apply after the user's rules.
     let r = s.post("/v1/messages", msg("claude-opus-4-5", "x")).await;
     assert_eq!(r.status, 200);
@@ -208,7 +209,7 @@ async fn streaming_has_anthropics_exact_event_sequence() {
 #[tokio::test]
 async fn thinking_blocks_carry_the_reasoning_back() {
     let s = Server::start().await;
-    let mut body = msg("gpt-5.1-codex", "mock:reasoning fine");
+    let mut body = msg("gpt-6.2-sol", "mock:reasoning fine");
     body["thinking"] = json!({"type": "enabled", "budget_tokens": 10000});
     let r = s.post("/v1/messages", body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -250,7 +251,7 @@ async fn thinking_blocks_carry_the_reasoning_back() {
     assert_eq!(events[sig_at + 1].1["index"], 0);
 
     // The client replays its thinking block: the encrypted reasoning goes back upstream.
-    let replay = json!({"model": "gpt-5.1-codex", "max_tokens": 100,
+    let replay = json!({"model": "gpt-6.2-sol", "max_tokens": 100,
         "thinking": {"type": "enabled", "budget_tokens": 2000},
         "messages": [
             {"role": "user", "content": "mock:reasoning fine"},
@@ -271,7 +272,7 @@ async fn thinking_blocks_carry_the_reasoning_back() {
 
     // Without `thinking`, no thinking blocks and no summary asked for.
     let r = s
-        .post("/v1/messages", msg("gpt-5.1-codex", "mock:reasoning fine"))
+        .post("/v1/messages", msg("gpt-6.2-sol", "mock:reasoning fine"))
         .await;
     let v = r.json();
     assert_eq!(
@@ -298,7 +299,7 @@ async fn a_tool_round_trip() {
     let s = Server::start().await;
     let tools = json!([{"name": "get_weather", "description": "Weather for a city",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]);
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "tools": tools,
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "tools": tools,
         "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
         "messages": [{"role": "user", "content": "mock:tool get_weather {\"city\":\"Oslo\"}"}]});
     let r = s.post("/v1/messages", body.clone()).await;
@@ -312,8 +313,9 @@ async fn a_tool_round_trip() {
     let up = s.last_upstream().body;
     assert_eq!(up["tool_choice"], "required");
     assert_eq!(up["parallel_tool_calls"], false);
-    assert_eq!(up["tools"][0]["name"], "get_weather");
-    assert_eq!(up["tools"][0]["parameters"]["required"], json!(["city"]));
+    let tools = common::sent_tools(&up);
+    assert_eq!(tools[0]["name"], "get_weather");
+    assert_eq!(tools[0]["parameters"]["required"], json!(["city"]));
 
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
@@ -336,7 +338,7 @@ async fn a_tool_round_trip() {
     assert!(pieces > 1, "arguments stream in increments");
 
     // The client runs the tool and answers with a tool_result.
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "tools": tools,
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "tools": tools,
         "tool_choice": {"type": "tool", "name": "get_weather"},
         "messages": [
             {"role": "user", "content": "Weather in Oslo?"},
@@ -377,7 +379,7 @@ async fn a_tool_round_trip() {
 #[tokio::test]
 async fn images_by_data_and_by_url() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex", "max_tokens": 100, "messages": [{"role": "user", "content": [
+    let body = json!({"model": "gpt-6.2-sol", "max_tokens": 100, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
         {"type": "text", "text": "What are these?"}]}]});
@@ -424,7 +426,7 @@ async fn errors_have_anthropics_shape() {
             .is_some_and(|m| !m.is_empty()));
     };
     let r = s
-        .post("/v1/messages", msg("gpt-5.1-codex", "mock:usage_limit"))
+        .post("/v1/messages", msg("gpt-6.2-sol", "mock:usage_limit"))
         .await;
     check(&r, 429, "rate_limit_error");
     assert!(r.header("retry-after").is_some());
@@ -434,7 +436,7 @@ async fn errors_have_anthropics_shape() {
     let r = s
         .post(
             "/v1/messages",
-            json!({"model": "gpt-5.1-codex", "max_tokens": 5}),
+            json!({"model": "gpt-6.2-sol", "max_tokens": 5}),
         )
         .await;
     check(&r, 400, "invalid_request_error");
@@ -451,7 +453,7 @@ async fn errors_have_anthropics_shape() {
         json!({"type":"response.created","response":{"id":"r"}}),
         json!({"type":"response.failed","response":{"error":{"code":"server_is_overloaded","message":"Overloaded, try later."}}}),
     ]));
-    let r = s.post("/v1/messages", msg("gpt-5.1-codex", "x")).await;
+    let r = s.post("/v1/messages", msg("gpt-6.2-sol", "x")).await;
     check(&r, 503, "overloaded_error");
 
     // Cut after the first words: an `error` event, and no message_stop.
@@ -466,7 +468,7 @@ async fn errors_have_anthropics_shape() {
         headers: vec![],
         chunks: cut,
     });
-    let mut body = msg("gpt-5.1-codex", "x");
+    let mut body = msg("gpt-6.2-sol", "x");
     body["stream"] = json!(true);
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200);
@@ -491,7 +493,7 @@ async fn a_silent_backend_gets_pings_in_the_stream() {
         headers: vec![],
         chunks,
     });
-    let mut body = msg("gpt-5.1-codex", "x");
+    let mut body = msg("gpt-6.2-sol", "x");
     body["stream"] = json!(true);
     let r = s.post("/v1/messages", body).await;
     let events = r.sse_events();

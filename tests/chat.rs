@@ -23,16 +23,19 @@ async fn healthz_and_models() {
         .iter()
         .filter_map(|m| m["id"].as_str())
         .collect();
-    assert!(ids.contains(&"gpt-5.1-codex"), "{ids:?}");
+    assert!(ids.contains(&"gpt-6.2-sol"), "{ids:?}");
     for m in v["data"].as_array().expect("data") {
         assert_eq!(m["object"], "model");
         assert!(m["created"].is_i64() && m["owned_by"].is_string());
     }
-    // The catalog came from the backend (which lists no gpt-5.2), not from the built-in fallback.
-    assert!(!ids.contains(&"gpt-5.2"), "built-in list served: {ids:?}");
+    // The catalog came from the backend (which lists no gpt-6.2-astra), not from the built-in fallback.
+    assert!(
+        !ids.contains(&"gpt-6.2-astra"),
+        "built-in list served: {ids:?}"
+    );
 
-    let r = s.request("GET", "/v1/models/gpt-5.1-codex", None).await;
-    assert_eq!(r.json()["id"], "gpt-5.1-codex");
+    let r = s.request("GET", "/v1/models/gpt-6.2-sol", None).await;
+    assert_eq!(r.json()["id"], "gpt-6.2-sol");
     let r = s.request("GET", "/v1/models/no-such-model", None).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.error()["code"], "model_not_found");
@@ -41,7 +44,7 @@ async fn healthz_and_models() {
 #[tokio::test]
 async fn non_streaming_chat_sends_what_the_backend_expects() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex", "temperature": 0.2, "max_tokens": 50, "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "temperature": 0.2, "max_tokens": 50, "messages": [
         {"role": "system", "content": "Answer in French."},
         {"role": "user", "content": "Hello there"},
         {"role": "assistant", "content": "Bonjour"},
@@ -52,7 +55,7 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     assert!(r.header("x-request-id").is_some());
     let v = r.json();
     assert_eq!(v["object"], "chat.completion");
-    assert_eq!(v["model"], "gpt-5.1-codex");
+    assert_eq!(v["model"], "gpt-6.2-sol");
     assert_eq!(v["choices"][0]["message"]["role"], "assistant");
     assert_eq!(v["choices"][0]["message"]["content"], "echo: How are you?");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
@@ -75,18 +78,16 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
         .rfind(|r| r.path == "/responses")
         .expect("upstream request");
     let b = &up.body;
-    assert_eq!(b["instructions"], "Answer in French.");
+    assert_eq!(common::sent_instructions(b), "Answer in French.");
     assert_eq!(b["store"], false);
     assert_eq!(b["stream"], true);
-    assert_eq!(b["model"], "gpt-5.1-codex");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     for dropped in ["temperature", "max_tokens", "max_output_tokens", "messages"] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
     }
-    let roles: Vec<&str> = b["input"]
-        .as_array()
-        .expect("input")
+    let roles: Vec<String> = common::conversation(b)
         .iter()
-        .filter_map(|i| i["role"].as_str())
+        .filter_map(|i| i["role"].as_str().map(String::from))
         .collect();
     assert_eq!(roles, ["user", "assistant", "developer", "user"]);
     assert!(b["include"]
@@ -96,14 +97,21 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     let key = b["prompt_cache_key"].as_str().expect("cache key");
     assert_eq!(up.header("session-id"), Some(key));
     assert_eq!(up.header("chatgpt-account-id"), Some(common::ACCOUNT));
-    assert_eq!(up.header("originator"), Some("codex_cli_rs"));
-    assert!(up
-        .header("user-agent")
-        .is_some_and(|ua| ua.starts_with("codex_cli_rs/") && ua.contains("codex-serve/")));
-    let install = up
-        .header("x-codex-installation-id")
-        .expect("installation id");
-    assert_eq!(b["client_metadata"]["x-codex-installation-id"], install);
+    // As `codex exec` 0.171 sends them: the installation id is in the body only.
+    assert_eq!(up.header("originator"), Some("codex_exec"));
+    assert!(up.header("user-agent").is_some_and(
+        |ua| ua.starts_with("codex_exec/0.171.0 (") && ua.ends_with(" (codex_exec; 0.171.0)")
+    ));
+    assert_eq!(up.header("version"), Some("0.171.0"));
+    assert!(up.header("x-codex-installation-id").is_none());
+    let install = b["client_metadata"]["x-codex-installation-id"]
+        .as_str()
+        .expect("installation id")
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(s.home.path().join("installation_id")).expect("the CLI's file"),
+        install
+    );
     assert_eq!(
         up.header("authorization"),
         Some(format!("Bearer {}", s.tokens.access_token).as_str())
@@ -113,7 +121,7 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
     let r = s
         .post(
             "/v1/chat/completions",
-            json!({"model": "gpt-5.1-codex", "messages": [
+            json!({"model": "gpt-6.2-sol", "messages": [
                 {"role": "system", "content": "Answer in French."},
                 {"role": "user", "content": "Hello there"},
                 {"role": "assistant", "content": "Bonjour"},
@@ -128,7 +136,11 @@ async fn non_streaming_chat_sends_what_the_backend_expects() {
         .rfind(|r| r.path == "/responses")
         .expect("second");
     assert_eq!(up2.body["prompt_cache_key"], key);
-    assert_eq!(up2.header("x-codex-installation-id"), Some(install));
+    assert_eq!(
+        up2.body["client_metadata"]["x-codex-installation-id"],
+        install
+    );
+    assert_eq!(up2.header("session-id"), up.header("session-id"));
 }
 
 fn chunks(r: &common::Reply) -> (Vec<Value>, bool) {
@@ -499,7 +511,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         (12, 0, 8, 0),
     );
     s.mock.push(sse_reply(&events));
-    let body = json!({"model": "gpt-5.1-codex", "stream": true,
+    let body = json!({"model": "gpt-6.2-sol", "stream": true,
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}, "strict": true}},
                   {"type": "function", "function": {"name": "get_time", "description": "time"}}],
         "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
@@ -563,7 +575,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         .rfind(|r| r.path == "/responses")
         .expect("upstream");
     assert_eq!(
-        up.body["tools"][0],
+        common::sent_tools(&up.body)[0],
         json!({"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": true})
     );
     assert_eq!(
@@ -590,7 +602,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
     let r = s
         .post(
             "/v1/chat/completions",
-            json!({"model": "gpt-5.1-codex", "messages": [
+            json!({"model": "gpt-6.2-sol", "messages": [
                 {"role": "user", "content": "call f"},
                 {"role": "assistant", "content": null, "tool_calls": [{"id": "call_c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
                 {"role": "tool", "tool_call_id": "call_c", "content": "42"},

@@ -113,7 +113,7 @@ async fn models_online_and_offline() {
     assert!(out.contains("from the backend"), "{out}");
     let line = out
         .lines()
-        .find(|l| l.trim_start().starts_with("gpt-5.1-codex-mini"))
+        .find(|l| l.trim_start().starts_with("gpt-5.6-luna"))
         .expect("mini listed");
     assert!(line.contains("medium, high"), "{line}");
     let (_, out, _) = run(&s, &["models", "--json"]);
@@ -142,7 +142,7 @@ async fn models_online_and_offline() {
     assert_eq!(v["source"], "fallback");
     assert!(v["models"]
         .as_array()
-        .is_some_and(|m| m.iter().any(|m| m["id"] == "gpt-5.2")));
+        .is_some_and(|m| m.iter().any(|m| m["id"] == "gpt-6.2-astra")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ async fn tool_loop(stream_first: bool) {
         "call_w1",
     )));
     let tools = json!([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]);
-    let mut first = json!({"model":"gpt-5.1-codex","tools":tools,"messages":[{"role":"user","content":"Weather in Oslo?"}]});
+    let mut first = json!({"model":"gpt-6.2-sol","tools":tools,"messages":[{"role":"user","content":"Weather in Oslo?"}]});
     if stream_first {
         first["stream"] = json!(true);
     }
@@ -45,7 +45,7 @@ async fn tool_loop(stream_first: bool) {
     assert_eq!(r.status, 200, "{}", r.text());
 
     // The client runs the tool and sends the history back, without any reasoning of course.
-    let second = json!({"model":"gpt-5.1-codex","tools":tools,"messages":[
+    let second = json!({"model":"gpt-6.2-sol","tools":tools,"messages":[
         {"role":"user","content":"Weather in Oslo?"},
         {"role":"assistant","content":null,"tool_calls":[{"id":"call_w1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},
         {"role":"tool","tool_call_id":"call_w1","content":"-3 C, snow"}]});
@@ -88,7 +88,7 @@ async fn a_streamed_tool_loop_sends_the_remembered_reasoning_back_upstream() {
 #[tokio::test]
 async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
     let s = Server::start().await;
-    let body = json!({"model":"gpt-5.1-codex","messages":[{"role":"user","content":[
+    let body = json!({"model":"gpt-6.2-sol","messages":[{"role":"user","content":[
         {"type":"text","text":"What is in these?"},
         {"type":"image_url","image_url":{"url":"https://example.com/cat.png","detail":"high"}},
         {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]});
@@ -114,7 +114,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
         json!({"type":"file","file":{"file_id":"file-1"}}),
     ] {
         let kind = part["type"].as_str().expect("type").to_owned();
-        let body = json!({"model":"gpt-5.1-codex","messages":[{"role":"user","content":[part]}]});
+        let body = json!({"model":"gpt-6.2-sol","messages":[{"role":"user","content":[part]}]});
         let r = s.post("/v1/chat/completions", body).await;
         assert_eq!(r.status, 400);
         let e = r.error();
@@ -134,7 +134,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
 async fn structured_output_and_verbosity_become_text_controls() {
     let s = Server::start().await;
     let schema = json!({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"],"additionalProperties":false});
-    let body = json!({"model":"gpt-5.1-codex","verbosity":"low",
+    let body = json!({"model":"gpt-6.2-sol","verbosity":"low",
         "response_format":{"type":"json_schema","json_schema":{"name":"thing","schema":schema,"strict":true}},
         "messages":[{"role":"user","content":"give json"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
@@ -142,7 +142,7 @@ async fn structured_output_and_verbosity_become_text_controls() {
         last_upstream(&s).body["text"],
         json!({"verbosity":"low","format":{"type":"json_schema","name":"thing","schema":schema,"strict":true}})
     );
-    let body = json!({"model":"gpt-5.1-codex","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"json"}]});
+    let body = json!({"model":"gpt-6.2-sol","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"json"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
     assert_eq!(
         last_upstream(&s).body["text"],
@@ -169,17 +169,17 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
         json!({"effort":"high","summary":"detailed"})
     );
     // A model-name suffix, both spellings.
-    for model in ["gpt-5.1-codex-low", "gpt-5.1-codex:low"] {
+    for model in ["gpt-6.2-sol-low", "gpt-6.2-sol:low"] {
         let body = json!({"model":model,"messages":[{"role":"user","content":"x"}]});
         let r = s.post("/v1/chat/completions", body).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(r.json()["model"], "gpt-5.1-codex");
+        assert_eq!(r.json()["model"], "gpt-6.2-sol");
         let up = last_upstream(&s);
-        assert_eq!(up.body["model"], "gpt-5.1-codex");
+        assert_eq!(up.body["model"], "gpt-6.2-sol");
         assert_eq!(up.body["reasoning"]["effort"], "low");
     }
     // The field wins; an effort the catalog does not list for the model is refused with the list.
-    let body = json!({"model":"gpt-5.1-codex-mini","reasoning_effort":"low","messages":[{"role":"user","content":"x"}]});
+    let body = json!({"model":"gpt-5.6-luna","reasoning_effort":"low","messages":[{"role":"user","content":"x"}]});
     let r = s.post("/v1/chat/completions", body).await;
     assert_eq!(r.status, 400);
     let e = r.error();
@@ -190,7 +190,7 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
             .is_some_and(|m| m.contains("medium, high")),
         "{e}"
     );
-    let body = json!({"model":"gpt-5.1-codex","reasoning_effort":"ultra","messages":[{"role":"user","content":"x"}]});
+    let body = json!({"model":"gpt-6.2-sol","reasoning_effort":"ultra","messages":[{"role":"user","content":"x"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 400);
 }
 
@@ -213,11 +213,8 @@ async fn effort_variants_are_listed_only_when_asked() {
     })
     .await;
     let list = ids(with.request("GET", "/v1/models", None).await.json());
-    assert!(list.contains(&"gpt-5.1-codex-high".to_owned()), "{list:?}");
-    assert!(
-        !list.contains(&"gpt-5.1-codex-mini-low".to_owned()),
-        "{list:?}"
-    );
+    assert!(list.contains(&"gpt-6.2-sol-high".to_owned()), "{list:?}");
+    assert!(!list.contains(&"gpt-5.6-luna-low".to_owned()), "{list:?}");
 }
 
 #[tokio::test]
@@ -244,7 +241,7 @@ async fn builtin_backend_items_never_become_tool_calls() {
 #[tokio::test]
 async fn follow_up_turns_hit_the_prompt_cache() {
     let s = Server::start().await;
-    let turn1 = json!({"model":"gpt-5.1-codex","messages":[
+    let turn1 = json!({"model":"gpt-6.2-sol","messages":[
         {"role":"system","content":"You review Rust code."},
         {"role":"user","content":"Here is a long file to review: fn main() { println!(\"hello\"); }"}]});
     let r1 = s.post("/v1/chat/completions", turn1).await.json();
@@ -253,7 +250,7 @@ async fn follow_up_turns_hit_the_prompt_cache() {
         .as_str()
         .expect("answer")
         .to_owned();
-    let turn2 = json!({"model":"gpt-5.1-codex","messages":[
+    let turn2 = json!({"model":"gpt-6.2-sol","messages":[
         {"role":"system","content":"You review Rust code."},
         {"role":"user","content":"Here is a long file to review: fn main() { println!(\"hello\"); }"},
         {"role":"assistant","content":answer},

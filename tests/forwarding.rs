@@ -83,7 +83,7 @@ fn frame(v: serde_json::Value) -> Bytes {
 fn head() -> Bytes {
     let mut b = Vec::new();
     for v in [
-        json!({"type":"response.created","response":{"id":"resp_g","model":"gpt-5.1-codex"}}),
+        json!({"type":"response.created","response":{"id":"resp_g","model":"gpt-6.2-sol"}}),
         json!({"type":"response.in_progress","response":{"id":"resp_g"}}),
         json!({"type":"response.output_item.added","output_index":0,"item":{"type":"message","id":"msg_g","role":"assistant","content":[]}}),
     ] {
@@ -173,7 +173,7 @@ async fn each_delta_reaches_the_client_before_the_next_is_produced(
 #[tokio::test]
 async fn chat_stream_forwards_each_delta_before_the_next_exists() {
     let body =
-        json!({"model":"gpt-5.1-codex","stream":true,"messages":[{"role":"user","content":"hi"}]});
+        json!({"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"hi"}]});
     let seen =
         each_delta_reaches_the_client_before_the_next_is_produced("/v1/chat/completions", body)
             .await;
@@ -182,7 +182,7 @@ async fn chat_stream_forwards_each_delta_before_the_next_exists() {
 
 #[tokio::test]
 async fn responses_stream_forwards_each_delta_before_the_next_exists() {
-    let body = json!({"model":"gpt-5.1-codex","stream":true,"input":"hi"});
+    let body = json!({"model":"gpt-6.2-sol","stream":true,"input":"hi"});
     let seen =
         each_delta_reaches_the_client_before_the_next_is_produced("/v1/responses", body).await;
     assert!(seen.contains("response.completed"), "{seen}");

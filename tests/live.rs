@@ -25,9 +25,8 @@ async fn live_chat_with_the_real_backend() {
     }
     let client = hyper_util::client::legacy::Client::unix();
     let mut body = chat("Reply with the single word: pong");
-    body["model"] = serde_json::json!(
-        std::env::var("CODEX_SERVE_LIVE_MODEL").unwrap_or("gpt-5.1-codex-mini".into())
-    );
+    body["model"] =
+        serde_json::json!(std::env::var("CODEX_SERVE_LIVE_MODEL").unwrap_or("gpt-5.6-luna".into()));
     let req = hyper::Request::post(hyperlocal::Uri::new(&socket, "/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(bytes::Bytes::from(

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
 fn chat(text: &str) -> Value {
-    json!({"model": "gpt-5.1-codex", "messages": [{"role": "user", "content": text}]})
+    json!({"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": text}]})
 }
 
 fn content(lines: &[Value]) -> String {
@@ -39,8 +39,8 @@ async fn version_tags_and_show_come_from_the_catalog() {
         names,
         [
             "gpt-5.5:latest",
-            "gpt-5.1-codex:latest",
-            "gpt-5.1-codex-mini:latest"
+            "gpt-6.2-sol:latest",
+            "gpt-5.6-luna:latest"
         ]
     );
     for m in &models {
@@ -61,7 +61,7 @@ async fn version_tags_and_show_come_from_the_catalog() {
     );
 
     let r = s
-        .post("/api/show", json!({"model": "gpt-5.1-codex:latest"}))
+        .post("/api/show", json!({"model": "gpt-6.2-sol:latest"}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
@@ -73,9 +73,7 @@ async fn version_tags_and_show_come_from_the_catalog() {
     assert_eq!(v["model_info"]["codex.context_length"], 272_000);
     assert!(v.get("size").is_none() && v.get("digest").is_none());
     // The older `name` field works too.
-    let r = s
-        .post("/api/show", json!({"name": "gpt-5.1-codex-mini"}))
-        .await;
+    let r = s.post("/api/show", json!({"name": "gpt-5.6-luna"})).await;
     assert_eq!(r.status, 200);
 
     let r = s.post("/api/show", json!({"model": "llama3:8b"})).await;
@@ -98,12 +96,9 @@ async fn version_tags_and_show_come_from_the_catalog() {
         .iter()
         .filter_map(|m| m["name"].as_str().map(str::to_owned))
         .collect();
-    assert!(
-        names.contains(&"gpt-5.1-codex:high".to_owned()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"gpt-6.2-sol:high".to_owned()), "{names:?}");
     let r = s
-        .post("/api/show", json!({"model": "gpt-5.1-codex-mini:low"}))
+        .post("/api/show", json!({"model": "gpt-5.6-luna:low"}))
         .await;
     assert_eq!(r.status, 404, "the mini model takes no low effort");
 }
@@ -111,7 +106,7 @@ async fn version_tags_and_show_come_from_the_catalog() {
 #[tokio::test]
 async fn chat_streams_ndjson_by_default_with_real_counts() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex:latest", "options": {"temperature": 0.1, "num_predict": 5},
+    let body = json!({"model": "gpt-6.2-sol:latest", "options": {"temperature": 0.1, "num_predict": 5},
         "keep_alive": "5m", "messages": [
         {"role": "system", "content": "Answer in French."},
         {"role": "user", "content": "Hello there"},
@@ -125,7 +120,7 @@ async fn chat_streams_ndjson_by_default_with_real_counts() {
     let (last, deltas) = lines.split_last().expect("lines");
     for l in deltas {
         assert_eq!(l["done"], false);
-        assert_eq!(l["model"], "gpt-5.1-codex:latest");
+        assert_eq!(l["model"], "gpt-6.2-sol:latest");
         assert_eq!(l["message"]["role"], "assistant");
         assert!(l["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
@@ -137,8 +132,8 @@ async fn chat_streams_ndjson_by_default_with_real_counts() {
     // The counts are the backend's own.
     let up = s.last_upstream();
     let b = &up.body;
-    assert_eq!(b["model"], "gpt-5.1-codex");
-    assert_eq!(b["instructions"], "Answer in French.");
+    assert_eq!(b["model"], "gpt-6.2-sol");
+    assert_eq!(common::sent_instructions(b), "Answer in French.");
     assert_eq!(b["store"], false);
     for dropped in ["temperature", "max_output_tokens", "options", "keep_alive"] {
         assert!(b.get(dropped).is_none(), "{dropped} reached the backend");
@@ -218,7 +213,7 @@ async fn thinking_is_returned_in_message_thinking_and_think_picks_the_effort() {
 
     // An effort tag the model does not take is refused, naming the ones it does.
     let mut body = chat("x");
-    body["model"] = json!("gpt-5.1-codex-mini:low");
+    body["model"] = json!("gpt-5.6-luna:low");
     let r = s.post("/api/chat", body).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["error"]
@@ -232,7 +227,7 @@ async fn a_tool_round_trip_with_object_arguments() {
     let tools = json!([{"type": "function", "function": {"name": "get_weather",
         "description": "Weather for a city",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]);
-    let body = json!({"model": "gpt-5.1-codex", "tools": tools,
+    let body = json!({"model": "gpt-6.2-sol", "tools": tools,
         "messages": [{"role": "user", "content": "mock:tool get_weather {\"city\":\"Oslo\"}"}]});
     let r = s.post("/api/chat", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -251,13 +246,14 @@ async fn a_tool_round_trip_with_object_arguments() {
     assert_eq!(last["done"], true);
     assert_eq!(last["done_reason"], "stop");
     let up = s.last_upstream().body;
-    assert_eq!(up["tools"][0]["type"], "function");
-    assert_eq!(up["tools"][0]["name"], "get_weather");
-    assert_eq!(up["tools"][0]["parameters"]["required"], json!(["city"]));
+    let tools = common::sent_tools(&up);
+    assert_eq!(tools[0]["type"], "function");
+    assert_eq!(tools[0]["name"], "get_weather");
+    assert_eq!(tools[0]["parameters"]["required"], json!(["city"]));
 
     // The client runs the tool and sends the history back as Ollama clients do: arguments as an object,
     // the result named by `tool_name` (no ids at all).
-    let body = json!({"model": "gpt-5.1-codex", "tools": tools, "stream": false, "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "tools": tools, "stream": false, "messages": [
         {"role": "user", "content": "Weather in Oslo?"},
         {"role": "assistant", "content": "", "tool_calls": [
             {"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]},
@@ -274,7 +270,7 @@ async fn a_tool_round_trip_with_object_arguments() {
     assert_eq!(items[2]["output"], "-3 C, snow");
 
     // With the ids this server gave out, the results keep them.
-    let body = json!({"model": "gpt-5.1-codex", "stream": false, "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "stream": false, "messages": [
         {"role": "user", "content": "Weather?"},
         {"role": "assistant", "tool_calls": [
             {"id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]},
@@ -286,7 +282,7 @@ async fn a_tool_round_trip_with_object_arguments() {
     assert_eq!(input[2]["call_id"], "call_1");
 
     // Not streaming, the call is in the message.
-    let body = json!({"model": "gpt-5.1-codex", "tools": tools, "stream": false,
+    let body = json!({"model": "gpt-6.2-sol", "tools": tools, "stream": false,
         "messages": [{"role": "user", "content": "mock:tool get_weather {\"city\":\"Rome\"}"}]});
     let v = s.post("/api/chat", body).await.json();
     assert_eq!(
@@ -299,7 +295,7 @@ async fn a_tool_round_trip_with_object_arguments() {
 #[tokio::test]
 async fn images_structured_output_and_generate() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex", "stream": false, "format": "json", "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "stream": false, "format": "json", "messages": [
         {"role": "user", "content": "What is this?", "images": [PNG]}]});
     let r = s.post("/api/chat", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -322,7 +318,7 @@ async fn images_structured_output_and_generate() {
     assert_eq!(up["text"]["format"]["type"], "json_schema");
     assert_eq!(up["text"]["format"]["schema"], schema);
 
-    let body = json!({"model": "gpt-5.1-codex", "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "messages": [
         {"role": "user", "content": "x", "images": ["bm90IGFuIGltYWdlIGF0IGFsbA=="]}]});
     let r = s.post("/api/chat", body).await;
     assert_eq!(r.status, 400);
@@ -331,7 +327,7 @@ async fn images_structured_output_and_generate() {
         .is_some_and(|e| e.contains("PNG")));
 
     // /api/generate: the prompt, the system text and the images; answers in `response`.
-    let body = json!({"model": "gpt-5.1-codex", "system": "Be terse.", "prompt": "Describe",
+    let body = json!({"model": "gpt-6.2-sol", "system": "Be terse.", "prompt": "Describe",
         "images": [PNG], "raw": false, "context": [1, 2, 3]});
     let r = s.post("/api/generate", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -346,16 +342,16 @@ async fn images_structured_output_and_generate() {
     assert_eq!(last["done_reason"], "stop");
     assert!(last.get("context").is_none());
     let up = s.last_upstream().body;
-    assert_eq!(up["instructions"], "Be terse.");
+    assert_eq!(common::sent_instructions(&up), "Be terse.");
     assert_eq!(up["input"][0]["content"][1]["type"], "input_image");
 
-    let body = json!({"model": "gpt-5.1-codex", "prompt": "mock:reasoning ok", "stream": false});
+    let body = json!({"model": "gpt-6.2-sol", "prompt": "mock:reasoning ok", "stream": false});
     let v = s.post("/api/generate", body).await.json();
     assert_eq!(v["response"], "echo: ok");
     assert_eq!(v["thinking"], "thinking about it");
     assert!(v["eval_count"].is_u64());
 
-    let body = json!({"model": "gpt-5.1-codex", "prompt": "def f(", "suffix": "return 1"});
+    let body = json!({"model": "gpt-6.2-sol", "prompt": "def f(", "suffix": "return 1"});
     let r = s.post("/api/generate", body).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["error"]
@@ -367,10 +363,7 @@ async fn images_structured_output_and_generate() {
 async fn an_empty_request_loads_and_keep_alive_zero_unloads() {
     let s = Server::start().await;
     let r = s
-        .post(
-            "/api/chat",
-            json!({"model": "gpt-5.1-codex", "messages": []}),
-        )
+        .post("/api/chat", json!({"model": "gpt-6.2-sol", "messages": []}))
         .await;
     assert_eq!(r.status, 200);
     let v = r.json();
@@ -379,7 +372,7 @@ async fn an_empty_request_loads_and_keep_alive_zero_unloads() {
     let r = s
         .post(
             "/api/generate",
-            json!({"model": "gpt-5.1-codex", "keep_alive": 0}),
+            json!({"model": "gpt-6.2-sol", "keep_alive": 0}),
         )
         .await;
     assert_eq!(r.json()["done_reason"], "unload");
@@ -480,7 +473,7 @@ async fn a_tool_loop_keeps_the_models_reasoning() {
 
     // The client sends the history back with the call as it got it (and its thinking, which cannot be
     // replayed): the encrypted reasoning goes back upstream in front of the call.
-    let body = json!({"model": "gpt-5.1-codex", "stream": false, "messages": [
+    let body = json!({"model": "gpt-6.2-sol", "stream": false, "messages": [
         {"role": "user", "content": "Weather in Oslo?"},
         {"role": "assistant", "content": "", "thinking": "Need the weather.", "tool_calls": [call]},
         {"role": "tool", "tool_name": "get_weather", "content": "-3 C"}]});

@@ -76,7 +76,7 @@ async fn every_answer_says_its_request_id_and_overhead() {
         (
             "POST",
             "/v1/responses",
-            Some(json!({"model": "gpt-5.1-codex", "input": "x"})),
+            Some(json!({"model": "gpt-6.2-sol", "input": "x"})),
         ),
     ] {
         let r = s.request(method, path, body).await;
@@ -116,7 +116,7 @@ async fn one_structured_log_line_per_request_and_no_token() {
     let r = s
         .post(
             "/v1/chat/completions",
-            json!({"model": "gpt-5.1-codex", "messages": []}),
+            json!({"model": "gpt-6.2-sol", "messages": []}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -130,7 +130,7 @@ async fn one_structured_log_line_per_request_and_no_token() {
     assert_eq!(lines.len(), 2, "{logs}");
     let ok = &lines[0]["fields"];
     assert_eq!(ok["route"], "/v1/chat/completions");
-    assert_eq!(ok["model"], "gpt-5.1-codex");
+    assert_eq!(ok["model"], "gpt-6.2-sol");
     assert_eq!(ok["status"], 200);
     assert!(ok["upstream_ttfb_ms"].as_f64().is_some_and(|v| v > 0.0));
     assert!(ok["total_ms"].as_f64() >= ok["upstream_ttfb_ms"].as_f64());
@@ -153,7 +153,7 @@ fn model_ids(r: &common::Reply) -> Vec<String> {
 async fn the_catalog_is_cached_on_disk_per_account_and_falls_back_offline() {
     let online = Server::start().await;
     let ids = model_ids(&online.request("GET", "/v1/models", None).await);
-    assert!(ids.contains(&"gpt-5.1-codex-mini".to_owned()) && !ids.contains(&"gpt-5.2".to_owned()));
+    assert!(ids.contains(&"gpt-5.6-luna".to_owned()) && !ids.contains(&"gpt-6.2-astra".to_owned()));
     let cache = online
         .home
         .path()
@@ -193,7 +193,7 @@ async fn the_catalog_is_cached_on_disk_per_account_and_falls_back_offline() {
     })
     .await;
     let ids = model_ids(&bare.request("GET", "/v1/models", None).await);
-    assert!(ids.contains(&"gpt-5.2".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"gpt-6.2-astra".to_owned()), "{ids:?}");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ async fn non_streaming_assembles_the_response_object() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "Hello responses", "max_output_tokens": 100,
+            json!({"model": "gpt-6.2-sol", "input": "Hello responses", "max_output_tokens": 100,
                    "temperature": 0.5, "store": true, "metadata": {"a": "b"}}),
         )
         .await;
@@ -39,8 +39,10 @@ async fn non_streaming_assembles_the_response_object() {
 
     let up = last_upstream(&s);
     assert_eq!(
-        up.body["input"],
-        json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"Hello responses"}]}])
+        common::conversation(&up.body),
+        [
+            json!({"type":"message","role":"user","content":[{"type":"input_text","text":"Hello responses"}]})
+        ]
     );
     assert_eq!(up.body["store"], false);
     assert_eq!(up.body["stream"], true);
@@ -50,7 +52,10 @@ async fn non_streaming_assembles_the_response_object() {
             "{dropped} reached the backend"
         );
     }
-    assert_eq!(up.body["instructions"], "You are a helpful assistant.");
+    assert_eq!(
+        common::sent_instructions(&up.body),
+        "You are a helpful assistant."
+    );
     assert_eq!(
         up.header("session-id"),
         up.body["prompt_cache_key"].as_str()
@@ -84,7 +89,7 @@ async fn streaming_keeps_every_backend_field_and_fills_the_rest() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "stream": true, "input": "count"}),
+            json!({"model": "gpt-6.2-sol", "stream": true, "input": "count"}),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -146,7 +151,7 @@ async fn streaming_keeps_every_backend_field_and_fills_the_rest() {
 #[tokio::test]
 async fn items_tools_and_instructions_are_normalised() {
     let s = Server::start().await;
-    let body = json!({"model": "gpt-5.1-codex-high", "instructions": "Be exact.",
+    let body = json!({"model": "gpt-6.2-sol-high", "instructions": "Be exact.",
         "input": [
             {"role": "system", "content": "Also be kind."},
             {"role": "user", "content": [{"type": "input_text", "text": "weather?"},
@@ -163,13 +168,14 @@ async fn items_tools_and_instructions_are_normalised() {
     let r = s.post("/v1/responses", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let b = last_upstream(&s).body;
-    assert_eq!(b["model"], "gpt-5.1-codex");
+    assert_eq!(b["model"], "gpt-6.2-sol");
     assert_eq!(b["reasoning"]["effort"], "high");
-    assert_eq!(b["instructions"], "Be exact.\n\nAlso be kind.");
-    let input = b["input"].as_array().expect("input");
+    assert_eq!(common::sent_instructions(&b), "Be exact.\n\nAlso be kind.");
+    let input = common::conversation(&b);
+    // The model takes images in full detail, so they are sent as the codex CLI sends them.
     assert_eq!(
         input[0]["content"][1],
-        json!({"type": "input_image", "image_url": "https://example.com/sky.jpg"})
+        json!({"type": "input_image", "image_url": "https://example.com/sky.jpg", "detail": "original"})
     );
     assert_eq!(
         input[1],
@@ -189,7 +195,7 @@ async fn items_tools_and_instructions_are_normalised() {
         json!({"type": "output_text", "text": "It is sunny."})
     );
     assert_eq!(
-        b["tools"],
+        Value::Array(common::sent_tools(&b)),
         json!([{"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": true}, {"type": "web_search"}])
     );
     assert_eq!(b["tool_choice"], json!({"type": "function", "name": "w"}));
@@ -247,7 +253,7 @@ async fn failures_map_to_statuses_and_stream_cuts_to_error_events() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x"}),
+            json!({"model": "gpt-6.2-sol", "input": "x"}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -265,7 +271,7 @@ async fn failures_map_to_statuses_and_stream_cuts_to_error_events() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x", "stream": true}),
+            json!({"model": "gpt-6.2-sol", "input": "x", "stream": true}),
         )
         .await;
     let text = r.text();

@@ -27,7 +27,7 @@ async fn a_three_turn_chain_sends_the_whole_history_with_reasoning() {
     let s = Server::start().await;
     let r1 = turn(
         &s,
-        json!({"model": "gpt-5.1-codex", "input": "mock:reasoning first question"}),
+        json!({"model": "gpt-6.2-sol", "input": "mock:reasoning first question"}),
     )
     .await;
     let id1 = r1["id"].as_str().expect("id1").to_owned();
@@ -41,18 +41,18 @@ async fn a_three_turn_chain_sends_the_whole_history_with_reasoning() {
         .to_owned();
     let r2 = turn(
         &s,
-        json!({"model": "gpt-5.1-codex", "input": "second", "previous_response_id": id1}),
+        json!({"model": "gpt-6.2-sol", "input": "second", "previous_response_id": id1}),
     )
     .await;
     let id2 = r2["id"].as_str().expect("id2").to_owned();
     assert_ne!(id1, id2);
     assert_eq!(r2["previous_response_id"], id1);
-    let r3 = turn(&s, json!({"model": "gpt-5.1-codex", "input": [{"role": "user", "content": "third"}], "previous_response_id": id2})).await;
+    let r3 = turn(&s, json!({"model": "gpt-6.2-sol", "input": [{"role": "user", "content": "third"}], "previous_response_id": id2})).await;
     assert_eq!(r3["output"][0]["content"][0]["text"], "echo: third");
 
     let reqs = upstream(&s);
     assert_eq!(reqs.len(), 3);
-    let input = reqs[2].body["input"].as_array().expect("input").clone();
+    let input = common::conversation(&reqs[2].body);
     let shape: Vec<String> = input
         .iter()
         .map(|i| {
@@ -90,7 +90,7 @@ async fn unknown_unkept_and_failed_responses_are_not_continuation_points() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x", "previous_response_id": "resp_nope"}),
+            json!({"model": "gpt-6.2-sol", "input": "x", "previous_response_id": "resp_nope"}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -101,7 +101,7 @@ async fn unknown_unkept_and_failed_responses_are_not_continuation_points() {
     // store: false is honoured.
     let kept_not = turn(
         &s,
-        json!({"model": "gpt-5.1-codex", "input": "secret", "store": false}),
+        json!({"model": "gpt-6.2-sol", "input": "secret", "store": false}),
     )
     .await;
     let id = kept_not["id"].as_str().expect("id");
@@ -114,7 +114,7 @@ async fn unknown_unkept_and_failed_responses_are_not_continuation_points() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x", "previous_response_id": id}),
+            json!({"model": "gpt-6.2-sol", "input": "x", "previous_response_id": id}),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -127,7 +127,7 @@ async fn unknown_unkept_and_failed_responses_are_not_continuation_points() {
     let r = s
         .post(
             "/v1/responses",
-            json!({"model": "gpt-5.1-codex", "input": "x", "stream": true}),
+            json!({"model": "gpt-6.2-sol", "input": "x", "stream": true}),
         )
         .await;
     assert!(r.text().contains("event: response.failed"));
@@ -142,7 +142,7 @@ async fn unknown_unkept_and_failed_responses_are_not_continuation_points() {
 #[tokio::test]
 async fn kept_responses_can_be_read_and_deleted() {
     let s = Server::start().await;
-    let r = turn(&s, json!({"model": "gpt-5.1-codex", "input": "keep me"})).await;
+    let r = turn(&s, json!({"model": "gpt-6.2-sol", "input": "keep me"})).await;
     let id = r["id"].as_str().expect("id");
     let got = s.request("GET", &format!("/v1/responses/{id}"), None).await;
     assert_eq!(got.status, 200);
@@ -171,13 +171,13 @@ async fn compaction_is_passed_through() {
     let s = Server::start().await;
     let r1 = turn(
         &s,
-        json!({"model": "gpt-5.1-codex", "input": "a long conversation"}),
+        json!({"model": "gpt-6.2-sol", "input": "a long conversation"}),
     )
     .await;
     let r = s
         .post(
             "/v1/responses/compact",
-            json!({"model": "gpt-5.1-codex", "previous_response_id": r1["id"], "input": [{"role": "user", "content": "and more"}]}),
+            json!({"model": "gpt-6.2-sol", "previous_response_id": r1["id"], "input": [{"role": "user", "content": "and more"}]}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -191,7 +191,7 @@ async fn compaction_is_passed_through() {
         .into_iter()
         .rfind(|r| r.path == "/responses/compact")
         .expect("compact upstream");
-    assert_eq!(up.body["model"], "gpt-5.1-codex");
+    assert_eq!(up.body["model"], "gpt-6.2-sol");
     assert_eq!(up.body["input"].as_array().map(Vec::len), Some(3));
     assert!(up
         .header("authorization")
@@ -246,7 +246,7 @@ async fn a_websocket_conversation_of_several_turns() {
 
     let t1 = ws_turn(
         &mut ws,
-        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "hello socket"}),
+        json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "hello socket"}),
     )
     .await;
     for (i, f) in t1.iter().enumerate() {
@@ -265,7 +265,7 @@ async fn a_websocket_conversation_of_several_turns() {
     // The same fields nested under `response` work too; the turn chains on the first.
     let t2 = ws_turn(
         &mut ws,
-        json!({"type": "response.create", "response": {"model": "gpt-5.1-codex", "input": "again", "previous_response_id": id1}}),
+        json!({"type": "response.create", "response": {"model": "gpt-6.2-sol", "input": "again", "previous_response_id": id1}}),
     )
     .await;
     let done2 = t2.last().expect("frames");
@@ -279,9 +279,9 @@ async fn a_websocket_conversation_of_several_turns() {
         json!({"type": "response.created", "response": {"id": "resp_ws_fail"}}),
         json!({"type": "response.failed", "response": {"id": "resp_ws_fail", "error": {"code": "server_is_overloaded", "message": "busy"}}}),
     ]));
-    let t3 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "fail", "previous_response_id": id2})).await;
+    let t3 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "fail", "previous_response_id": id2})).await;
     assert_eq!(t3.last().expect("frames")["type"], "response.failed");
-    let t4 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "x", "previous_response_id": "resp_ws_fail"})).await;
+    let t4 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "x", "previous_response_id": "resp_ws_fail"})).await;
     let err = t4.last().expect("frames");
     assert_eq!(err["type"], "error");
     assert_eq!(err["status"], 400);
@@ -301,7 +301,7 @@ async fn a_websocket_conversation_of_several_turns() {
         "error"
     );
 
-    let t5 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "still here", "previous_response_id": id2})).await;
+    let t5 = ws_turn(&mut ws, json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "still here", "previous_response_id": id2})).await;
     assert_eq!(t5.last().expect("frames")["type"], "response.completed");
     ws.close(None).await.expect("close");
 }

@@ -620,7 +620,7 @@ async fn a_websocket_upgrade_over_tcp_needs_the_key_and_a_loopback_host() {
         .unwrap_or_else(|r| panic!("refused with the key: {r:?}"));
     let t1 = ws_turn_tcp(
         &mut ws,
-        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "hello over tcp"}),
+        json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "hello over tcp"}),
     )
     .await;
     for (i, f) in t1.iter().enumerate() {
@@ -637,7 +637,7 @@ async fn a_websocket_upgrade_over_tcp_needs_the_key_and_a_loopback_host() {
     let id = done["response"]["id"].as_str().expect("id").to_owned();
     let t2 = ws_turn_tcp(
         &mut ws,
-        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "again", "previous_response_id": id}),
+        json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "again", "previous_response_id": id}),
     )
     .await;
     assert_eq!(t2.last().expect("frames")["type"], "response.completed");
@@ -654,7 +654,7 @@ async fn a_websocket_upgrade_over_tcp_needs_the_key_and_a_loopback_host() {
         .unwrap_or_else(|r| panic!("refused with x-api-key: {r:?}"));
     let t = ws_turn_tcp(
         &mut ws,
-        json!({"type": "response.create", "model": "gpt-5.1-codex", "input": "x"}),
+        json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "x"}),
     )
     .await;
     assert_eq!(t.last().expect("frames")["type"], "response.completed");

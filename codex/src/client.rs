@@ -14,16 +14,24 @@ use serde_json::Value;
 use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::CodexError;
 use crate::events::{ResponseEvent, StreamEvent};
+use crate::headers::{self, Call, Identity, ResponsesHeaders};
 use crate::limits::{self, LimitStore, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
+use crate::render::{self, TurnIds};
 use crate::request::{CompactRequest, ResponsesRequest};
+use crate::routing::{self, Route, Router};
+use crate::session::Sessions;
 use crate::sse;
 use crate::usage::Usage;
+use crate::version::VersionSource;
+
+/// The PEM file of extra trusted roots for every https call, as the codex CLI reads it.
+pub const CA_CERTIFICATE_ENV: &str = "CODEX_CA_CERTIFICATE";
 
 pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
+/// `codex exec`'s originator: codex-serve, like it, answers requests without a person at a terminal.
+pub const DEFAULT_ORIGINATOR: &str = "codex_exec";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
-/// The codex CLI's default `chatgpt_base_url`.
-pub const CHATGPT_BACKEND_URL: &str = "https://chatgpt.com/backend-api/";
 const MODELS_TTL: Duration = Duration::from_secs(300);
 /// Error bodies are read up to this many bytes; the rest is not worth holding.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -32,10 +40,19 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub struct ClientConfig {
     /// Overrides the base URL that the login mode implies.
     pub upstream_url: Option<String>,
+    /// Where `{chatgpt_base}wham/accounts/check` lives; default: the upstream URL without its last
+    /// segment (`https://chatgpt.com/backend-api/`).
+    pub chatgpt_base_url: Option<String>,
     /// The `originator` header (and User-Agent product).
     pub originator: String,
     /// The client version sent in `version`, the User-Agent and `?client_version=`.
     pub client_version: String,
+    /// Where `client_version` came from, for `status`.
+    pub client_version_source: VersionSource,
+    /// The codex CLI's home: its `models_cache.json` is a catalog fallback.
+    pub codex_home: Option<std::path::PathBuf>,
+    /// A PEM file of extra trusted roots (`CODEX_CA_CERTIFICATE`).
+    pub extra_ca: Option<std::path::PathBuf>,
     pub connect_timeout: Duration,
     /// Longest wait for the answer's headers, and between two events of a stream.
     pub idle_timeout: Duration,
@@ -48,23 +65,24 @@ pub struct ClientConfig {
     /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
     /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
     pub max_idle_connections: usize,
-    /// The ChatGPT backend (`https://chatgpt.com/backend-api/`), for the usage endpoint.
-    pub chatgpt_base_url: String,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             upstream_url: None,
-            originator: "codex_cli_rs".into(),
-            client_version: "0.99.0".into(),
+            chatgpt_base_url: None,
+            originator: DEFAULT_ORIGINATOR.into(),
+            client_version: crate::version::PINNED_CLI_VERSION.into(),
+            client_version_source: VersionSource::BuiltIn,
+            codex_home: None,
+            extra_ca: None,
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             max_retries: 4,
             max_event_bytes: 16 * 1024 * 1024,
             cache_dir: None,
             max_idle_connections: 16,
-            chatgpt_base_url: CHATGPT_BACKEND_URL.into(),
         }
     }
 }
@@ -76,8 +94,10 @@ pub struct CodexClient {
     http: reqwest::Client,
     auth: Arc<AuthManager>,
     cfg: ClientConfig,
-    user_agent: String,
+    identity: Identity,
     installation_id: String,
+    router: Router,
+    sessions: Sessions,
     /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
     /// part of each request. `None` when the base does not parse; the request then reports why.
     responses_urls: [Option<reqwest::Url>; 2],
@@ -86,9 +106,34 @@ pub struct CodexClient {
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
 
-/// Builds the HTTP client shared by the Responses calls and the token endpoint.
+/// Builds the HTTP client shared by the Responses calls and the token endpoint, trusting the roots of
+/// `cfg.extra_ca` besides the system's.
 pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &cfg.extra_ca {
+        let pem = std::fs::read(path).map_err(|e| {
+            CodexError::Transport(format!(
+                "cannot read the CA certificate file {} ({CA_CERTIFICATE_ENV}): {e}",
+                path.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            CodexError::Transport(format!(
+                "{} ({CA_CERTIFICATE_ENV}) holds no usable PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(CodexError::Transport(format!(
+                "{} ({CA_CERTIFICATE_ENV}) holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         // Idle keep-alive connections to the backend are reused, but not hoarded.
@@ -105,15 +150,8 @@ impl CodexClient {
         cfg: ClientConfig,
         installation_id: String,
     ) -> Self {
-        let user_agent = format!(
-            "{}/{} ({} {}; {}) codex-serve/{}",
-            cfg.originator,
-            cfg.client_version,
-            std::env::consts::OS,
-            os_release(),
-            std::env::consts::ARCH,
-            env!("CARGO_PKG_VERSION"),
-        );
+        let identity = Identity::new(&cfg.originator, &cfg.client_version);
+        let router = Router::new(http.clone(), &chatgpt_base_url(&cfg));
         let responses_url =
             |mode| reqwest::Url::parse(&format!("{}/responses", base_url(&cfg, mode))).ok();
         let responses_urls = [
@@ -124,16 +162,18 @@ impl CodexClient {
         let usage = Arc::new(Usage::new(
             http.clone(),
             auth.clone(),
-            &cfg,
-            user_agent.clone(),
+            &chatgpt_base_url(&cfg),
+            identity.clone(),
             limits.clone(),
         ));
         CodexClient {
             http,
             auth,
             cfg,
-            user_agent,
+            identity,
             installation_id,
+            router,
+            sessions: Sessions::default(),
             responses_urls,
             limits,
             usage,
@@ -182,61 +222,88 @@ impl CodexClient {
         Some(snap)
     }
 
-    fn authorize(
-        &self,
-        rb: reqwest::RequestBuilder,
-        creds: &Credentials,
-    ) -> reqwest::RequestBuilder {
-        authorize(rb, creds, &self.cfg, &self.user_agent)
+    /// The client version presented to the backend, and where it came from.
+    pub fn client_version(&self) -> (&str, &VersionSource) {
+        (&self.cfg.client_version, &self.cfg.client_version_source)
     }
 
-    /// Sends `req` and returns its event stream once the backend has answered 200.
-    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
-        let session = req
-            .prompt_cache_key
-            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
-            .clone();
-        req.client_metadata
-            .get_or_insert_with(Default::default)
-            .insert(
-                "x-codex-installation-id".into(),
-                Value::String(self.installation_id.clone()),
-            );
-        if !req
-            .include
-            .iter()
-            .any(|i| i == "reasoning.encrypted_content")
-        {
-            req.include.push("reasoning.encrypted_content".into());
+    /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
+    /// stream once the backend has answered 200. A model that needs a newer client than the one presented
+    /// is refused here, with both versions named.
+    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        let (catalog, _) = self.models().await;
+        let model = catalog.iter().find(|m| m.slug == req.model);
+        if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
+            if models::version_below(&self.cfg.client_version, needed) {
+                return Err(CodexError::Rejected {
+                    status: 400,
+                    message: format!(
+                        "The model '{}' needs codex CLI {needed} or newer, and codex-serve presents \
+                         client version {} (from {}). Update the codex CLI (npm install -g \
+                         @openai/codex) and restart codex-serve, or pass --client-version.",
+                        req.model, self.cfg.client_version, self.cfg.client_version_source
+                    ),
+                    code: Some("client_version_too_old".into()),
+                });
+            }
         }
-        // Requests are flowing: the usage endpoint may be asked again (at most once a minute).
-        self.usage.on_request();
-        // Serialised once; retries resend the same bytes.
-        let body =
-            Bytes::from(serde_json::to_vec(&req).map_err(|e| CodexError::Decode(e.to_string()))?);
+        let ids = TurnIds::new(
+            self.sessions.id_for(req.prompt_cache_key.as_deref()),
+            self.installation_id.clone(),
+        );
+        let slug = req.model.clone();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let rendered = render::render(req, model, &ids, now_ms)
+            .map_err(|e| CodexError::Decode(e.to_string()))?;
+        // Serialised (and compressed) once; retries resend the same bytes.
+        let plain = Bytes::from(rendered.body);
+        let compressed = zstd::bulk::compress(&plain, 3)
+            .map(Bytes::from)
+            .map_err(|e| CodexError::Decode(format!("cannot compress the request: {e}")))?;
 
         let resp = self
-            .execute(|creds| {
+            .execute(|creds, route| {
                 let slot = match creds.mode() {
                     AuthMode::ChatGpt => 0,
                     AuthMode::ApiKey => 1,
                 };
-                let rb = match &self.responses_urls[slot] {
-                    Some(url) => self.http.post(url.clone()),
-                    None => self
-                        .http
-                        .post(format!("{}/responses", self.base_url(creds.mode()))),
+                let url = match &self.responses_urls[slot] {
+                    Some(url) => url.clone(),
+                    None => {
+                        return self
+                            .http
+                            .post(format!("{}/responses", self.base_url(creds.mode())))
+                    }
                 };
-                self.authorize(rb, creds)
-                    .header("content-type", "application/json")
-                    .header("accept", "text/event-stream")
-                    .header("session-id", &session)
-                    .header("thread-id", &session)
-                    .header("x-client-request-id", &session)
-                    .header("x-codex-installation-id", &self.installation_id)
-                    .body(body.clone())
+                let url = route
+                    .origin
+                    .as_deref()
+                    .and_then(|o| routing::on_origin(&url, o))
+                    .unwrap_or(url);
+                // The CLI compresses bodies for the ChatGPT backend only.
+                let zstd = creds.mode() == AuthMode::ChatGpt;
+                let headers = headers::for_responses(
+                    &self.identity,
+                    creds,
+                    &ResponsesHeaders {
+                        ids: &ids,
+                        model: &slug,
+                        turn_metadata: &rendered.turn_metadata,
+                        lite: rendered.lite,
+                        zstd,
+                        routing_override: route.routing_override.as_deref(),
+                    },
+                );
+                let body = if zstd { &compressed } else { &plain };
+                self.http.post(url).headers(headers).body(body.clone())
             })
             .await?;
+        // Requests are flowing: the usage endpoint may be asked again (at most once a minute). Only
+        // after the backend took this request, so its credentials are fresh and an ask never refreshes.
+        self.usage.on_request();
         Ok(ResponseStream {
             rate_limits: self.record_limits(resp.headers()),
             events: Box::pin(events(
@@ -248,18 +315,29 @@ impl CodexClient {
         })
     }
 
+    /// The account's workspace route (ChatGPT logins; none for an API key).
+    async fn route(&self, creds: &Credentials) -> Route {
+        match creds.mode() {
+            AuthMode::ChatGpt => self.router.route(&self.identity, creds).await,
+            AuthMode::ApiKey => Route::default(),
+        }
+    }
+
     /// Sends the request `build` makes until the backend answers 2xx: once more with renewed credentials
     /// after a 401, and up to `max_retries` more times after transient failures (nothing has been
-    /// streamed at this point, so a retry cannot duplicate output).
+    /// streamed at this point, so a retry cannot duplicate output). A 401 or a 404 also makes the
+    /// account's workspace be asked again.
     async fn execute(
         &self,
-        build: impl Fn(&Credentials) -> reqwest::RequestBuilder,
+        build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let sent = tokio::time::timeout(self.cfg.idle_timeout, build(&creds).send()).await;
+            let route = self.route(&creds).await;
+            let sent =
+                tokio::time::timeout(self.cfg.idle_timeout, build(&creds, &route).send()).await;
             let err = match sent {
                 Err(_) => CodexError::IdleTimeout(self.cfg.idle_timeout),
                 Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
@@ -270,11 +348,15 @@ impl CodexClient {
                     tracing::info!(
                         "the Codex backend answered 401; renewing the login and retrying once"
                     );
+                    self.router.forget(&creds).await;
                     creds = self.auth.after_unauthorized(&creds).await?;
                     refreshed = true;
                     continue;
                 }
                 Ok(Ok(resp)) => {
+                    if resp.status() == reqwest::StatusCode::NOT_FOUND && route.origin.is_some() {
+                        self.router.forget(&creds).await;
+                    }
                     let snap = self.record_limits(resp.headers());
                     let active = limits::describe_active(resp.headers(), snap.as_ref());
                     let mut err = error_from_response(resp).await;
@@ -300,12 +382,24 @@ impl CodexClient {
         let body =
             Bytes::from(serde_json::to_vec(req).map_err(|e| CodexError::Decode(e.to_string()))?);
         let resp = self
-            .execute(|creds| {
+            .execute(|creds, route| {
                 let url = format!("{}/responses/compact", self.base_url(creds.mode()));
-                self.authorize(self.http.post(url), creds)
+                let url = match (reqwest::Url::parse(&url), route.origin.as_deref()) {
+                    (Ok(u), Some(o)) => routing::on_origin(&u, o).map(String::from).unwrap_or(url),
+                    _ => url,
+                };
+                let mut headers = headers::for_call(Call::Compact, &self.identity, creds);
+                if let Some(o) = route
+                    .routing_override
+                    .as_deref()
+                    .and_then(|o| o.parse().ok())
+                {
+                    headers.insert("x-openai-account-routing-override", o);
+                }
+                self.http
+                    .post(url)
+                    .headers(headers)
                     .timeout(self.cfg.idle_timeout)
-                    .header("content-type", "application/json")
-                    .header("x-codex-installation-id", &self.installation_id)
                     .body(body.clone())
             })
             .await?;
@@ -358,9 +452,15 @@ impl CodexClient {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "the model catalog could not be fetched");
-                match cached {
-                    Some((_, stale)) => (Arc::new(stale), CatalogSource::StaleCache),
-                    None => (Arc::new(models::fallback()), CatalogSource::Fallback),
+                let cli = self
+                    .cfg
+                    .codex_home
+                    .as_deref()
+                    .and_then(models::read_cli_cache);
+                match (cached, cli) {
+                    (Some((_, stale)), _) => (Arc::new(stale), CatalogSource::StaleCache),
+                    (None, Some(cli)) => (Arc::new(cli), CatalogSource::CliCache),
+                    (None, None) => (Arc::new(models::fallback()), CatalogSource::Fallback),
                 }
             }
         }
@@ -370,7 +470,9 @@ impl CodexClient {
         let creds = self.auth.credentials().await?;
         let url = format!("{}/models", self.base_url(creds.mode()));
         let resp = self
-            .authorize(self.http.get(url), &creds)
+            .http
+            .get(url)
+            .headers(headers::for_call(Call::Models, &self.identity, &creds))
             .query(&[("client_version", &self.cfg.client_version)])
             .timeout(Duration::from_secs(15))
             .send()
@@ -471,22 +573,16 @@ fn events(
     })
 }
 
-/// The login and the client's identity, as every backend call carries them.
-pub(crate) fn authorize(
-    rb: reqwest::RequestBuilder,
-    creds: &Credentials,
-    cfg: &ClientConfig,
-    user_agent: &str,
-) -> reqwest::RequestBuilder {
-    let mut rb = rb
-        .bearer_auth(creds.bearer().expose())
-        .header("originator", &cfg.originator)
-        .header("user-agent", user_agent)
-        .header("version", &cfg.client_version);
-    if let Some(account) = creds.account_id() {
-        rb = rb.header("chatgpt-account-id", account);
+/// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
+pub(crate) fn chatgpt_base_url(cfg: &ClientConfig) -> String {
+    if let Some(base) = &cfg.chatgpt_base_url {
+        return base.clone();
     }
-    rb
+    let upstream = base_url(cfg, AuthMode::ChatGpt);
+    match upstream.rsplit_once('/') {
+        Some((head, _)) if head.contains("://") && !head.ends_with('/') => format!("{head}/"),
+        _ => format!("{upstream}/"),
+    }
 }
 
 fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
@@ -615,12 +711,6 @@ pub(crate) fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-fn os_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize)]
+/// The neutral request the front ends build. It is not sent as it is: `render` turns it into the body
+/// the model's catalog entry asks for (classic or Responses Lite), as the codex CLI would send it.
 pub struct ResponsesRequest {
     pub model: String,
-    /// Must be non-empty: the backend answers "Instructions are required".
+    /// The client's system text (or the server's default). Sent as the leading `developer` message, as
+    /// the codex CLI 0.171 sends its base prompt: there is no top-level `instructions`.
     pub instructions: String,
     pub input: Vec<InputItem>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,14 +86,21 @@ pub enum InputItem {
         role: Role,
         content: Vec<ContentPart>,
     },
+    /// Fields in the codex CLI's order: name, (namespace,) arguments, call_id.
     FunctionCall {
-        call_id: String,
         name: String,
         arguments: String,
+        call_id: String,
     },
     FunctionCallOutput {
         call_id: String,
         output: ToolOutput,
+    },
+    /// Tools made available from this point of the conversation: how Responses Lite models receive the
+    /// client's tools (there is no top-level `tools` for them). `role` is `developer`.
+    AdditionalTools {
+        role: Role,
+        tools: Vec<Tool>,
     },
     /// An opaque summary of earlier turns produced by compaction, passed back as the backend gave it.
     Compaction {
@@ -166,18 +176,26 @@ pub struct SummaryText {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Tool {
+    /// Fields in the codex CLI's order: name, description, strict, parameters.
     Function {
         name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strict: Option<bool>,
         /// The client's JSON Schema, passed on as given.
         #[serde(skip_serializing_if = "Option::is_none")]
         parameters: Option<Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        strict: Option<bool>,
+    },
+    /// A named group of tools; Responses Lite models get the client's function tools in the namespace
+    /// `functions`, and calls to them come back with `"namespace": "functions"` (or none).
+    Namespace {
+        name: String,
+        description: String,
+        tools: Vec<Tool>,
     },
     /// The backend's own web search.
     WebSearch {},
@@ -221,16 +239,22 @@ pub enum ReasoningEffort {
     Medium,
     High,
     Xhigh,
+    /// Above `xhigh`, on the models whose catalog entry lists it (codex CLI 0.171).
+    Max,
+    /// The most thought; listed by the newest models only.
+    Ultra,
 }
 
 impl ReasoningEffort {
-    pub const ALL: [ReasoningEffort; 6] = [
+    pub const ALL: [ReasoningEffort; 8] = [
         ReasoningEffort::None,
         ReasoningEffort::Minimal,
         ReasoningEffort::Low,
         ReasoningEffort::Medium,
         ReasoningEffort::High,
         ReasoningEffort::Xhigh,
+        ReasoningEffort::Max,
+        ReasoningEffort::Ultra,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -241,6 +265,8 @@ impl ReasoningEffort {
             ReasoningEffort::Medium => "medium",
             ReasoningEffort::High => "high",
             ReasoningEffort::Xhigh => "xhigh",
+            ReasoningEffort::Max => "max",
+            ReasoningEffort::Ultra => "ultra",
         }
     }
 
@@ -287,7 +313,7 @@ mod tests {
     #[test]
     fn store_and_stream_are_fixed_and_items_have_the_backend_shape() {
         let mut req = ResponsesRequest::new(
-            "gpt-5.1-codex",
+            "gpt-6.2-sol",
             "be brief",
             vec![
                 InputItem::text(Role::Developer, "dev"),

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::auth::{AuthManager, AuthMode};
-use crate::client::{authorize, error_from_response, transport_message, unix_now, ClientConfig};
+use crate::client::{error_from_response, transport_message, unix_now};
 use crate::error::CodexError;
+use crate::headers::{self, Call, Identity};
 use crate::limits::{Credits, LimitStore, RateLimitSnapshot, RateLimitWindow};
 
 /// The least time between two asks.
@@ -106,8 +107,7 @@ pub fn usage_url(chatgpt_base_url: &str) -> String {
 pub(crate) struct Usage {
     http: reqwest::Client,
     auth: Arc<AuthManager>,
-    cfg: ClientConfig,
-    user_agent: String,
+    identity: Identity,
     url: String,
     store: Arc<LimitStore>,
     /// When the endpoint was last asked (or an ask began).
@@ -119,16 +119,15 @@ impl Usage {
     pub(crate) fn new(
         http: reqwest::Client,
         auth: Arc<AuthManager>,
-        cfg: &ClientConfig,
-        user_agent: String,
+        chatgpt_base_url: &str,
+        identity: Identity,
         store: Arc<LimitStore>,
     ) -> Usage {
         Usage {
             http,
             auth,
-            url: usage_url(&cfg.chatgpt_base_url),
-            cfg: cfg.clone(),
-            user_agent,
+            url: usage_url(chatgpt_base_url),
+            identity,
             store,
             last_ask: Mutex::new(None),
             polls: AtomicU64::new(0),
@@ -200,16 +199,19 @@ impl Usage {
         // The time it was asked orders it against the answers' headers: anything seen after this moment
         // is at least as new.
         let asked = Instant::now();
-        let rb = authorize(
-            self.http.get(&self.url),
-            &creds,
-            &self.cfg,
-            &self.user_agent,
-        )
-        .header("accept", "application/json")
-        // Asked once a minute at most: not worth an idle connection kept open in the pool.
-        .header("connection", "close")
-        .timeout(TIMEOUT);
+        // The catalog call's identity headers; a plain JSON answer on a connection of its own, as it is
+        // asked once a minute at most and not worth an idle connection kept in the pool.
+        let mut h = headers::for_call(Call::Models, &self.identity, &creds);
+        h.remove(http::header::ACCEPT_ENCODING);
+        h.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        let rb = self.http.get(&self.url).headers(h).timeout(TIMEOUT);
         let resp = rb
             .send()
             .await

@@ -52,6 +52,9 @@ pub fn input_tokens(instructions: &str, input: &[InputItem], tools: &[Tool]) -> 
                 ToolOutput::Parts(parts) => parts.iter().for_each(|p| t.part(p)),
             },
             InputItem::Reasoning { summary, .. } => summary.iter().for_each(|s| t.text(&s.text)),
+            InputItem::AdditionalTools { tools, .. } => {
+                t.text(&serde_json::to_string(tools).unwrap_or_default())
+            }
             // Opaque to us; the backend counts it.
             InputItem::Compaction { .. } => {}
         }

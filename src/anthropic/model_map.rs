@@ -10,9 +10,9 @@
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("claude-*opus*", "gpt-5.5"),
     ("claude-*mythos*", "gpt-5.5"),
-    ("claude-*sonnet*", "gpt-5.4"),
-    ("claude-*haiku*", "gpt-5.4-mini"),
-    ("claude-*", "gpt-5.4"),
+    ("claude-*sonnet*", "gpt-6.1-terra"),
+    ("claude-*haiku*", "gpt-5.6-luna"),
+    ("claude-*", "gpt-6.1-terra"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,17 +117,17 @@ mod tests {
     fn user_rules_come_first_and_unknown_names_pass_through() {
         let m = ModelMap::default();
         assert_eq!(m.map("claude-opus-4-5-20251101"), "gpt-5.5");
-        assert_eq!(m.map("claude-sonnet-4-5"), "gpt-5.4");
-        assert_eq!(m.map("claude-3-5-haiku-20241022"), "gpt-5.4-mini");
-        assert_eq!(m.map("claude-fable-5"), "gpt-5.4");
-        assert_eq!(m.map("gpt-5.1-codex"), "gpt-5.1-codex");
+        assert_eq!(m.map("claude-sonnet-4-5"), "gpt-6.1-terra");
+        assert_eq!(m.map("claude-3-5-haiku-20241022"), "gpt-5.6-luna");
+        assert_eq!(m.map("claude-fable-5"), "gpt-6.1-terra");
+        assert_eq!(m.map("gpt-6.2-sol"), "gpt-6.2-sol");
         let m = ModelMap::new(vec![
-            parse_rule("claude-*sonnet*=gpt-5.1-codex:high").expect("rule"),
-            parse_rule("claude-haiku-4-5 = gpt-5.1-codex-mini").expect("rule"),
+            parse_rule("claude-*sonnet*=gpt-6.2-sol:high").expect("rule"),
+            parse_rule("claude-haiku-4-5 = gpt-5.6-luna").expect("rule"),
         ]);
-        assert_eq!(m.map("claude-sonnet-4-5"), "gpt-5.1-codex:high");
-        assert_eq!(m.map("claude-haiku-4-5"), "gpt-5.1-codex-mini");
-        assert_eq!(m.map("claude-haiku-4-5-20251001"), "gpt-5.4-mini");
+        assert_eq!(m.map("claude-sonnet-4-5"), "gpt-6.2-sol:high");
+        assert_eq!(m.map("claude-haiku-4-5"), "gpt-5.6-luna");
+        assert_eq!(m.map("claude-haiku-4-5-20251001"), "gpt-5.6-luna");
         assert!(parse_rule("nothing").is_err());
         assert!(parse_rule("=x").is_err());
     }

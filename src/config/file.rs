@@ -273,9 +273,9 @@ mod tests {
         );
         assert!(err("tcp = \"127.0.0.1:1\"").contains("must be a list"));
         assert!(err("[server]\nx = 1").contains(":1: unknown key `server`"));
-        let bad = err("max-queue = 1\nreasoning-effort = \"ultra\"\n");
+        let bad = err("max-queue = 1\nreasoning-effort = \"turbo\"\n");
         assert!(
-            bad.starts_with("/c.toml:2: `reasoning-effort`: invalid value 'ultra'"),
+            bad.starts_with("/c.toml:2: `reasoning-effort`: invalid value 'turbo'"),
             "{bad}"
         );
         assert!(err("x = [1,\n").starts_with("/c.toml:"));

@@ -14,8 +14,8 @@ use codex_client::request::ReasoningEffort;
 
 use crate::upstream::split_model;
 
-/// An Ollama model name as the catalog slug and an effort: `gpt-5.1-codex`, `gpt-5.1-codex:latest`
-/// (Ollama's default tag), `gpt-5.1-codex:high` (a tag naming the effort).
+/// An Ollama model name as the catalog slug and an effort: `gpt-6.2-sol`, `gpt-6.2-sol:latest`
+/// (Ollama's default tag), `gpt-6.2-sol:high` (a tag naming the effort).
 pub fn resolve_model(name: &str) -> (&str, Option<ReasoningEffort>) {
     let name = name.trim();
     let name = name.strip_suffix(":latest").unwrap_or(name);
@@ -33,6 +33,6 @@ mod tests {
             resolve_model("gpt-5.5:high"),
             ("gpt-5.5", Some(ReasoningEffort::High))
         );
-        assert_eq!(resolve_model("gpt-5.1-codex"), ("gpt-5.1-codex", None));
+        assert_eq!(resolve_model("gpt-6.2-sol"), ("gpt-6.2-sol", None));
     }
 }

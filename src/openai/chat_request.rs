@@ -463,7 +463,7 @@ mod tests {
 
     #[test]
     fn system_goes_to_instructions_and_later_guidance_to_developer() {
-        let t = parse(serde_json::json!({"model":"gpt-5.1-codex","messages":[
+        let t = parse(serde_json::json!({"model":"gpt-6.2-sol","messages":[
             {"role":"system","content":"be brief"},
             {"role":"user","content":"hi"},
             {"role":"assistant","content":"hello"},
@@ -513,17 +513,14 @@ mod tests {
     #[test]
     fn effort_suffixes_and_bad_input() {
         assert_eq!(
-            split_model("gpt-5.1-codex-high"),
-            ("gpt-5.1-codex", Some(ReasoningEffort::High))
+            split_model("gpt-6.2-sol-high"),
+            ("gpt-6.2-sol", Some(ReasoningEffort::High))
         );
         assert_eq!(
-            split_model("gpt-5.1-codex:xhigh"),
-            ("gpt-5.1-codex", Some(ReasoningEffort::Xhigh))
+            split_model("gpt-6.2-sol:xhigh"),
+            ("gpt-6.2-sol", Some(ReasoningEffort::Xhigh))
         );
-        assert_eq!(
-            split_model("gpt-5.1-codex-mini"),
-            ("gpt-5.1-codex-mini", None)
-        );
+        assert_eq!(split_model("gpt-5.6-luna"), ("gpt-5.6-luna", None));
         let err = parse(serde_json::json!({"model":"m","messages":[]}))
             .translate(&defaults(), None)
             .err()
@@ -572,7 +569,7 @@ mod fuzz {
                 Just("required"),
                 Just("high"),
                 Just("json_schema"),
-                Just("gpt-5.1-codex-high"),
+                Just("gpt-6.2-sol-high"),
                 Just("")
             ]
             .prop_map(|s| Value::String(s.into())),

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use codex_client::ModelInfo;
+use codex_client::request::ReasoningEffort;
+use codex_client::{CatalogSource, ModelInfo};
 use serde::Serialize;
 
 use crate::app::App;
@@ -15,23 +16,41 @@ use crate::upstream::split_model;
 pub struct ModelList {
     object: &'static str,
     data: Vec<Model>,
+    /// Where the catalog came from (`backend`, `disk_cache`, `stale_cache`, `cli_cache`, `fallback`).
+    catalog_source: CatalogSource,
 }
 
+/// OpenAI's model object, plus what the catalog says about the model (clients that size their context
+/// or offer an effort picker read these).
 #[derive(Serialize)]
 pub struct Model {
     id: String,
     object: &'static str,
     created: i64,
     owned_by: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_window: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_context_window: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasoning_efforts: Vec<ReasoningEffort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_reasoning_effort: Option<ReasoningEffort>,
 }
 
-fn model(id: String) -> Model {
+fn model(id: String, info: Option<&ModelInfo>) -> Model {
     // The catalog has no creation dates; a fixed epoch keeps the field honest and stable.
     Model {
         id,
         object: "model",
         created: 0,
         owned_by: "openai",
+        context_window: info.and_then(ModelInfo::context_length),
+        max_context_window: info.and_then(|m| m.max_context_window),
+        reasoning_efforts: info
+            .map(|m| m.supported_reasoning_levels.clone())
+            .unwrap_or_default(),
+        default_reasoning_effort: info.and_then(|m| m.default_reasoning_level),
     }
 }
 
@@ -46,16 +65,16 @@ fn names(m: &ModelInfo, variants: bool) -> impl Iterator<Item = String> + '_ {
 }
 
 pub async fn list(State(app): State<Arc<App>>) -> Json<ModelList> {
-    let (models, _) = app.codex.models().await;
+    let (models, source) = app.codex.models().await;
     let data = models
         .iter()
         .filter(|m| m.listed())
-        .flat_map(|m| names(m, app.list_effort_variants))
-        .map(model)
+        .flat_map(|m| names(m, app.list_effort_variants).map(move |id| model(id, Some(m))))
         .collect();
     Json(ModelList {
         object: "list",
         data,
+        catalog_source: source,
     })
 }
 
@@ -67,9 +86,9 @@ pub async fn get(
     let (slug, effort) = split_model(&id);
     let known = models
         .iter()
-        .any(|m| m.slug == slug && effort.is_none_or(|e| m.allows(e)));
-    if known {
-        Ok(Json(model(id)))
+        .find(|m| m.slug == slug && effort.is_none_or(|e| m.allows(e)));
+    if let Some(info) = known {
+        Ok(Json(model(id, Some(info))))
     } else {
         Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

@@ -511,11 +511,11 @@ impl Reply {
 }
 
 pub fn chat(text: &str) -> Value {
-    json!({"model": "gpt-5.1-codex", "messages": [{"role": "user", "content": text}]})
+    json!({"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": text}]})
 }
 
 pub fn chat_stream(text: &str) -> Value {
-    json!({"model": "gpt-5.1-codex", "stream": true, "stream_options": {"include_usage": true},
+    json!({"model": "gpt-6.2-sol", "stream": true, "stream_options": {"include_usage": true},
            "messages": [{"role": "user", "content": text}]})
 }
 
@@ -537,4 +537,63 @@ pub async fn post_tcp(url: &str, body: Value) -> (u16, Value) {
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// The system text codex-serve sent upstream: the leading `developer` message, as the codex CLI 0.171
+/// sends its prompt (no top-level `instructions`).
+pub fn sent_instructions(body: &Value) -> String {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["type"] == "message")
+        .filter(|i| i["role"] == "developer")
+        .map(|i| i["content"][0]["text"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default()
+}
+
+/// The client's tools as sent upstream, whatever the model's shape: top-level `tools` (classic) or the
+/// `additional_tools` item with the function tools in the `functions` namespace (Responses Lite),
+/// flattened back into one list.
+pub fn sent_tools(body: &Value) -> Vec<Value> {
+    let listed = match body.get("tools") {
+        Some(Value::Array(tools)) => tools.clone(),
+        _ => body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["type"] == "additional_tools")
+            .and_then(|i| i["tools"].as_array().cloned())
+            .unwrap_or_default(),
+    };
+    listed
+        .into_iter()
+        .flat_map(|t| {
+            if t["type"] == "namespace" && t["name"] == "functions" {
+                t["tools"].as_array().cloned().unwrap_or_default()
+            } else {
+                vec![t]
+            }
+        })
+        .collect()
+}
+
+/// The conversation as sent upstream: the input items after the tools item and the system message,
+/// without the ids and namespaces the codex CLI's shape adds.
+pub fn conversation(body: &Value) -> Vec<Value> {
+    let items = body["input"].as_array().cloned().unwrap_or_default();
+    let mut items: Vec<Value> = items
+        .into_iter()
+        .filter(|i| i["type"] != "additional_tools")
+        .collect();
+    if !items.is_empty() && items[0]["type"] == "message" && items[0]["role"] == "developer" {
+        items.remove(0);
+    }
+    for i in &mut items {
+        if let Some(o) = i.as_object_mut() {
+            o.remove("id");
+            o.remove("namespace");
+        }
+    }
+    items
 }

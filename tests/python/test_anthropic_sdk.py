@@ -16,7 +16,7 @@ from conftest import Mock
 
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 OPUS = "claude-opus-4-7"  # mapped to gpt-5.5 by the built-in model map
-CODEX = "gpt-5.1-codex"
+CODEX = "gpt-6.2-sol"
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Get the current weather in a city",
@@ -214,7 +214,7 @@ def test_errors(anthropic_client: anthropic.Anthropic) -> None:
     assert err.value.status_code == 429
     assert err.value.body["error"]["type"] == "rate_limit_error"
 
-    # The built-in map sends Sonnet to gpt-5.4, which the mock's catalog does not list.
+    # The built-in map sends Sonnet to gpt-6.1-terra, which the mock's catalog does not list.
     with pytest.raises(anthropic.NotFoundError) as err:
         anthropic_client.messages.create(
             model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}]

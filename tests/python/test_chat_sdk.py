@@ -21,7 +21,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from conftest import ACCOUNT_ID, REPO, Mock, Schema, Server, over_tcp_too
 
-MODEL = "gpt-5.1-codex"
+MODEL = "gpt-6.2-sol"
 CHAT_PATH = "/v1/chat/completions"
 # The reasoning summary the mock streams for `mock:reasoning TEXT` (tests/mock/src/server.rs).
 MOCK_REASONING_SUMMARY = "thinking about it"

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from conftest import Mock, Schema, over_tcp_too
 
-MODEL = "gpt-5.1-codex"
+MODEL = "gpt-6.2-sol"
 RESPONSES_PATH = "/v1/responses"
 
 
@@ -804,7 +804,7 @@ def test_models_retrieve(client: openai.OpenAI, http: httpx.Client, schema: Sche
 
     # An effort variant the catalog allows for the model is a model too; one it does not allow is not.
     assert client.models.retrieve(f"{MODEL}-high").id == f"{MODEL}-high"
-    for missing in ("gpt-unknown-1", "gpt-5.1-codex-mini-low"):
+    for missing in ("gpt-unknown-1", "gpt-5.6-luna-low"):
         with pytest.raises(openai.NotFoundError) as info:
             client.models.retrieve(missing)
         body = info.value.response.json()

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import Endpoint, Mock
 
-MODEL = "gpt-5.1-codex"
+MODEL = "gpt-6.2-sol"
 # A 1×1 PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -47,7 +47,7 @@ def test_version_list_and_show(ollama_client: ollama.Client, endpoint: Endpoint)
 
     listed = ollama_client.list()
     names = [m.model for m in listed.models]
-    assert "gpt-5.1-codex:latest" in names, names
+    assert "gpt-6.2-sol:latest" in names, names
     for m in listed.models:
         # Nothing is on disk, so nothing is claimed about files.
         assert m.size is None and m.digest is None and m.modified_at is None
@@ -55,7 +55,7 @@ def test_version_list_and_show(ollama_client: ollama.Client, endpoint: Endpoint)
     shown = ollama_client.show(MODEL)
     assert shown.capabilities == ["completion", "tools", "thinking", "vision"]
     assert shown.modelinfo["codex.context_length"] == 272_000
-    assert "vision" not in (ollama_client.show("gpt-5.1-codex-mini").capabilities or [])
+    assert "vision" not in (ollama_client.show("gpt-5.6-luna").capabilities or [])
 
     with pytest.raises(ollama.ResponseError) as err:
         ollama_client.show("llama3:8b")

@@ -28,7 +28,7 @@ from openai.types.responses import (
 from conftest import Mock, Schema, SchemaUnavailable, Server, over_tcp_too
 from test_fidelity_sdk import Codex
 
-MODEL = "gpt-5.1-codex"
+MODEL = "gpt-6.2-sol"
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 # What the mock answers `mock:reasoning ...` with, before the echo.
 MOCK_SUMMARY = "thinking about it"

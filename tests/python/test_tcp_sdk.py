@@ -26,7 +26,7 @@ from conftest import Mock, Server, _httpx_for, tcp_http_client
 # Every test here gets a server that also listens on TCP with a key (`server.tcp`, `server.api_key`).
 pytestmark = pytest.mark.parametrize("listener", ["tcp"], indirect=True)
 
-MODEL = "gpt-5.1-codex"
+MODEL = "gpt-6.2-sol"
 OPUS = "claude-opus-4-7"
 FOREIGN_HOSTS = ["evil.example", "evil.example:80", "localhost.evil.example", "10.1.2.3"]
 

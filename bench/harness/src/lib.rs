@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-pub const MODEL: &str = "gpt-5.1-codex";
+pub const MODEL: &str = "gpt-6.2-sol";
 const RESPONSE_ID: &str = "resp_bench0000000000000000000000";
 const ITEM_ID: &str = "msg_bench00000000000000000000000";
 const CREATED_AT: i64 = 1_764_000_000;
@@ -134,7 +134,7 @@ pub fn catalog() -> Bytes {
         })
     };
     let doc =
-        json!({"models": [model(MODEL, 1), model("gpt-5.1-codex-mini", 2), model("gpt-5.1", 3)]});
+        json!({"models": [model(MODEL, 1), model("gpt-5.6-luna", 2), model("gpt-5.6-sol", 3)]});
     Bytes::from(doc.to_string())
 }
 

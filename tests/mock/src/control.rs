@@ -26,6 +26,61 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_mock/issue_tokens", post(issue_tokens))
         .route("/_mock/reset", post(reset))
         .route("/_mock/connections", get(connections))
+        .route("/_mock/log", get(log))
+        .route("/_mock/ca", get(ca))
+        .route("/_mock/routing", post(routing))
+        .route("/_mock/models", post(models))
+        .route("/_mock/websocket", post(websocket))
+}
+
+/// Every request logged, as `[{seq, scheme, method, path, query, headers: [[name, value]], body, ...}]`.
+async fn log(State(shared): State<Arc<Shared>>) -> Response {
+    let log = shared.state().log.clone();
+    json_response(200, &serde_json::to_value(log).unwrap_or(Value::Null))
+}
+
+/// The CA's PEM; 404 when the mock has no https listener.
+async fn ca(State(shared): State<Arc<Shared>>) -> Answer {
+    let pem = shared.ca_pem.get().cloned();
+    let pem = pem.ok_or_else(|| detail(404, "mock: no https listener"))?;
+    let mut resp = Response::new(axum::body::Body::from(pem));
+    let pem_type = HeaderValue::from_static("application/x-pem-file");
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, pem_type);
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct RoutingSpec {
+    #[serde(rename = "override")]
+    value: Option<String>,
+}
+
+async fn routing(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
+    let spec: RoutingSpec = parse(&body)?;
+    shared.state().routing = spec.value;
+    Ok(ok())
+}
+
+async fn models(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
+    let catalog: Value = parse(&body)?;
+    if !catalog.get("models").is_some_and(Value::is_array) {
+        return Err(detail(400, "mock: a catalog is {\"models\": [...]}"));
+    }
+    shared.state().models = Some(catalog);
+    Ok(ok())
+}
+
+#[derive(Deserialize)]
+struct WebsocketSpec {
+    status: Option<u16>,
+}
+
+async fn websocket(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
+    let spec: WebsocketSpec = parse(&body)?;
+    let status = spec.status.map(valid_status).transpose()?;
+    shared.state().websocket_status = status;
+    Ok(ok())
 }
 
 /// Parse a JSON body whatever its content type (curl's `-d` says form-encoded).

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::{now_secs, Chunk, Reply};
 
 /// Model name used in generated events unless the request named one.
-pub const DEFAULT_MODEL: &str = "gpt-5.1-codex";
+pub const DEFAULT_MODEL: &str = "gpt-6.2-sol";
 
 /// Token usage as `(input, cached, output, reasoning)`.
 pub type Usage = (u64, u64, u64, u64);

@@ -1,24 +1,37 @@
 //! A scriptable mock of the Codex backend for tests: `POST /responses` (SSE), `POST /oauth/token`,
-//! `GET /models`, and `/_mock/*` control endpoints for out-of-process tests.
+//! `GET /models`, `GET wham/accounts/check`, and `/_mock/*` control endpoints for out-of-process tests.
+//!
+//! It listens on http, and with [`MockCodex::start_https`] also on https with a CA made at start-up
+//! ([`MockCodex::ca_pem`]), which is what the official codex CLI needs (it refuses http workspace
+//! origins). Both listeners serve the same state. The routes answer at the root and under
+//! `/backend-api/codex` and `/backend-api/wham` (the CLI's paths); anything else is a 404, and a
+//! WebSocket upgrade is answered 426 (configurable), which makes the CLI fall back to HTTP + SSE.
+//! Request bodies may be zstd-compressed. Every request is kept in a log ([`MockCodex::log`]).
 //!
 //! Replies queued with [`MockCodex::push`] are served in order. With nothing queued the mock answers
 //! from the last user message of the request: `echo: <text>` streamed in about three deltas, or, if
 //! the text is a directive, `mock:reasoning TEXT` (a reasoning item, then the echo of TEXT),
-//! `mock:tool NAME ARGS_JSON` (one function call `call_1`), `mock:status CODE BODY`,
+//! `mock:tool NAME ARGS_JSON` (one function call `call_1`), `mock:call NAME ARGS_JSON` (the same call,
+//! but once the request carries the tool's output: `tool said: OUTPUT` as text), `mock:status CODE BODY`,
 //! `mock:usage_limit` (429 with rate-limit headers) or `mock:fixture NAME` (replays
 //! `reference/NAME.sse`; `CODEX_MOCK_FIXTURES` names another directory).
 //!
-//! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`,
+//! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`, `GET /_mock/log`,
+//! `GET /_mock/ca` (PEM), `POST /_mock/routing` (`{"override": "us_cr"}`, or null for a personal
+//! account), `POST /_mock/models` (the catalog to serve), `POST /_mock/websocket` (`{"status": 426}`),
 //! `GET /_mock/connections`, `POST /_mock/reply` (`{"kind": "sse"|"status"|"hang"|"raw", ..}`),
 //! `POST /_mock/token_reply` (`{"kind": "ok"|"status", ..}`), `POST /_mock/issue_tokens`,
 //! `POST /_mock/reset`.
 
 mod control;
 mod events;
+mod log;
+mod models;
 mod server;
 mod usage;
 
 pub use usage::default_usage;
+mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -36,6 +49,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+pub use log::LoggedRequest;
 
 pub use events::{
     function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
@@ -125,8 +140,12 @@ pub struct IssuedTokens {
 pub struct MockCodex {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    https: Option<(SocketAddr, String)>,
+    tasks: Vec<JoinHandle<()>>,
 }
+
+/// The answer to a WebSocket upgrade until a test asks for another one: 426 Upgrade Required.
+pub const WEBSOCKET_REFUSAL: u16 = 426;
 
 impl MockCodex {
     /// Bind `127.0.0.1:0` and serve in a background task.
@@ -141,19 +160,117 @@ impl MockCodex {
 
     /// Bind `127.0.0.1:port` (0 = any) and serve in a background task.
     pub async fn start_on_port(port: u16) -> io::Result<MockCodex> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let http = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        Self::start_on(http, None).await
+    }
+
+    /// http and https, each on a free loopback port.
+    ///
+    /// # Panics
+    /// If a loopback port cannot be bound or the certificates cannot be made.
+    pub async fn start_https() -> MockCodex {
+        let bind = || std::net::TcpListener::bind(("127.0.0.1", 0));
+        let started = match (bind(), bind()) {
+            (Ok(http), Ok(https)) => Self::start_on(http, Some(https)).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        started.expect("codex-mock: cannot start on 127.0.0.1")
+    }
+
+    /// Serve on listeners the caller bound (e.g. inside a network namespace of its own); `https` adds
+    /// the https listener with a fresh CA.
+    pub async fn start_on(
+        http: std::net::TcpListener,
+        https: Option<std::net::TcpListener>,
+    ) -> io::Result<MockCodex> {
+        http.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(http)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new());
+        let tls = match https {
+            Some(https) => {
+                https.set_nonblocking(true)?;
+                let https = TcpListener::from_std(https)?;
+                let https_addr = https.local_addr()?;
+                Some((https, https_addr, tls::Tls::new()?))
+            }
+            None => None,
+        };
+        let origins = match &tls {
+            Some((_, https_addr, _)) => Origins {
+                base: format!("https://localhost:{}", https_addr.port()),
+                routed: format!("https://127.0.0.1:{}", https_addr.port()),
+            },
+            None => Origins {
+                base: format!("http://{addr}"),
+                routed: format!("http://localhost:{}", addr.port()),
+            },
+        };
+        let shared = Arc::new(Shared::new(origins));
         let counting = CountingListener {
             inner: listener,
             open: Arc::clone(&shared.connections),
         };
-        let app = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
+        let app = server::router(Arc::clone(&shared), "http");
+        let mut tasks = vec![tokio::spawn(async move {
             // Serving only ends with an I/O error on the listener; there is nobody to report it to.
             let _ = axum::serve(counting, app).await;
-        });
-        Ok(MockCodex { shared, addr, task })
+        })];
+        let mut https_info = None;
+        if let Some((https, https_addr, tls)) = tls {
+            let open = Arc::clone(&shared.connections);
+            let listener = tls::TlsListener::new(https, tls.acceptor, open)?;
+            let app = server::router(Arc::clone(&shared), "https");
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+            let _ = shared.ca_pem.set(tls.ca_pem.clone());
+            https_info = Some((https_addr, tls.ca_pem));
+        }
+        Ok(MockCodex {
+            shared,
+            addr,
+            https: https_info,
+            tasks,
+        })
+    }
+
+    /// `https://localhost:PORT` (the https listener's base), if it was started.
+    pub fn https_url(&self) -> Option<String> {
+        self.https
+            .as_ref()
+            .map(|(addr, _)| format!("https://localhost:{}", addr.port()))
+    }
+
+    /// The https listener's routed workspace origin, `https://127.0.0.1:PORT`.
+    pub fn routed_origin(&self) -> String {
+        self.shared.routed_origin().to_owned()
+    }
+
+    /// The PEM of the CA that signed the https listener's certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.https.as_ref().map(|(_, pem)| pem.as_str())
+    }
+
+    /// Every request received on either listener (control calls aside), in order.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        self.shared.state().log.clone()
+    }
+
+    /// `Some(value)`: `wham/accounts/check` answers a routed workspace at [`Self::routed_origin`] with
+    /// `account_routing_override: value`; `None`: a personal account on the default origin.
+    pub fn set_routing(&self, value: Option<&str>) {
+        self.shared.state().routing = value.map(str::to_owned);
+    }
+
+    /// Serve `catalog` (`{"models": [...]}`) from `/models` instead of the built-in one.
+    pub fn set_models(&self, catalog: Value) {
+        self.shared.state().models = Some(catalog);
+    }
+
+    /// The status WebSocket upgrades get (default [`WEBSOCKET_REFUSAL`]); `None` lets them through to
+    /// the routes.
+    pub fn set_websocket_status(&self, status: Option<u16>) {
+        self.shared.state().websocket_status = status;
     }
 
     /// `http://127.0.0.1:PORT`, the upstream base (`POST {url}/responses`).
@@ -204,7 +321,9 @@ impl MockCodex {
 
 impl Drop for MockCodex {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -214,22 +333,37 @@ pub(crate) fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Where the mock can be reached: its base origin and the routed workspace's.
+pub(crate) struct Origins {
+    base: String,
+    routed: String,
+}
+
 /// State shared between the handle and the server.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    origins: Origins,
+    /// The https listener's CA, once made.
+    pub(crate) ca_pem: std::sync::OnceLock<String>,
     connections: Arc<AtomicUsize>,
     next_response: AtomicU64,
     fixtures: PathBuf,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(origins: Origins) -> Shared {
         let fixtures = std::env::var_os("CODEX_MOCK_FIXTURES").map_or_else(
             || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../reference")),
             PathBuf::from,
         );
+        let state = State {
+            websocket_status: Some(WEBSOCKET_REFUSAL),
+            ..State::default()
+        };
         Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
+            origins,
+            ca_pem: std::sync::OnceLock::new(),
             connections: Arc::new(AtomicUsize::new(0)),
             next_response: AtomicU64::new(1),
             fixtures,
@@ -238,6 +372,14 @@ impl Shared {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn base_origin(&self) -> &str {
+        &self.origins.base
+    }
+
+    pub(crate) fn routed_origin(&self) -> &str {
+        &self.origins.routed
     }
 
     pub(crate) fn next_response_id(&self) -> String {
@@ -267,6 +409,14 @@ pub(crate) struct State {
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
     pub(crate) usage: usage::UsageScript,
+    /// Every request, control calls aside.
+    pub(crate) log: Vec<LoggedRequest>,
+    /// The routed workspace's override value; `None`: a personal account.
+    pub(crate) routing: Option<String>,
+    /// A catalog replacing the built-in one.
+    pub(crate) models: Option<Value>,
+    /// What a WebSocket upgrade gets; `None`: it goes to the routes.
+    pub(crate) websocket_status: Option<u16>,
     minted: u64,
 }
 
@@ -331,6 +481,7 @@ impl State {
         self.token_replies.clear();
         self.token_requests.clear();
         self.prompt_cache.clear();
+        self.log.clear();
     }
 }
 
@@ -341,18 +492,16 @@ struct CountingListener {
 }
 
 impl axum::serve::Listener for CountingListener {
-    type Io = CountedStream;
+    type Io = CountedStream<TcpStream>;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (CountedStream, SocketAddr) {
+    async fn accept(&mut self) -> (CountedStream<TcpStream>, SocketAddr) {
         loop {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     // Small SSE chunks must leave as separate segments, not be coalesced by Nagle.
                     let _ = stream.set_nodelay(true);
-                    self.open.fetch_add(1, Ordering::SeqCst);
-                    let open = Arc::clone(&self.open);
-                    return (CountedStream { stream, open }, addr);
+                    return (CountedStream::new(stream, &self.open), addr);
                 }
                 // E.g. too many open files: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -365,19 +514,27 @@ impl axum::serve::Listener for CountingListener {
     }
 }
 
-/// A TCP stream that decrements the open-connection count when dropped.
-struct CountedStream {
-    stream: TcpStream,
+/// A connection that counts itself open until dropped.
+pub(crate) struct CountedStream<S> {
+    stream: S,
     open: Arc<AtomicUsize>,
 }
 
-impl Drop for CountedStream {
+impl<S> CountedStream<S> {
+    pub(crate) fn new(stream: S, open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        let open = Arc::clone(open);
+        CountedStream { stream, open }
+    }
+}
+
+impl<S> Drop for CountedStream<S> {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-impl AsyncRead for CountedStream {
+impl<S: AsyncRead + Unpin> AsyncRead for CountedStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -387,7 +544,7 @@ impl AsyncRead for CountedStream {
     }
 }
 
-impl AsyncWrite for CountedStream {
+impl<S: AsyncWrite + Unpin> AsyncWrite for CountedStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

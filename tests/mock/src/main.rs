@@ -1,4 +1,6 @@
-//! `codex-mock [--port N]`: serve the mock Codex backend on 127.0.0.1 until killed or stdin closes.
+//! `codex-mock [--port N] [--https-port N --ca-out FILE]`: serve the mock Codex backend on 127.0.0.1 until
+//! killed or stdin closes. Prints `listening http://127.0.0.1:PORT`, then with https
+//! `https https://localhost:PORT` (the CA's PEM is written to FILE).
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -13,20 +15,47 @@ struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Also serve https on this port (0 picks a free one), with a CA made at start-up.
+    #[arg(long, requires = "ca_out")]
+    https_port: Option<u16>,
+    /// Where to write the https listener's CA certificate (PEM), for clients to trust.
+    #[arg(long, requires = "https_port")]
+    ca_out: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let mock = match MockCodex::start_on_port(args.port).await {
+    let bind = |port: u16| {
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))
+    };
+    let started = async {
+        let http = bind(args.port)?;
+        let https = args.https_port.map(bind).transpose()?;
+        let mock = MockCodex::start_on(http, https)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let (Some(path), Some(pem)) = (&args.ca_out, mock.ca_pem()) {
+            std::fs::write(path, pem)
+                .map_err(|e| format!("cannot write the CA to {}: {e}", path.display()))?;
+        }
+        Ok::<_, String>(mock)
+    };
+    let mock = match started.await {
         Ok(mock) => mock,
         Err(e) => {
-            eprintln!("codex-mock: cannot listen on 127.0.0.1:{}: {e}", args.port);
+            eprintln!("codex-mock: {e}");
             return ExitCode::FAILURE;
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "listening {}", mock.url())
+    let mut banner = format!("listening {}\n", mock.url());
+    if let Some(https) = mock.https_url() {
+        banner.push_str(&format!("https {https}\n"));
+    }
+    if stdout
+        .write_all(banner.as_bytes())
         .and_then(|()| stdout.flush())
         .is_err()
     {

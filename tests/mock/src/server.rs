@@ -1,4 +1,4 @@
-//! The backend endpoints: `POST /responses`, `POST /oauth/token`, `GET /models`.
+//! The backend endpoints: `POST /responses`, `POST /oauth/token`; the router of both listeners.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -7,33 +7,51 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{middleware, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 
 use crate::events::{self, split_chars, split_words, DEFAULT_MODEL};
-use crate::{control, now_secs, Chunk, RecordedRequest, Reply, Shared, TokenReply};
+use crate::{control, log, models, now_secs, Chunk, RecordedRequest, Reply, Shared, TokenReply};
 
 /// How long a token request takes, so that racing refreshers overlap in tests.
 const REFRESH_DELAY: Duration = Duration::from_millis(50);
-const MODELS_ETAG: &str = "\"codex-mock-models-1\"";
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// The backend's routes, at the root (as codex-serve's tests use them) and under `/backend-api/codex`
+/// and `/backend-api/` (as the codex CLI calls them with `openai_base_url` and `chatgpt_base_url` moved
+/// to the mock). Anything else (plugins, analytics, settings) is a 404, as the CLI copes with.
+pub(crate) fn router(shared: Arc<Shared>, scheme: &'static str) -> Router {
+    let backend = Router::new()
         .route("/responses", post(responses))
         .route("/responses/compact", post(compact))
+        .route("/models", get(models::models));
+    let accounts = Router::new().route("/accounts/check", get(models::accounts_check));
+    Router::new()
+        .merge(backend.clone())
+        .nest("/backend-api/codex", backend)
+        .nest("/wham", accounts.clone())
+        .nest("/backend-api/wham", accounts.clone())
+        .nest("/api/codex", accounts)
         .route("/oauth/token", post(token))
-        .route("/models", get(models))
         .merge(control::routes())
         .merge(crate::usage::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            (Arc::clone(&shared), log::Scheme(scheme)),
+            log::record,
+        ))
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
+}
+
+async fn not_found() -> Fail {
+    detail(404, "Not Found")
 }
 
 pub(crate) type Answer = Result<Response, Fail>;
@@ -262,6 +280,31 @@ fn last_user_text(request: &Value) -> String {
     }
 }
 
+/// The output of the last tool call, when it comes after the last user message in `input`.
+fn tool_output(request: &Value) -> Option<String> {
+    let items = request.get("input").and_then(Value::as_array)?;
+    let after_user = items
+        .iter()
+        .rposition(|item| item.get("role").and_then(Value::as_str) == Some("user"))
+        .map_or(0, |i| i + 1);
+    let is_output = |item: &&Value| {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+        kind == "function_call_output" || kind == "custom_tool_call_output"
+    };
+    let item = items.get(after_user..)?.iter().rev().find(is_output)?;
+    match item.get("output") {
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(Value::Array(parts)) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect(),
+        ),
+        Some(other) => Some(other.to_string()),
+        None => Some(String::new()),
+    }
+}
+
 /// A rough token count: characters of every string in `instructions` and `input`, divided by 4.
 fn approx_input_tokens(request: &Value) -> u64 {
     fn chars(value: &Value) -> usize {
@@ -319,7 +362,15 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
                 (input_tokens, cached, output + reasoning, reasoning),
             )
         }
-        Some(("tool", rest)) => {
+        // Call the tool once; when the request carries its output, answer that output as text (so an
+        // agent loop such as the codex CLI's ends).
+        Some(("call", _)) if tool_output(request).is_some() => {
+            let output = tool_output(request).unwrap_or_default();
+            let answer = format!("tool said: {}", output.trim());
+            let usage = (input_tokens, cached, word_count(&answer), 0);
+            events::text_events(&resp_id, &split_words(&answer, 3), usage)
+        }
+        Some(("tool" | "call", rest)) => {
             let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, "{}"));
             let args = args.trim();
             if name.is_empty() || serde_json::from_str::<Value>(args).is_err() {
@@ -454,63 +505,4 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     };
     let tokens = state.mint(&account_id, 3600);
     Ok(json_response(200, &json!(tokens)))
-}
-
-// ---------------------------------------------------------------- GET /models
-
-fn model(slug: &str, priority: u32, efforts: &[&str], modalities: &[&str]) -> Value {
-    let levels: Vec<Value> = efforts
-        .iter()
-        .map(|effort| {
-            let description = match *effort {
-                "low" => "Fast responses with lighter reasoning",
-                "medium" => "Balances speed and reasoning depth",
-                "high" => "Greater reasoning depth for complex problems",
-                _ => "Extra high reasoning depth for the hardest problems",
-            };
-            json!({"effort": effort, "description": description})
-        })
-        .collect();
-    json!({
-        "slug": slug,
-        "display_name": slug,
-        "visibility": "list",
-        "supported_in_api": true,
-        "priority": priority,
-        "default_reasoning_level": "medium",
-        "supported_reasoning_levels": levels,
-        "supports_reasoning_summaries": true,
-        "context_window": 272_000,
-        "input_modalities": modalities,
-    })
-}
-
-async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Answer {
-    authorize(&shared, &headers)?;
-    let mut resp = if headers.get(IF_NONE_MATCH).is_some_and(|v| v == MODELS_ETAG) {
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        resp
-    } else {
-        let models = [
-            model(
-                "gpt-5.5",
-                0,
-                &["low", "medium", "high", "xhigh"],
-                &["text", "image"],
-            ),
-            model(
-                "gpt-5.1-codex",
-                1,
-                &["low", "medium", "high"],
-                &["text", "image"],
-            ),
-            // Text only, so that clients can see a model without vision.
-            model("gpt-5.1-codex-mini", 2, &["medium", "high"], &["text"]),
-        ];
-        json_response(200, &json!({ "models": models }))
-    };
-    let etag = HeaderValue::from_static(MODELS_ETAG);
-    resp.headers_mut().insert(ETAG, etag);
-    Ok(resp)
 }

@@ -62,7 +62,7 @@ async fn call(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> 
 }
 
 fn user_input(text: &str) -> String {
-    json!({"model": "gpt-5.1-codex", "instructions": "be brief", "input": [
+    json!({"model": "gpt-6.2-sol", "instructions": "be brief", "input": [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
     ]})
     .to_string()
@@ -128,7 +128,7 @@ async fn echo_requires_live_credentials_of_the_right_account() {
     let completed = events.last().expect("events");
     assert_eq!(completed["type"], "response.completed");
     assert_eq!(completed["response"]["usage"]["output_tokens"], 3);
-    assert_eq!(completed["response"]["model"], "gpt-5.1-codex");
+    assert_eq!(completed["response"]["model"], "gpt-6.2-sol");
 
     let requests = mock.requests();
     assert_eq!(requests.len(), 4, "failed attempts are recorded too");

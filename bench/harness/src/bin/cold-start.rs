@@ -22,8 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BODY: &str =
-    r#"{"model":"gpt-5.1-codex","messages":[{"role":"user","content":"Say hello"}]}"#;
+const BODY: &str = r#"{"model":"gpt-6.2-sol","messages":[{"role":"user","content":"Say hello"}]}"#;
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -35,7 +35,7 @@ const FIRST_DELTA: &[u8] = b"\"content\":\"Hello\"";
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
-    let body = br#"{"model":"gpt-5.1-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}"#;
+    let body = br#"{"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"Say hello"}]}"#;
     let request = Arc::new(
         [
             format!(

@@ -1,0 +1,361 @@
+//! The neutral `ResponsesRequest` rendered as the body the codex CLI 0.171 sends for this model: the
+//! classic shape (top-level `tools`) or Responses Lite (tools in a leading `additional_tools` item,
+//! `reasoning.context`, no parallel calls), with the catalog's defaults for effort, summary and verbosity.
+//! The front ends never see this: they build one request, and the model's catalog entry picks the shape.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::models::ModelInfo;
+use crate::request::{
+    ContentPart, InputItem, ReasoningEffort, ReasoningSummary, ResponsesRequest, Role,
+    TextControls, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+};
+
+/// The namespace a Responses Lite model gets the client's function tools in, as the codex CLI does.
+pub const FUNCTIONS_NAMESPACE: &str = "functions";
+
+/// The ids of one turn, shared by the body and the headers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnIds {
+    /// The conversation's UUIDv7: `session-id`, `thread-id`, `x-client-request-id`, `prompt_cache_key`.
+    pub session: String,
+    /// A fresh UUIDv7 per request.
+    pub turn: String,
+    /// `{session}:{n}`; n counts context windows (compactions), always 0 for a proxy.
+    pub window: String,
+    pub installation: String,
+}
+
+impl TurnIds {
+    pub fn new(session: String, installation: String) -> TurnIds {
+        TurnIds {
+            window: format!("{session}:0"),
+            turn: uuid::Uuid::now_v7().to_string(),
+            session,
+            installation,
+        }
+    }
+}
+
+/// `x-codex-turn-metadata`, the fields of the CLI's that mean something for a proxy (no sandbox, agent
+/// or analytics fields), in the CLI's order.
+#[derive(Debug, Serialize)]
+pub struct TurnMetadata<'a> {
+    pub installation_id: &'a str,
+    pub session_id: &'a str,
+    pub thread_id: &'a str,
+    pub turn_id: &'a str,
+    pub window_id: &'a str,
+    pub window_number: u32,
+    pub request_kind: &'static str,
+    pub root_turn_id: &'a str,
+    pub turn_started_at_unix_ms: u64,
+    pub model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+}
+
+/// A rendered body and what the headers need to know about it.
+#[derive(Debug)]
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub lite: bool,
+    /// The turn metadata JSON, sent both in `client_metadata` and as `x-codex-turn-metadata`.
+    pub turn_metadata: String,
+}
+
+/// The body, keys in the CLI's order.
+#[derive(Serialize)]
+struct Wire<'a> {
+    model: &'a str,
+    stream: bool,
+    input: Vec<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<Tool>>,
+    tool_choice: ToolChoice,
+    parallel_tool_calls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<WireReasoning>,
+    store: bool,
+    include: &'a [String],
+    prompt_cache_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<TextControls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'a str>,
+    client_metadata: Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct WireReasoning {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effort: Option<ReasoningEffort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<ReasoningSummary>,
+    /// `all_turns` for Responses Lite: the model keeps its reasoning across the turns of a conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'static str>,
+}
+
+/// Renders `req` for `model` (`None`: a model the catalog does not list, sent in the classic shape with
+/// only what the client asked).
+pub fn render(
+    mut req: ResponsesRequest,
+    model: Option<&ModelInfo>,
+    ids: &TurnIds,
+    now_ms: u64,
+) -> Result<Rendered, serde_json::Error> {
+    let lite = model.is_some_and(|m| m.use_responses_lite);
+    let original_detail = model.is_some_and(|m| m.supports_image_detail_original);
+    let tools = std::mem::take(&mut req.tools)
+        .into_iter()
+        .map(cli_tool)
+        .collect::<Vec<_>>();
+    let function_names: Vec<String> = tools
+        .iter()
+        .filter_map(|t| match t {
+            Tool::Function { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+
+    let mut input = Vec::with_capacity(req.input.len() + 2);
+    let mut top_level_tools = None;
+    if lite {
+        if !tools.is_empty() {
+            input.push(InputItem::AdditionalTools {
+                role: Role::Developer,
+                tools: lite_tools(tools),
+            });
+        }
+    } else if !tools.is_empty() {
+        top_level_tools = Some(tools);
+    }
+    if !req.instructions.trim().is_empty() {
+        input.push(InputItem::text(
+            Role::Developer,
+            std::mem::take(&mut req.instructions),
+        ));
+    }
+    input.append(&mut req.input);
+    if original_detail {
+        input.iter_mut().for_each(original_images);
+    }
+    let input = input
+        .iter()
+        .enumerate()
+        .map(|(i, item)| wire_item(item, i, ids, lite, &function_names))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let reasoning = reasoning(&req, model, lite);
+    let effort = reasoning.as_ref().and_then(|r| r.effort);
+    let text = text(req.text.take(), model);
+    let parallel = !lite
+        && req.parallel_tool_calls
+        && model.is_none_or(|m| m.supports_parallel_tool_calls != Some(false));
+    let mut include = std::mem::take(&mut req.include);
+    if !include.iter().any(|i| i == "reasoning.encrypted_content") {
+        include.insert(0, "reasoning.encrypted_content".into());
+    }
+
+    let turn_metadata = serde_json::to_string(&TurnMetadata {
+        installation_id: &ids.installation,
+        session_id: &ids.session,
+        thread_id: &ids.session,
+        turn_id: &ids.turn,
+        window_id: &ids.window,
+        window_number: 0,
+        request_kind: "turn",
+        root_turn_id: &ids.turn,
+        turn_started_at_unix_ms: now_ms,
+        model: &req.model,
+        reasoning_effort: effort,
+    })?;
+    let mut client_metadata = req.client_metadata.take().unwrap_or_default();
+    for (k, v) in [
+        ("x-codex-installation-id", &ids.installation),
+        ("x-codex-window-id", &ids.window),
+        ("session_id", &ids.session),
+        ("thread_id", &ids.session),
+        ("turn_id", &ids.turn),
+        ("root_turn_id", &ids.turn),
+        ("x-codex-turn-metadata", &turn_metadata),
+    ] {
+        client_metadata.insert(k.into(), Value::String(v.clone()));
+    }
+
+    let wire = Wire {
+        model: &req.model,
+        stream: true,
+        input,
+        tools: top_level_tools,
+        tool_choice: req
+            .tool_choice
+            .take()
+            .unwrap_or(ToolChoice::Mode(ToolChoiceMode::Auto)),
+        parallel_tool_calls: parallel,
+        reasoning,
+        store: false,
+        include: &include,
+        prompt_cache_key: &ids.session,
+        text,
+        service_tier: req.service_tier.as_deref(),
+        client_metadata,
+    };
+    Ok(Rendered {
+        body: serde_json::to_vec(&wire)?,
+        lite,
+        turn_metadata,
+    })
+}
+
+/// Function tools as the CLI sends them: `strict` always present.
+fn cli_tool(tool: Tool) -> Tool {
+    match tool {
+        Tool::Function {
+            name,
+            description,
+            strict,
+            parameters,
+        } => Tool::Function {
+            name,
+            description,
+            strict: Some(strict.unwrap_or(false)),
+            parameters,
+        },
+        other => other,
+    }
+}
+
+/// The Lite `additional_tools` list: function tools inside the `functions` namespace, the rest (web
+/// search, the client's own namespaces) beside it.
+fn lite_tools(tools: Vec<Tool>) -> Vec<Tool> {
+    let (functions, rest): (Vec<Tool>, Vec<Tool>) = tools
+        .into_iter()
+        .partition(|t| matches!(t, Tool::Function { .. }));
+    let mut out = Vec::with_capacity(rest.len() + 1);
+    if !functions.is_empty() {
+        out.push(Tool::Namespace {
+            name: FUNCTIONS_NAMESPACE.into(),
+            description: String::new(),
+            tools: functions,
+        });
+    }
+    out.extend(rest);
+    out
+}
+
+/// Images in `detail: original` where the model takes it and the client left the choice open.
+fn original_images(item: &mut InputItem) {
+    let parts = match item {
+        InputItem::Message { content, .. } => content,
+        InputItem::FunctionCallOutput {
+            output: ToolOutput::Parts(parts),
+            ..
+        } => parts,
+        _ => return,
+    };
+    for part in parts {
+        if let ContentPart::InputImage { detail, .. } = part {
+            if detail.as_deref().is_none_or(|d| d == "auto") {
+                *detail = Some("original".into());
+            }
+        }
+    }
+}
+
+/// One input item with the CLI's `id` (after `type`), and for Lite models the `functions` namespace on
+/// replayed calls of the client's functions. Ids are derived from the conversation, the position and
+/// the item, so the same history gets the same ids on every turn (the prompt prefix stays cacheable).
+fn wire_item(
+    item: &InputItem,
+    index: usize,
+    ids: &TurnIds,
+    lite: bool,
+    functions: &[String],
+) -> Result<Map<String, Value>, serde_json::Error> {
+    let Value::Object(fields) = serde_json::to_value(item)? else {
+        return Ok(Map::new());
+    };
+    let prefix = match item {
+        InputItem::Message { .. } => Some("msg"),
+        InputItem::AdditionalTools { .. } => Some("at"),
+        InputItem::FunctionCallOutput { .. } => Some("fco"),
+        _ => None,
+    };
+    let mut out = Map::with_capacity(fields.len() + 2);
+    let mut fields = fields.into_iter();
+    if let Some((k, v)) = fields.next() {
+        out.insert(k, v);
+    }
+    if let Some(prefix) = prefix {
+        let seed = serde_json::to_vec(&(index, item))?;
+        let ns = uuid::Uuid::parse_str(&ids.session).unwrap_or(uuid::Uuid::NAMESPACE_OID);
+        out.insert(
+            "id".into(),
+            Value::String(format!("{prefix}_{}", uuid::Uuid::new_v5(&ns, &seed))),
+        );
+    }
+    for (k, v) in fields {
+        let namespaced = lite
+            && k == "name"
+            && matches!(item, InputItem::FunctionCall { name, .. } if functions.contains(name));
+        out.insert(k, v);
+        if namespaced {
+            out.insert("namespace".into(), FUNCTIONS_NAMESPACE.into());
+        }
+    }
+    Ok(out)
+}
+
+fn reasoning(
+    req: &ResponsesRequest,
+    model: Option<&ModelInfo>,
+    lite: bool,
+) -> Option<WireReasoning> {
+    let asked = req.reasoning.as_ref();
+    let effort = asked
+        .and_then(|r| r.effort)
+        .or_else(|| model.and_then(|m| m.default_reasoning_level));
+    let summaries = model.is_none_or(|m| m.supports_reasoning_summaries != Some(false));
+    let summary = asked
+        .and_then(|r| r.summary)
+        .or_else(|| {
+            model
+                .and_then(|m| m.default_reasoning_summary.as_deref())
+                .and_then(parse_summary)
+        })
+        .filter(|_| summaries);
+    let context = lite.then_some("all_turns");
+    (effort.is_some() || summary.is_some() || context.is_some()).then_some(WireReasoning {
+        effort,
+        summary,
+        context,
+    })
+}
+
+fn parse_summary(s: &str) -> Option<ReasoningSummary> {
+    match s {
+        "auto" => Some(ReasoningSummary::Auto),
+        "concise" => Some(ReasoningSummary::Concise),
+        "detailed" => Some(ReasoningSummary::Detailed),
+        _ => None,
+    }
+}
+
+fn text(asked: Option<TextControls>, model: Option<&ModelInfo>) -> Option<TextControls> {
+    let mut text = asked.unwrap_or_default();
+    match model.and_then(|m| m.support_verbosity) {
+        Some(false) => text.verbosity = None,
+        Some(true) if text.verbosity.is_none() => {
+            text.verbosity = model.and_then(|m| m.default_verbosity.clone())
+        }
+        _ => {}
+    }
+    (text.verbosity.is_some() || text.format.is_some()).then_some(text)
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;
