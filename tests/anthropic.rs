@@ -97,7 +97,21 @@ async fn a_message_with_claude_codes_model_names() {
     let b = s.last_upstream().body;
     assert_eq!(b["model"], "gpt-5.5");
     assert_eq!(common::sent_instructions(&b), "Answer in French.");
-    assert_eq!(b["prompt_cache_key"], "user_abc_account__session_123");
+    // The conversation's key becomes its UUIDv7, the codex CLI's prompt_cache_key and session-id.
+    let session = b["prompt_cache_key"]
+        .as_str()
+        .expect("cache key")
+        .to_owned();
+    assert_eq!(
+        uuid::Uuid::parse_str(&session)
+            .expect("uuid")
+            .get_version_num(),
+        7
+    );
+    assert_eq!(
+        s.last_upstream().header("session-id"),
+        Some(session.as_str())
+    );
     for dropped in [
         "temperature",
         "top_k",
@@ -259,7 +273,8 @@ async fn thinking_blocks_carry_the_reasoning_back() {
             {"role": "user", "content": "and now?"}]});
     let r = s.post("/v1/messages", replay).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let up = s.last_upstream().body;
+    let sent = s.last_upstream().body;
+    let up = json!({"input": common::conversation(&sent), "reasoning": sent["reasoning"]});
     assert_eq!(up["input"][1]["type"], "reasoning");
     assert_eq!(
         format!(
@@ -313,9 +328,9 @@ async fn a_tool_round_trip() {
     let up = s.last_upstream().body;
     assert_eq!(up["tool_choice"], "required");
     assert_eq!(up["parallel_tool_calls"], false);
-    let tools = common::sent_tools(&up);
-    assert_eq!(tools[0]["name"], "get_weather");
-    assert_eq!(tools[0]["parameters"]["required"], json!(["city"]));
+    let sent = common::sent_tools(&up);
+    assert_eq!(sent[0]["name"], "get_weather");
+    assert_eq!(sent[0]["parameters"]["required"], json!(["city"]));
 
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
@@ -351,7 +366,7 @@ async fn a_tool_round_trip() {
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let up = s.last_upstream().body;
-    let items = up["input"].as_array().expect("input");
+    let items = common::conversation(&up);
     let kinds: Vec<&str> = items
         .iter()
         .map(|i| i["type"].as_str().unwrap_or(""))
@@ -385,7 +400,7 @@ async fn images_by_data_and_by_url() {
         {"type": "text", "text": "What are these?"}]}]});
     let r = s.post("/v1/messages", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let parts = s.last_upstream().body["input"][0]["content"].clone();
+    let parts = common::conversation(&s.last_upstream().body)[0]["content"].clone();
     assert_eq!(parts[0]["type"], "input_image");
     assert_eq!(
         parts[0]["image_url"],

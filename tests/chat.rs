@@ -582,7 +582,8 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         up.body["tool_choice"],
         json!({"type": "function", "name": "get_weather"})
     );
-    assert_eq!(up.body["parallel_tool_calls"], true);
+    // A Responses Lite model: the codex CLI asks for no parallel calls.
+    assert_eq!(up.body["parallel_tool_calls"], false);
 
     // Non-streaming: full arguments on the message; the history goes back as function_call items.
     s.mock.push(sse_reply(&codex_mock::function_call_events(
@@ -616,7 +617,7 @@ async fn tool_calls_stream_with_stable_indices_and_one_finish_reason() {
         .into_iter()
         .rfind(|r| r.path == "/responses")
         .expect("upstream");
-    let input = up.body["input"].as_array().expect("input");
+    let input = common::conversation(&up.body);
     assert_eq!(
         input[1],
         json!({"type": "function_call", "call_id": "call_c", "name": "f", "arguments": "{}"})

@@ -51,10 +51,7 @@ async fn tool_loop(stream_first: bool) {
         {"role":"tool","tool_call_id":"call_w1","content":"-3 C, snow"}]});
     let r = s.post("/v1/chat/completions", second).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let input = last_upstream(&s).body["input"]
-        .as_array()
-        .expect("input")
-        .clone();
+    let input = common::conversation(&last_upstream(&s).body);
     let kinds: Vec<&str> = input
         .iter()
         .map(|i| i["type"].as_str().unwrap_or("message"))
@@ -94,7 +91,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
         {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]});
     let r = s.post("/v1/chat/completions", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let content = &last_upstream(&s).body["input"][0]["content"];
+    let content = &common::conversation(&last_upstream(&s).body)[0]["content"];
     assert_eq!(
         content[0],
         json!({"type":"input_text","text":"What is in these?"})
@@ -105,7 +102,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
     );
     assert_eq!(
         content[2],
-        json!({"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo="})
+        json!({"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo=","detail":"original"})
     );
 
     let before = s.mock.requests().len();
@@ -146,7 +143,7 @@ async fn structured_output_and_verbosity_become_text_controls() {
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
     assert_eq!(
         last_upstream(&s).body["text"],
-        json!({"format":{"type":"json_object"}})
+        json!({"verbosity":"low","format":{"type":"json_object"}})
     );
 }
 
@@ -166,7 +163,7 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
     assert_eq!(s.post("/v1/chat/completions", chat("x")).await.status, 200);
     assert_eq!(
         last_upstream(&s).body["reasoning"],
-        json!({"effort":"high","summary":"detailed"})
+        json!({"effort":"high","summary":"detailed","context":"all_turns"})
     );
     // A model-name suffix, both spellings.
     for model in ["gpt-6.2-sol-low", "gpt-6.2-sol:low"] {
@@ -190,7 +187,10 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
             .is_some_and(|m| m.contains("medium, high")),
         "{e}"
     );
+    // gpt-6.2-sol takes max and ultra, but not minimal.
     let body = json!({"model":"gpt-6.2-sol","reasoning_effort":"ultra","messages":[{"role":"user","content":"x"}]});
+    assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
+    let body = json!({"model":"gpt-6.2-sol","reasoning_effort":"minimal","messages":[{"role":"user","content":"x"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 400);
 }
 
@@ -284,10 +284,22 @@ async fn follow_up_turns_hit_the_prompt_cache() {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(last_upstream(&s).body["prompt_cache_key"], "editor-conv-42");
+    // The editor's conversation key maps to one UUIDv7, the CLI's session id and cache key.
+    let first = last_upstream(&s);
+    let session = first.header("session-id").expect("session").to_owned();
+    assert_eq!(first.body["prompt_cache_key"], session.as_str());
+    let again = s
+        .raw(
+            "POST",
+            "/v1/chat/completions",
+            &[("x-session-id", "editor-conv-42")],
+            chat("hi again").to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(again.status, 200);
     assert_eq!(
         last_upstream(&s).header("session-id"),
-        Some("editor-conv-42")
+        Some(session.as_str())
     );
 }
 

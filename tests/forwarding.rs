@@ -45,13 +45,26 @@ impl Gated {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: hyper::Request<_>| {
-                        let next = shared.lock().expect("lock").pop_front();
+                        // The catalog and the workspace check (asked as the codex CLI does) get 404:
+                        // only Responses requests take a body.
+                        let responses = req.uri().path().ends_with("/responses");
+                        let next = responses
+                            .then(|| shared.lock().expect("lock").pop_front())
+                            .flatten();
                         async move {
                             let _ = BodyExt::collect(req.into_body()).await;
-                            let rx = next.expect("an upstream request the test did not expect");
+                            let (status, rx) = if responses {
+                                (
+                                    200,
+                                    next.expect("an upstream request the test did not expect"),
+                                )
+                            } else {
+                                (404, mpsc::unbounded_channel::<Bytes>().1)
+                            };
                             let frames = tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
                                 .map(|b| Ok::<_, Infallible>(Frame::data(b)));
                             hyper::Response::builder()
+                                .status(status)
                                 .header("content-type", "text/event-stream")
                                 .body(StreamBody::new(frames))
                         }

@@ -231,6 +231,9 @@ impl CodexClient {
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
     pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        // A login that cannot be used stops here, before the catalog would fall back to the built-in list
+        // and hide why.
+        self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
         if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
