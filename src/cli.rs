@@ -57,6 +57,9 @@ enum Command {
     /// The settings in force (flags, environment, config file, the codex CLI's config) and where each
     /// came from.
     Config(Box<crate::config::show::ConfigArgs>),
+    /// Checks each link (login, versions, permissions, server, network, routing, units) and says what
+    /// to do about the one that fails; exits 1 when one does.
+    Doctor(Box<crate::doctor::DoctorArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -305,6 +308,10 @@ pub fn main() -> ExitCode {
             init_command_logging(a.serve.verbose, a.serve.log_format);
             return run_command(async move { crate::config::show::run(&a) });
         }
+        Some(Command::Doctor(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_doctor(*a);
+        }
         Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
@@ -329,6 +336,28 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("codex-serve: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `doctor`: 0 when every check passed or only warned, 1 when one failed, 2 when it could not run.
+fn run_doctor(args: crate::doctor::DoctorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("codex-serve: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(crate::doctor::run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("codex-serve: {e}");
+            ExitCode::from(2)
         }
     }
 }

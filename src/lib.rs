@@ -10,6 +10,7 @@ pub mod app;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod fold;
 #[cfg(test)]
 mod fuzz;

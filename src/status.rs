@@ -57,6 +57,12 @@ async fn get_over_socket(socket: &Path, path: &str) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
+/// The version of the codex-serve answering on `socket`, if one does.
+pub(crate) async fn health(socket: &Path) -> Option<String> {
+    let h = get_over_socket(socket, "/healthz").await?;
+    Some(h["version"].as_str().unwrap_or("?").to_owned())
+}
+
 #[derive(Serialize)]
 struct Login {
     logged_in: bool,
