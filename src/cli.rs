@@ -221,9 +221,21 @@ pub struct ServeArgs {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Log line format (logs go to stderr).
+    /// Log line format (logs go to stderr, or to --log-file).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Write the log to this file instead of stderr, rotated by size (FILE.1, FILE.2, …).
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Size at which --log-file is rotated.
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub log_file_max_bytes: u64,
+
+    /// Rotated files kept besides --log-file (0: the file is emptied instead).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub log_file_keep: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -315,7 +327,20 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
-    init_logging(args.verbose, args.log_format);
+    if let Some(path) = &args.log_file {
+        match crate::logfile::RotatingFile::new(path, args.log_file_max_bytes, args.log_file_keep) {
+            Ok(file) => init_logging_to(args.verbose, args.log_format, Some(file)),
+            Err(e) => {
+                eprintln!(
+                    "codex-serve: cannot open the log file {}: {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        init_logging(args.verbose, args.log_format);
+    }
     crate::config::log_start();
     crate::hardening::apply();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -408,31 +433,57 @@ pub enum StartError {
 /// Logging for the one-shot commands: warnings only, unless asked for more.
 fn init_command_logging(verbose: u8, format: LogFormat) {
     if verbose == 0 {
-        init_logging_with("warn", format);
+        init_command_logging_with("warn", format);
     } else {
         init_logging(verbose, format);
     }
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
+    init_logging_to(verbose, format, None);
+}
+
+fn init_logging_to(
+    verbose: u8,
+    format: LogFormat,
+    file: Option<Arc<crate::logfile::RotatingFile>>,
+) {
     let default = match verbose {
         0 => "codex_serve=info,codex_client=warn",
         1 => "codex_serve=debug,codex_client=debug",
         _ => "trace",
     };
-    init_logging_with(default, format);
+    init_logging_with(default, format, file);
 }
 
-fn init_logging_with(default: &str, format: LogFormat) {
+fn init_command_logging_with(default: &str, format: LogFormat) {
+    init_logging_with(default, format, None);
+}
+
+fn init_logging_with(
+    default: &str,
+    format: LogFormat,
+    file: Option<Arc<crate::logfile::RotatingFile>>,
+) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("CODEX_SERVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal, not in files and journals.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (ansi, writer) = match file {
+        Some(f) => (
+            false,
+            BoxMakeWriter::new(move || crate::logfile::Writer(f.clone())),
+        ),
+        None => (
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            BoxMakeWriter::new(std::io::stderr),
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -533,9 +584,10 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
 
     if args.stdio {
         tracing::info!("codex-serve serving HTTP on stdin/stdout");
+        let stdio = crate::http::stdio_router(app.clone(), args.max_body_bytes);
         let routers = Routers {
-            network: local.clone(),
-            local,
+            network: stdio.clone(),
+            local: stdio,
         };
         let sources = vec![Source::One(Conn::stdio())];
         listen::serve(sources, routers, limits, None, shutdown).await;

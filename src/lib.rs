@@ -17,6 +17,7 @@ mod fuzz;
 pub mod hardening;
 pub mod http;
 pub mod listen;
+pub mod logfile;
 pub mod memory;
 pub mod ollama;
 pub mod openai;

@@ -136,6 +136,19 @@ async fn one_structured_log_line_per_request_and_no_token() {
     assert!(ok["total_ms"].as_f64() >= ok["upstream_ttfb_ms"].as_f64());
     assert!(ok["prompt_tokens"].as_u64().is_some_and(|n| n > 0));
     assert!(ok["request_id"].is_string());
+    assert_eq!(ok["transport"], "unix");
+    assert_eq!(ok["stream"], false);
+    assert_eq!(ok["complete"], true);
+    // The limit left: as the answer's headers said it (12.5 % and 40 % used), or, if the usage endpoint
+    // this first request set off answered first, as it says (20 % and 45 %).
+    let left = (
+        ok["limit_left_pct"].as_f64(),
+        ok["weekly_left_pct"].as_f64(),
+    );
+    assert!(
+        left == (Some(87.5), Some(60.0)) || left == (Some(80.0), Some(55.0)),
+        "{ok}"
+    );
     assert_eq!(lines[1]["fields"]["status"], 400);
     assert!(!logs.contains(&s.tokens.access_token) && !logs.contains(&s.tokens.refresh_token));
 }
@@ -304,4 +317,87 @@ async fn a_failing_usage_endpoint_costs_nothing_but_the_numbers() {
         12.5
     );
     assert_eq!(s.mock.usage_asks(), 1, "asked again within the minute");
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_logged_when_it_ends_with_its_tokens() {
+    let s = Server::start_with(Options {
+        args: vec!["--log-format".into(), "json".into()],
+        ..Options::default()
+    })
+    .await;
+    let r = s
+        .post("/v1/chat/completions", common::chat_stream("stream me"))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .post(
+            "/api/chat",
+            json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let logs = s.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .map(|v| v["fields"].clone())
+        .collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    for line in &lines {
+        assert_eq!(line["stream"], true, "{line}");
+        assert_eq!(line["complete"], true, "{line}");
+        assert!(
+            line["completion_tokens"].as_u64().is_some_and(|n| n > 0),
+            "{line}"
+        );
+        assert!(
+            line["prompt_tokens"].as_u64().is_some_and(|n| n > 0),
+            "{line}"
+        );
+        assert!(line["total_ms"].as_f64() >= line["upstream_ttfb_ms"].as_f64());
+    }
+    assert_eq!(lines[1]["route"], "/api/chat");
+}
+
+#[tokio::test]
+async fn the_log_file_rotates_by_size() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("codex-serve.log");
+    let s = Server::start_with(Options {
+        args: vec![
+            "--log-file".into(),
+            path.display().to_string(),
+            "--log-file-max-bytes".into(),
+            "4096".into(),
+            "--log-file-keep".into(),
+            "2".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    for i in 0..10 {
+        assert_eq!(
+            s.post("/v1/chat/completions", chat(&format!("n{i}")))
+                .await
+                .status,
+            200
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    let rotated = dir.path().join("codex-serve.log.1");
+    assert!(size(&path).is_some_and(|n| n <= 4096), "{:?}", size(&path));
+    assert!(size(&rotated).is_some_and(|n| n > 0 && n <= 4096));
+    assert!(dir.path().join("codex-serve.log.2").exists());
+    assert!(!dir.path().join("codex-serve.log.3").exists());
+    // Nothing went to stderr, and the lines are all there across the files.
+    assert!(!s.logs().contains(" request "), "{}", s.logs());
+    let all: String = [path.clone(), rotated]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    assert!(all.contains("route=/v1/chat/completions"), "{all}");
 }

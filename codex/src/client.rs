@@ -22,6 +22,7 @@ use crate::request::{CompactRequest, ResponsesRequest};
 use crate::routing::{self, Route, Router};
 use crate::session::Sessions;
 use crate::sse;
+use crate::tally::Tally;
 use crate::usage::Usage;
 use crate::version::VersionSource;
 
@@ -344,6 +345,7 @@ impl CodexClient {
                 self.cfg.idle_timeout,
                 self.cfg.max_event_bytes,
                 self.limits.clone(),
+                Tally::current(),
             )),
         })
     }
@@ -552,10 +554,12 @@ fn events(
     idle: Duration,
     max_event: usize,
     limits: Arc<LimitStore>,
+    tally: Option<Tally>,
 ) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
     let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
     futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
         let limits = limits.clone();
+        let tally = tally.clone();
         async move {
             match phase? {
                 Phase::Draining(mut frames) => {
@@ -582,6 +586,16 @@ fn events(
                                 {
                                     if let Some(snap) = limits::from_event(l, unix_now()) {
                                         limits.offer(Instant::now(), snap);
+                                    }
+                                }
+                                if let (
+                                    Some(t),
+                                    ResponseEvent::Completed { response }
+                                    | ResponseEvent::Incomplete { response },
+                                ) = (&tally, &ev.event)
+                                {
+                                    if let Some(u) = &response.usage {
+                                        t.record(u.input_tokens, u.output_tokens);
                                     }
                                 }
                                 let terminal = matches!(

@@ -21,6 +21,7 @@ pub mod routing;
 pub mod secret;
 mod session;
 mod sse;
+pub mod tally;
 pub mod usage;
 pub mod version;
 
