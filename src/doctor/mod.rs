@@ -131,14 +131,14 @@ pub async fn run(args: DoctorArgs) -> Result<bool, String> {
         check(
             "client version",
             Verdict::Ok,
-            format!("{version} (from {source}); every model of {from} takes it"),
+            format!("{version}, from {source}; every model of {from} takes it"),
         )
     } else {
         check(
             "client version",
             Verdict::Warn,
             format!(
-                "{version} (from {source}) is below what these models of {from} need: {}",
+                "{version}, from {source}, is below what these models of {from} need: {}",
                 too_new.join(", ")
             ),
         )
