@@ -107,7 +107,8 @@ fn a_broken_file_stops_the_server_naming_file_line_and_key() {
 #[test]
 fn config_says_where_each_setting_came_from() {
     let cfg = config_dir(
-        "max-queue = 5\nmax-upstream = 6\nupstream-idle-timeout = 60\ntcp = [\"127.0.0.1:9\"]\n",
+        "max-queue = 5\nmax-upstream = 6\nupstream-idle-timeout = 60\ntcp = [\"127.0.0.1:9\"]\n\
+         socket = \"/tmp/from-file.sock\"\nlog-format = \"json\"\n",
     );
     let home = cfg.path().join(".codex");
     std::fs::create_dir(&home).expect("mkdir");
@@ -119,6 +120,7 @@ fn config_says_where_each_setting_came_from() {
     let out = codex_serve(cfg.path())
         .args(["config", "--json", "--max-queue", "9"])
         .env("CODEX_SERVE_UPSTREAM_URL", "http://127.0.0.1:1/v1")
+        .env("CODEX_SERVE_SOCKET", "/tmp/from-env.sock")
         .output()
         .expect("run");
     assert!(
@@ -134,6 +136,13 @@ fn config_says_where_each_setting_came_from() {
     assert_eq!(s["max-upstream"]["value"], "6");
     assert_eq!(s["tcp"]["value"], "127.0.0.1:9");
     assert_eq!(s["upstream-url"]["source"], "env");
+    // The environment wins over the file; the file over the default.
+    assert_eq!(
+        s["socket"],
+        json!({"source": "env", "env": "CODEX_SERVE_SOCKET", "value": "/tmp/from-env.sock"})
+    );
+    assert_eq!(s["log-format"]["value"], "json");
+    assert_eq!(s["log-format"]["line"], 6);
     assert_eq!(s["upstream-url"]["env"], "CODEX_SERVE_UPSTREAM_URL");
     assert_eq!(s["chatgpt-base-url"]["source"], "codex-cli");
     assert_eq!(s["chatgpt-base-url"]["codex_cli_key"], "chatgpt_base_url");
