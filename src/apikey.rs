@@ -70,16 +70,7 @@ impl ApiKey {
 
 /// `$XDG_CONFIG_HOME/codex-serve/api-key`, else `~/.config/codex-serve/api-key`.
 pub fn default_key_path() -> Option<PathBuf> {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        // The XDG spec says to ignore a relative value.
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(config.join("codex-serve").join("api-key"))
+    crate::config::dir().map(|d| d.join("api-key"))
 }
 
 /// The key, by precedence: `--api-key-file`, then `CODEX_SERVE_API_KEY`, then the default file (made now

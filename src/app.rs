@@ -34,6 +34,8 @@ pub struct App {
     pub ollama_version: String,
     /// Claude model names to Codex models, for the Anthropic API (`--model-map`).
     pub model_map: ModelMap,
+    /// The model for requests that leave `model` empty (`--model`, or the codex CLI's `model`).
+    pub default_model: Option<String>,
 }
 
 pub struct UpstreamLimit {
@@ -89,6 +91,15 @@ impl UpstreamLimit {
 }
 
 impl App {
+    /// Puts the default model in place of an empty one; without a default the request's check refuses it.
+    pub fn fill_model(&self, model: &mut String) {
+        if model.trim().is_empty() {
+            if let Some(m) = &self.default_model {
+                model.clone_from(m);
+            }
+        }
+    }
+
     /// Refuses an effort the catalog says the model does not take, listing the ones it does.
     pub async fn check_effort(&self, model: &str, effort: ReasoningEffort) -> Result<(), ApiError> {
         let (models, _) = self.codex.models().await;

@@ -27,6 +27,8 @@ use crate::upstream::Defaults;
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 /// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
 pub const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
+/// `--idle-timeout` when a service manager handed us the sockets.
+const DEFAULT_ACTIVATED_IDLE_SECS: u64 = 600;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,10 +54,21 @@ enum Command {
     Status(Box<crate::status::StatusArgs>),
     /// The models this login can use, with the reasoning efforts each takes.
     Models(Box<crate::status::ModelsArgs>),
+    /// The settings in force (flags, environment, config file, the codex CLI's config) and where each
+    /// came from.
+    Config(Box<crate::config::show::ConfigArgs>),
+    /// Checks each link (login, versions, permissions, server, network, routing, units) and says what
+    /// to do about the one that fails; exits 1 when one does.
+    Doctor(Box<crate::doctor::DoctorArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// Settings file, whose keys are these flags' names [default: $XDG_CONFIG_HOME/codex-serve/config.toml].
+    /// Flags and environment variables win over it.
+    #[arg(long, value_name = "PATH", env = "CODEX_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/codex-serve/codex-serve.sock].
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_SOCKET")]
     pub socket: Option<PathBuf>,
@@ -94,7 +107,8 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tcp", "idle_timeout"])]
     pub stdio: bool,
 
-    /// Exit after this many seconds with no connection open (for socket activation).
+    /// Exit after this many seconds with no connection open; 0 never exits [default: 600 when started
+    /// by socket activation, else never].
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
 
@@ -119,7 +133,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_INSTRUCTIONS)]
     pub instructions: String,
 
-    /// Reasoning effort when the request names none.
+    /// Model for requests that leave `model` empty [default: the codex CLI's `model`].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Reasoning effort when the request names none [default: the codex CLI's model_reasoning_effort].
     #[arg(long, value_name = "EFFORT", value_parser = parse_effort)]
     pub reasoning_effort: Option<ReasoningEffort>,
 
@@ -222,8 +240,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
 
-    /// Base URL of the ChatGPT backend, for the workspace check ({URL}wham/accounts/check)
-    /// [default: --upstream-url without its last segment, https://chatgpt.com/backend-api/].
+    /// Base URL of the ChatGPT backend, for the workspace check ({URL}wham/accounts/check) and the usage
+    /// endpoint ({URL}wham/usage) [default: the codex CLI's chatgpt_base_url, else --upstream-url without
+    /// its last segment, else https://chatgpt.com/backend-api/].
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_CHATGPT_BASE_URL")]
     pub chatgpt_base_url: Option<String>,
 
@@ -231,9 +250,21 @@ pub struct ServeArgs {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Log line format (logs go to stderr).
+    /// Log line format (logs go to stderr, or to --log-file).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Write the log to this file instead of stderr, rotated by size (FILE.1, FILE.2, …).
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Size at which --log-file is rotated.
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub log_file_max_bytes: u64,
+
+    /// Rotated files kept besides --log-file (0: the file is emptied instead).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub log_file_keep: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -296,7 +327,14 @@ fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match crate::config::load() {
+        Ok(cli) => cli,
+        Err(crate::config::LoadError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("codex-serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let args = match cli.command {
         Some(Command::Service(s)) => return crate::service::main(s),
         Some(Command::Status(a)) => {
@@ -307,10 +345,32 @@ pub fn main() -> ExitCode {
             init_command_logging(a.serve.verbose, a.serve.log_format);
             return run_command(crate::status::models(*a));
         }
+        Some(Command::Config(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_command(async move { crate::config::show::run(&a) });
+        }
+        Some(Command::Doctor(a)) => {
+            init_command_logging(a.serve.verbose, a.serve.log_format);
+            return run_doctor(*a);
+        }
         Some(Command::Serve(a)) => *a,
         None => cli.serve,
     };
-    init_logging(args.verbose, args.log_format);
+    if let Some(path) = &args.log_file {
+        match crate::logfile::RotatingFile::new(path, args.log_file_max_bytes, args.log_file_keep) {
+            Ok(file) => init_logging_to(args.verbose, args.log_format, Some(file)),
+            Err(e) => {
+                eprintln!(
+                    "codex-serve: cannot open the log file {}: {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        init_logging(args.verbose, args.log_format);
+    }
+    crate::config::log_start();
     crate::hardening::apply();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -330,6 +390,28 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("codex-serve: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `doctor`: 0 when every check passed or only warned, 1 when one failed, 2 when it could not run.
+fn run_doctor(args: crate::doctor::DoctorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("codex-serve: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(crate::doctor::run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("codex-serve: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -380,31 +462,57 @@ pub enum StartError {
 /// Logging for the one-shot commands: warnings only, unless asked for more.
 fn init_command_logging(verbose: u8, format: LogFormat) {
     if verbose == 0 {
-        init_logging_with("warn", format);
+        init_command_logging_with("warn", format);
     } else {
         init_logging(verbose, format);
     }
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
+    init_logging_to(verbose, format, None);
+}
+
+fn init_logging_to(
+    verbose: u8,
+    format: LogFormat,
+    file: Option<Arc<crate::logfile::RotatingFile>>,
+) {
     let default = match verbose {
         0 => "codex_serve=info,codex_client=warn",
         1 => "codex_serve=debug,codex_client=debug",
         _ => "trace",
     };
-    init_logging_with(default, format);
+    init_logging_with(default, format, file);
 }
 
-fn init_logging_with(default: &str, format: LogFormat) {
+fn init_command_logging_with(default: &str, format: LogFormat) {
+    init_logging_with(default, format, None);
+}
+
+fn init_logging_with(
+    default: &str,
+    format: LogFormat,
+    file: Option<Arc<crate::logfile::RotatingFile>>,
+) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("CODEX_SERVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal, not in files and journals.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (ansi, writer) = match file {
+        Some(f) => (
+            false,
+            BoxMakeWriter::new(move || crate::logfile::Writer(f.clone())),
+        ),
+        None => (
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            BoxMakeWriter::new(std::io::stderr),
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -412,12 +520,7 @@ fn init_logging_with(default: &str, format: LogFormat) {
 }
 
 fn codex_home(arg: Option<PathBuf>) -> PathBuf {
-    arg.unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".codex")
-    })
+    arg.unwrap_or_else(crate::config::default_codex_home)
 }
 
 /// Builds the application from flags: the codex client and the defaults every request uses.
@@ -486,6 +589,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         body_read_timeout: Duration::from_secs(args.body_read_timeout.max(1)),
         ollama_version: args.ollama_version.clone(),
         model_map: ModelMap::new(args.model_map.clone()),
+        default_model: args.model.clone().filter(|m| !m.trim().is_empty()),
     })
 }
 
@@ -512,9 +616,10 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
 
     if args.stdio {
         tracing::info!("codex-serve serving HTTP on stdin/stdout");
+        let stdio = crate::http::stdio_router(app.clone(), args.max_body_bytes);
         let routers = Routers {
-            network: local.clone(),
-            local,
+            network: stdio.clone(),
+            local: stdio,
         };
         let sources = vec![Source::One(Conn::stdio())];
         listen::serve(sources, routers, limits, None, shutdown).await;
@@ -596,8 +701,10 @@ async fn serve(args: ServeArgs) -> Result<(), StartError> {
         Some(p) => crate::http::network_router(app, args.max_body_bytes, p),
         None => local.clone(),
     };
+    // A service manager starts us again on the next connection, so exiting when idle costs nothing.
     let idle = args
         .idle_timeout
+        .or(activated.then_some(DEFAULT_ACTIVATED_IDLE_SECS))
         .filter(|s| *s > 0)
         .map(Duration::from_secs);
     let routers = Routers { local, network };

@@ -9,12 +9,15 @@ pub mod apikey;
 pub mod app;
 pub mod bounded;
 pub mod cli;
+pub mod config;
+pub mod doctor;
 pub mod fold;
 #[cfg(test)]
 mod fuzz;
 pub mod hardening;
 pub mod http;
 pub mod listen;
+pub mod logfile;
 pub mod memory;
 pub mod ollama;
 pub mod openai;

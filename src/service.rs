@@ -270,7 +270,7 @@ mod tests {
         let units = systemd_units(Path::new("/opt/codex serve/bin/codex-serve"));
         let service = &units[1].text;
         assert!(
-            service.contains("ExecStart=\"/opt/codex serve/bin/codex-serve\" --idle-timeout 600\n"),
+            service.contains("ExecStart=\"/opt/codex serve/bin/codex-serve\" serve\n"),
             "{service}"
         );
         assert!(!service.contains(TEMPLATE_EXEC));
@@ -278,7 +278,7 @@ mod tests {
         let plain = systemd_units(Path::new("/usr/local/bin/codex-serve"));
         assert!(plain[1]
             .text
-            .contains("ExecStart=/usr/local/bin/codex-serve --idle-timeout"));
+            .contains("ExecStart=/usr/local/bin/codex-serve serve\n"));
         assert_eq!(systemd_exec_path(Path::new("/a/100%/$x")), "/a/100%%/$$x");
         assert!(units[0]
             .text

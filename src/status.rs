@@ -57,6 +57,12 @@ async fn get_over_socket(socket: &Path, path: &str) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
+/// The version of the codex-serve answering on `socket`, if one does.
+pub(crate) async fn health(socket: &Path) -> Option<String> {
+    let h = get_over_socket(socket, "/healthz").await?;
+    Some(h["version"].as_str().unwrap_or("?").to_owned())
+}
+
 #[derive(Serialize)]
 struct Login {
     logged_in: bool,
@@ -133,13 +139,18 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
         .unwrap_or_else(listen::unix::default_socket_path);
     let health = get_over_socket(&socket, "/healthz").await;
     let answering = health.is_some();
+    // The server's view when one answers (it asks the usage endpoint itself when it knows nothing);
+    // else the usage endpoint, asked from here.
     let limits: Option<RateLimitSnapshot> = if answering {
         get_over_socket(&socket, "/v1/codex/limits")
             .await
             .and_then(|v| serde_json::from_value(v["limits"].clone()).ok())
+    } else if login.logged_in {
+        app.codex.fetch_usage().await.ok()
     } else {
         None
     };
+    let settings = crate::config::report();
     let now = unix_now();
     let (version, version_source) = app.codex.client_version();
 
@@ -150,6 +161,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
             "socket": {"path": socket, "answering": answering,
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
             "limits": limits,
+            "settings": settings.map(crate::config::show::summary_json),
             "client_version": {"version": version, "source": version_source,
                                "follows_codex_cli": codex_client::PINNED_CLI_VERSION},
         });
@@ -216,13 +228,28 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
         Some(l) => {
             println!("{}", bar("primary", l.primary.as_ref(), now));
             println!("{}", bar("secondary", l.secondary.as_ref(), now));
+            if let Some(c) = &l.credits {
+                println!("  {}", crate::config::show::credits_line(c));
+            }
             let age = now - l.captured_at;
-            println!("  as of {}s ago", age.max(0));
+            let from = match l.source.as_deref() {
+                Some("usage") => "the usage endpoint",
+                Some("event") => "a stream's rate-limit event",
+                _ => "an answer's headers",
+            };
+            println!("  as of {}s ago, from {from}", age.max(0));
         }
-        None if answering => {
-            println!("  no data yet: the server reports them after its first request")
+        None if login.mode == Some("api_key") => {
+            println!("  none: an API key has no ChatGPT plan limits")
         }
-        None => println!("  unknown: start codex-serve, the limits come with its first answer"),
+        None => {
+            println!("  unknown: the usage endpoint could not be asked (run `codex-serve doctor`)")
+        }
+    }
+    if let Some(r) = settings {
+        println!();
+        println!("Settings   {}", crate::config::show::file_line(r));
+        println!("  codex CLI {}", crate::config::show::codex_cli_line(r));
     }
     Ok(())
 }

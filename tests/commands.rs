@@ -22,6 +22,7 @@ fn run(s: &Server, args: &[&str]) -> (bool, String, String) {
         .arg("--auth-url")
         .arg(s.mock.auth_url())
         .env_remove("CODEX_SERVE_LOG")
+        .envs(common::clean_env(s.run.path()))
         .output()
         .expect("run codex-serve");
     (
@@ -43,11 +44,16 @@ async fn status_before_and_after_requests() {
     assert!(out.contains(common::ACCOUNT), "{out}");
     assert!(out.contains("token     expires in"), "{out}");
     assert!(out.contains("answering (codex-serve"), "{out}");
-    assert!(out.contains("no data yet"), "{out}");
+    // Before any request, from the usage endpoint, with the plan's credits.
+    assert!(out.contains(" 20.0% used of 5h, resets in"), "{out}");
+    assert!(out.contains(" 45.0% used of 7d"), "{out}");
+    assert!(out.contains("credits   17.25 left"), "{out}");
+    assert!(out.contains("from the usage endpoint"), "{out}");
 
     assert_eq!(s.post("/v1/chat/completions", chat("x")).await.status, 200);
     let (_, out, _) = run(&s, &["status"]);
     assert!(out.contains("primary   [###---------"), "{out}");
+    assert!(out.contains("from an answer's headers"), "{out}");
     assert!(out.contains("12.5% used of 5h, resets in"), "{out}");
     assert!(out.contains(" 40.0% used of 7d"), "{out}");
 
@@ -137,4 +143,25 @@ async fn models_online_and_offline() {
     assert!(v["models"]
         .as_array()
         .is_some_and(|m| m.iter().any(|m| m["id"] == "gpt-6.2-astra")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_asks_the_usage_endpoint_itself_when_no_server_runs() {
+    let mut s = Server::start_with(Options {
+        codex_config: Some("model = \"gpt-5.5\"\n".into()),
+        ..Options::default()
+    })
+    .await;
+    assert!(s.terminate().success());
+    let (ok, out, err) = run(&s, &["status"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("no server answers on this socket"), "{out}");
+    assert!(out.contains(" 20.0% used of 5h"), "{out}");
+    assert!(out.contains("took model"), "{out}");
+    let (_, out, _) = run(&s, &["status", "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["limits"]["source"], "usage");
+    assert_eq!(v["limits"]["credits"]["has_credits"], true);
+    assert_eq!(v["settings"]["codex_cli"]["taken"][0]["key"], "model");
+    assert_eq!(s.mock.usage_asks(), 2);
 }

@@ -54,10 +54,7 @@ fn install_writes_units_that_run_this_binary_and_prints_the_enable_command() {
         .lines()
         .find(|l| l.starts_with("ExecStart="))
         .expect("ExecStart");
-    assert_eq!(
-        exec,
-        format!("ExecStart={} --idle-timeout 600", exe.display())
-    );
+    assert_eq!(exec, format!("ExecStart={} serve", exe.display()));
     assert!(unit.lines().any(|l| l == "Type=notify"));
     // Hardening must leave ~/.codex writable: no ProtectHome, no read-only file system.
     assert!(!unit

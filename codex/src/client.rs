@@ -2,7 +2,7 @@
 //! refresh-and-retry after a 401, and the answer as a stream of typed events.
 
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,13 +15,15 @@ use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::{error_from_response, transport_message, CodexError};
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::headers::{self, Call, Identity, ResponsesHeaders};
-use crate::limits::{self, RateLimitSnapshot};
+use crate::limits::{self, LimitStore, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
 use crate::render::{self, TurnIds};
 use crate::request::{CompactRequest, ResponsesRequest};
 use crate::routing::{self, Route, Router};
 use crate::session::Sessions;
 use crate::sse;
+use crate::tally::Tally;
+use crate::usage::Usage;
 use crate::version::VersionSource;
 
 /// The PEM file of extra trusted roots for every https call, as the codex CLI reads it.
@@ -98,7 +100,8 @@ pub struct CodexClient {
     /// `{base}/responses` for a ChatGPT login and for an API key, parsed once: URL parsing was a visible
     /// part of each request. `None` when the base does not parse; the request then reports why.
     responses_urls: [Option<reqwest::Url>; 2],
-    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
+    limits: Arc<LimitStore>,
+    usage: Arc<Usage>,
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
 }
 
@@ -156,6 +159,14 @@ impl CodexClient {
             responses_url(AuthMode::ChatGpt),
             responses_url(AuthMode::ApiKey),
         ];
+        let limits = Arc::new(LimitStore::default());
+        let usage = Arc::new(Usage::new(
+            http.clone(),
+            auth.clone(),
+            &chatgpt_base_url(&cfg),
+            identity.clone(),
+            limits.clone(),
+        ));
         CodexClient {
             http,
             auth,
@@ -165,7 +176,8 @@ impl CodexClient {
             router,
             sessions: Sessions::default(),
             responses_urls,
-            limits: Arc::new(RwLock::new(None)),
+            limits,
+            usage,
             models: tokio::sync::Mutex::new(None),
         }
     }
@@ -174,12 +186,61 @@ impl CodexClient {
         &self.auth
     }
 
-    /// The latest `x-codex-*` snapshot seen on any answer.
+    /// The newest rate-limit snapshot: from an answer's headers or stream, or from the usage endpoint.
     pub fn rate_limits(&self) -> Option<RateLimitSnapshot> {
-        self.limits
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.limits.get()
+    }
+
+    /// [`Self::rate_limits`], asking the usage endpoint first when nothing is known or what is known is
+    /// over a minute old (and it was not asked in the last minute).
+    pub async fn rate_limits_now(&self) -> Option<RateLimitSnapshot> {
+        self.usage.refresh_if_stale().await;
+        self.limits.get()
+    }
+
+    /// Asks the usage endpoint now, whatever was asked before (`doctor`).
+    pub async fn fetch_usage(&self) -> Result<RateLimitSnapshot, CodexError> {
+        self.usage.fetch().await
+    }
+
+    /// `codex-serve doctor`: the model catalog asked of the backend now (not from a cache), which costs
+    /// no generation; the number of models listed.
+    pub async fn check_backend(&self) -> Result<usize, CodexError> {
+        Ok(self.fetch_models().await?.len())
+    }
+
+    /// `codex-serve doctor`: the workspace check asked now, not from the cache.
+    pub async fn check_route(&self) -> Result<Route, String> {
+        let creds = self.auth.credentials().await.map_err(|e| e.to_string())?;
+        match creds.account_id() {
+            Some(account) => self.router.check(&self.identity, &creds, account).await,
+            None => Ok(Route::default()),
+        }
+    }
+
+    /// `codex-serve doctor`: a GET of the token endpoint, which refreshes nothing; any HTTP answer (a 405
+    /// for the wrong method) means it can be reached.
+    pub async fn check_token_endpoint(&self) -> Result<u16, String> {
+        let url = self.auth.config().token_url();
+        let resp = self
+            .http
+            .get(&url)
+            .header("connection", "close")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| transport_message(&e))?;
+        Ok(resp.status().as_u16())
+    }
+
+    /// How many times the usage endpoint was asked.
+    pub fn usage_polls(&self) -> u64 {
+        self.usage.polls()
+    }
+
+    /// The usage endpoint's URL.
+    pub fn usage_url(&self) -> &str {
+        self.usage.url()
     }
 
     fn base_url(&self, mode: AuthMode) -> &str {
@@ -188,7 +249,7 @@ impl CodexClient {
 
     fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
         let snap = limits::from_headers(headers, unix_now())?;
-        *self.limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+        self.limits.offer(Instant::now(), snap.clone());
         Some(snap)
     }
 
@@ -286,6 +347,9 @@ impl CodexClient {
                 self.http.post(url).headers(headers).body(body.clone())
             })
             .await?;
+        // Requests are flowing: the usage endpoint may be asked again (at most once a minute). Only
+        // after the backend took this request, so its credentials are fresh and an ask never refreshes.
+        self.usage.on_request();
         Ok(ResponseStream {
             rate_limits: self.record_limits(resp.headers()),
             events: Box::pin(events(
@@ -293,6 +357,7 @@ impl CodexClient {
                 self.cfg.idle_timeout,
                 self.cfg.max_event_bytes,
                 self.limits.clone(),
+                Tally::current(),
             )),
         })
     }
@@ -347,8 +412,13 @@ impl CodexClient {
                     if resp.status() == reqwest::StatusCode::NOT_FOUND && route.origin.is_some() {
                         self.router.forget(&creds).await;
                     }
-                    self.record_limits(resp.headers());
-                    error_from_response(resp).await
+                    let snap = self.record_limits(resp.headers());
+                    let active = limits::describe_active(resp.headers(), snap.as_ref());
+                    let mut err = error_from_response(resp).await;
+                    if let CodexError::UsageLimit { active_limit, .. } = &mut err {
+                        *active_limit = active;
+                    }
+                    err
                 }
             };
             if !err.is_transient() || attempt >= self.cfg.max_retries {
@@ -514,11 +584,13 @@ fn events(
     resp: reqwest::Response,
     idle: Duration,
     max_event: usize,
-    limits: Arc<RwLock<Option<RateLimitSnapshot>>>,
+    limits: Arc<LimitStore>,
+    tally: Option<Tally>,
 ) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
     let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
     futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
         let limits = limits.clone();
+        let tally = tally.clone();
         async move {
             match phase? {
                 Phase::Draining(mut frames) => {
@@ -526,51 +598,61 @@ fn events(
                     let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
                     None
                 }
-                Phase::Streaming(mut frames) => match tokio::time::timeout(idle, frames.next())
-                    .await
-                {
-                    Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
-                    Ok(None) => Some((Err(CodexError::StreamClosed), None)),
-                    Ok(Some(Err(sse::SseError::Io(e)))) => Some((
-                        Err(CodexError::Transport(format!("the stream broke off: {e}"))),
-                        None,
-                    )),
-                    Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                    Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
-                        Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                        Ok(ev) => {
-                            if let ResponseEvent::RateLimits {
-                                rate_limits: Some(l),
-                                ..
-                            } = &ev.event
-                            {
-                                if let Some(snap) = limits::from_event(l, unix_now()) {
-                                    *limits.write().unwrap_or_else(|p| p.into_inner()) = Some(snap);
+                Phase::Streaming(mut frames) => {
+                    match tokio::time::timeout(idle, frames.next()).await {
+                        Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
+                        Ok(None) => Some((Err(CodexError::StreamClosed), None)),
+                        Ok(Some(Err(sse::SseError::Io(e)))) => Some((
+                            Err(CodexError::Transport(format!("the stream broke off: {e}"))),
+                            None,
+                        )),
+                        Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                        Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
+                            Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
+                            Ok(ev) => {
+                                if let ResponseEvent::RateLimits {
+                                    rate_limits: Some(l),
+                                    ..
+                                } = &ev.event
+                                {
+                                    if let Some(snap) = limits::from_event(l, unix_now()) {
+                                        limits.offer(Instant::now(), snap);
+                                    }
                                 }
+                                if let (
+                                    Some(t),
+                                    ResponseEvent::Completed { response }
+                                    | ResponseEvent::Incomplete { response },
+                                ) = (&tally, &ev.event)
+                                {
+                                    if let Some(u) = &response.usage {
+                                        t.record(u.input_tokens, u.output_tokens);
+                                    }
+                                }
+                                let terminal = matches!(
+                                    ev.event,
+                                    ResponseEvent::Completed { .. }
+                                        | ResponseEvent::Incomplete { .. }
+                                        | ResponseEvent::Failed { .. }
+                                        | ResponseEvent::Error { .. }
+                                );
+                                let next = if terminal {
+                                    Phase::Draining(frames)
+                                } else {
+                                    Phase::Streaming(frames)
+                                };
+                                Some((Ok(ev), Some(next)))
                             }
-                            let terminal = matches!(
-                                ev.event,
-                                ResponseEvent::Completed { .. }
-                                    | ResponseEvent::Incomplete { .. }
-                                    | ResponseEvent::Failed { .. }
-                                    | ResponseEvent::Error { .. }
-                            );
-                            let next = if terminal {
-                                Phase::Draining(frames)
-                            } else {
-                                Phase::Streaming(frames)
-                            };
-                            Some((Ok(ev), Some(next)))
-                        }
-                    },
-                },
+                        },
+                    }
+                }
             }
         }
     })
 }
 
 /// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
-fn chatgpt_base_url(cfg: &ClientConfig) -> String {
+pub(crate) fn chatgpt_base_url(cfg: &ClientConfig) -> String {
     if let Some(base) = &cfg.chatgpt_base_url {
         return base.clone();
     }

@@ -22,6 +22,8 @@ pub enum CodexError {
         plan_type: Option<String>,
         /// Unix seconds.
         resets_at: Option<i64>,
+        /// The limit that ran out (`x-codex-active-limit`), described for people.
+        active_limit: Option<String>,
     },
     /// The plan does not include Codex.
     #[error("{message}")]
@@ -139,6 +141,7 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -
             message,
             plan_type: err.plan_type,
             resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
+            active_limit: None,
         },
         (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
         (429, _) => CodexError::RateLimited {

@@ -21,6 +21,8 @@ pub mod routing;
 pub mod secret;
 mod session;
 mod sse;
+pub mod tally;
+pub mod usage;
 pub mod version;
 
 pub use auth::{AuthConfig, AuthError, AuthManager, AuthMode, Credentials, LoginInfo};

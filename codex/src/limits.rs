@@ -1,4 +1,8 @@
-//! The `x-codex-*` rate-limit headers the backend puts on every answer, as a snapshot.
+//! Rate limits as one snapshot, from three sources: the `x-codex-*` headers on every answer, the
+//! `codex.rate_limits` stream event, and the usage endpoint (`usage.rs`). The newest one wins.
+
+use std::sync::RwLock;
+use std::time::Instant;
 
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -14,6 +18,49 @@ pub struct RateLimitSnapshot {
     pub active_limit: Option<String>,
     /// Unix seconds when the snapshot was taken.
     pub captured_at: i64,
+    /// The ChatGPT plan, when the source says it.
+    #[serde(default)]
+    pub plan_type: Option<String>,
+    /// Where it came from: `headers`, `event` or `usage`.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// The latest snapshot, ordered by when each was observed: a usage answer that was asked for before an
+/// answer's headers arrived does not overwrite them.
+#[derive(Debug, Default)]
+pub struct LimitStore {
+    latest: RwLock<Option<(Instant, RateLimitSnapshot)>>,
+}
+
+impl LimitStore {
+    pub fn get(&self) -> Option<RateLimitSnapshot> {
+        let held = self.latest.read().unwrap_or_else(|p| p.into_inner());
+        held.as_ref().map(|(_, s)| s.clone())
+    }
+
+    /// When the held snapshot was observed.
+    pub fn observed(&self) -> Option<Instant> {
+        let held = self.latest.read().unwrap_or_else(|p| p.into_inner());
+        held.as_ref().map(|(at, _)| *at)
+    }
+
+    /// Keeps `snap` if it is at least as new as the held one. What it does not say (credits on an answer
+    /// without credit headers, the plan) is kept from the older one; the active limit is not, as it only
+    /// holds for the answer that named it.
+    pub fn offer(&self, at: Instant, mut snap: RateLimitSnapshot) {
+        let mut held = self.latest.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((old_at, old)) = held.as_ref() {
+            if at < *old_at {
+                return;
+            }
+            snap.primary = snap.primary.or_else(|| old.primary.clone());
+            snap.secondary = snap.secondary.or_else(|| old.secondary.clone());
+            snap.credits = snap.credits.or_else(|| old.credits.clone());
+            snap.plan_type = snap.plan_type.or_else(|| old.plan_type.clone());
+        }
+        *held = Some((at, snap));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -121,7 +168,26 @@ pub fn from_event(limits: &EventLimits, now: i64) -> Option<RateLimitSnapshot> {
         credits: None,
         active_limit: None,
         captured_at: now,
+        plan_type: None,
+        source: Some("event".into()),
     })
+}
+
+/// The limit that ran out, for people: the display name the backend gives a limit id
+/// (`x-codex-<id>-limit-name`) when it sends one, and which window is used up.
+pub fn describe_active(h: &HeaderMap, snap: Option<&RateLimitSnapshot>) -> Option<String> {
+    let id = get(h, "x-codex-active-limit").filter(|v| !v.is_empty())?;
+    let pool = id.strip_prefix("codex_").unwrap_or(id);
+    let name = get(h, &format!("x-codex-{pool}-limit-name"))
+        .filter(|v| !v.is_empty())
+        .unwrap_or(id);
+    let full = |w: &Option<RateLimitWindow>| w.as_ref().is_some_and(|w| w.used_percent >= 100.0);
+    let window = match snap {
+        Some(s) if full(&s.secondary) => " (its weekly window is used up)",
+        Some(s) if full(&s.primary) => " (its 5-hour window is used up)",
+        _ => "",
+    };
+    Some(format!("`{name}`{window}"))
 }
 
 /// A snapshot from response headers; `None` when the answer carries none.
@@ -144,6 +210,8 @@ pub fn from_headers(h: &HeaderMap, now: i64) -> Option<RateLimitSnapshot> {
         credits,
         active_limit: get(h, "x-codex-active-limit").map(str::to_owned),
         captured_at: now,
+        plan_type: get(h, "x-codex-plan-type").map(str::to_owned),
+        source: Some("headers".into()),
     })
 }
 
@@ -173,6 +241,50 @@ mod tests {
         );
         assert_eq!(s.secondary.expect("secondary").resets_at, Some(1060));
         assert!(from_headers(&HeaderMap::new(), 0).is_none());
+    }
+
+    #[test]
+    fn the_newest_snapshot_wins_and_keeps_what_it_does_not_say() {
+        let store = LimitStore::default();
+        let t0 = Instant::now();
+        let t1 = t0 + std::time::Duration::from_millis(5);
+        let window = |p| {
+            Some(RateLimitWindow {
+                used_percent: p,
+                ..RateLimitWindow::default()
+            })
+        };
+        let usage = RateLimitSnapshot {
+            primary: window(20.0),
+            credits: Some(Credits {
+                balance: Some("3".into()),
+                ..Credits::default()
+            }),
+            source: Some("usage".into()),
+            ..RateLimitSnapshot::default()
+        };
+        let headers = RateLimitSnapshot {
+            primary: window(12.5),
+            active_limit: Some("codex".into()),
+            source: Some("headers".into()),
+            ..RateLimitSnapshot::default()
+        };
+        store.offer(t1, headers.clone());
+        // Asked before the headers arrived: older, so it changes nothing.
+        store.offer(t0, usage.clone());
+        assert_eq!(store.get(), Some(headers));
+        store.offer(t1 + std::time::Duration::from_millis(1), usage.clone());
+        let now = store.get().expect("held");
+        assert_eq!(now.primary, window(20.0));
+        assert_eq!(now.active_limit, None);
+        let later = RateLimitSnapshot {
+            secondary: window(50.0),
+            ..RateLimitSnapshot::default()
+        };
+        store.offer(Instant::now() + std::time::Duration::from_secs(1), later);
+        let now = store.get().expect("held");
+        assert_eq!(now.primary, window(20.0));
+        assert_eq!(now.credits.and_then(|c| c.balance).as_deref(), Some("3"));
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Router {
         }
     }
 
-    async fn check(
+    pub(crate) async fn check(
         &self,
         id: &Identity,
         creds: &Credentials,

@@ -189,10 +189,15 @@ impl From<CodexError> for ApiError {
                 message,
                 plan_type,
                 resets_at,
+                active_limit,
             } => {
                 let plan = plan_type
                     .map(|p| format!(" on the {p} plan"))
                     .unwrap_or_default();
+                let plan = match active_limit {
+                    Some(limit) => format!("{plan}: the limit that ran out is {limit}"),
+                    None => plan,
+                };
                 let when = resets_at
                     .map(|r| format!("; it resets {}", describe_reset(r, now)))
                     .unwrap_or_default();
@@ -293,8 +298,14 @@ mod tests {
             message: "limit reached".into(),
             plan_type: Some("plus".into()),
             resets_at: Some(unix_now() + 3600),
+            active_limit: Some("`codex` (its 5-hour window is used up)".into()),
         }
         .into();
+        assert!(
+            err.message.starts_with("Codex usage limit reached on the plus plan: the limit that ran out is `codex` (its 5-hour window is used up); it resets in"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(err.message.contains("resets in"), "{}", err.message);
         let secs = err.retry_after.expect("retry-after").as_secs();

@@ -24,7 +24,12 @@ use error::ApiError;
 
 /// The router for the Unix socket and stdio, whose access control is the socket itself.
 pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
-    build(app, max_body_bytes, None)
+    build(app, max_body_bytes, None, "unix")
+}
+
+/// The router for `--stdio`: the local one, logged as stdio.
+pub fn stdio_router(app: Arc<App>, max_body_bytes: usize) -> Router {
+    build(app, max_body_bytes, None, "stdio")
 }
 
 /// The router for TCP listeners: the same routes behind `guard` (Host check, CORS, key).
@@ -33,10 +38,15 @@ pub fn network_router(
     max_body_bytes: usize,
     policy: guard::NetworkPolicy,
 ) -> Router {
-    build(app, max_body_bytes, Some(policy))
+    build(app, max_body_bytes, Some(policy), "tcp")
 }
 
-fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPolicy>) -> Router {
+fn build(
+    app: Arc<App>,
+    max_body_bytes: usize,
+    policy: Option<guard::NetworkPolicy>,
+    transport: observe::Transport,
+) -> Router {
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/models", get(openai::models::list))
@@ -115,17 +125,18 @@ fn build(app: Arc<App>, max_body_bytes: usize, policy: Option<guard::NetworkPoli
     };
     routes
         .layer(middleware::from_fn_with_state(
-            app.clone(),
+            (app.clone(), transport),
             observe::observe,
         ))
         .with_state(app)
 }
 
-/// The latest rate-limit snapshot seen on any answer from the backend.
+/// The newest rate-limit snapshot: from an answer, or the usage endpoint when nothing newer is known.
 async fn limits(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
 ) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"object": "codex.rate_limits", "limits": app.codex.rate_limits()}))
+    let limits = app.codex.rate_limits_now().await;
+    Json(serde_json::json!({"object": "codex.rate_limits", "limits": limits}))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -1,14 +1,18 @@
 //! What every response carries and every request leaves in the log: `x-request-id`, codex-serve's own
 //! overhead in `x-codex-serve-overhead-ms`, the latest rate-limit percentages, and one structured line.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use codex_client::tally::Tally;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::app::App;
 
@@ -49,7 +53,14 @@ fn header(resp: &mut Response, name: &'static str, value: String) {
     }
 }
 
-pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: Next) -> Response {
+/// What the listener the request came in on is called in the log: `unix`, `tcp` or `stdio`.
+pub type Transport = &'static str;
+
+pub async fn observe(
+    State((app, transport)): State<(Arc<App>, Transport)>,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response {
     crate::memory::request_started();
     let started = Instant::now();
     let id = req
@@ -62,14 +73,15 @@ pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).await;
-    let total = started.elapsed();
+    // A stream started while handling this request reports its tokens here, even after the headers.
+    let tally = Tally::default();
+    let mut resp = tally.clone().scope(next.run(req)).await;
     let log = resp
         .extensions()
         .get::<RequestLog>()
         .cloned()
         .unwrap_or_default();
-    let overhead = total.saturating_sub(log.upstream);
+    let overhead = started.elapsed().saturating_sub(log.upstream);
 
     header(&mut resp, "x-request-id", id.clone());
     // Anthropic's clients read `request-id`.
@@ -81,7 +93,8 @@ pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: 
         "x-codex-serve-overhead-ms",
         format!("{:.3}", overhead.as_secs_f64() * 1000.0),
     );
-    if let Some(snap) = app.codex.rate_limits() {
+    let limits = app.codex.rate_limits();
+    if let Some(snap) = &limits {
         if let Some(p) = &snap.primary {
             header(
                 &mut resp,
@@ -96,20 +109,133 @@ pub async fn observe(State(app): State<Arc<App>>, mut req: Request<Body>, next: 
                 s.used_percent.to_string(),
             );
         }
+        if let Some(balance) = snap.credits.as_ref().and_then(|c| c.balance.clone()) {
+            header(&mut resp, "x-codex-credits-balance", balance);
+        }
     }
-    let (prompt_tokens, completion_tokens) = log.tokens.unzip();
-    tracing::info!(
-        request_id = %id,
-        %method,
-        route = %path,
-        model = log.model.as_deref().unwrap_or("-"),
-        status = resp.status().as_u16(),
-        upstream_ttfb_ms = log.upstream.as_secs_f64() * 1000.0,
-        total_ms = total.as_secs_f64() * 1000.0,
-        overhead_ms = overhead.as_secs_f64() * 1000.0,
-        prompt_tokens,
-        completion_tokens,
-        "request"
-    );
-    resp
+    let stream = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("text/event-stream") || v.starts_with("application/x-ndjson")
+        });
+    let line = Line {
+        id,
+        method: method.to_string(),
+        path,
+        model: log.model,
+        status: resp.status().as_u16(),
+        transport,
+        stream,
+        started,
+        ttfb: log.upstream,
+        overhead,
+        tokens: log.tokens,
+        tally,
+        app,
+    };
+    // The line is written when the body has been sent (or dropped, when the client left early), so a
+    // stream's line has its full time and tokens.
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(Logged {
+            inner: body,
+            line: Some(line),
+        }),
+    )
+}
+
+/// One request's log line, written once its answer is done.
+struct Line {
+    id: String,
+    method: String,
+    path: String,
+    model: Option<String>,
+    status: u16,
+    transport: Transport,
+    stream: bool,
+    started: Instant,
+    ttfb: Duration,
+    overhead: Duration,
+    tokens: Option<(u64, u64)>,
+    tally: Tally,
+    app: Arc<App>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+impl Line {
+    fn emit(self, complete: bool) {
+        let (prompt_tokens, completion_tokens) = self.tokens.or(self.tally.tokens()).unzip();
+        let limits = self.app.codex.rate_limits();
+        let left = |w: Option<&codex_client::limits::RateLimitWindow>| {
+            w.map(|w| (100.0 - w.used_percent).clamp(0.0, 100.0))
+        };
+        let limit_left_pct = left(limits.as_ref().and_then(|l| l.primary.as_ref()));
+        let weekly_left_pct = left(limits.as_ref().and_then(|l| l.secondary.as_ref()));
+        tracing::info!(
+            request_id = %self.id,
+            method = %self.method,
+            route = %self.path,
+            model = self.model.as_deref().unwrap_or("-"),
+            status = self.status,
+            transport = self.transport,
+            stream = self.stream,
+            upstream_ttfb_ms = ms(self.ttfb),
+            total_ms = ms(self.started.elapsed()),
+            overhead_ms = ms(self.overhead),
+            prompt_tokens,
+            completion_tokens,
+            limit_left_pct,
+            weekly_left_pct,
+            complete,
+            "request"
+        );
+    }
+}
+
+struct Logged {
+    inner: Body,
+    line: Option<Line>,
+}
+
+impl HttpBody for Logged {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            if let Some(line) = self.line.take() {
+                line.emit(true);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            // hyper drops a body of known length once it sent it all, without polling past the end; a
+            // body dropped before its end is a client that left.
+            let complete = self.inner.is_end_stream();
+            line.emit(complete);
+        }
+    }
 }

@@ -24,7 +24,8 @@ pub async fn completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: ChatRequest = parse_json(&body)?;
+    let mut req: ChatRequest = parse_json(&body)?;
+    app.fill_model(&mut req.model);
     let streaming = req.stream;
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());

@@ -62,10 +62,11 @@ impl Turn {
     /// Checks, translates and sends the request; the turn then yields its events.
     pub async fn start(
         app: Arc<App>,
-        req: CreateResponse,
+        mut req: CreateResponse,
         session: Option<&str>,
         socket_last: Option<&(String, Arc<Vec<InputItem>>)>,
     ) -> Result<Turn, ApiError> {
+        app.fill_model(&mut req.model);
         let on_socket = socket_last.is_some();
         let lookup = Lookup {
             app: &app,

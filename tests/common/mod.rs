@@ -61,6 +61,8 @@ pub struct Options {
     pub upstream_url: Option<String>,
     /// Extra environment for the server process (after the harness's own).
     pub env: Vec<(String, String)>,
+    /// Written as the codex CLI's `config.toml` in the home before the server starts.
+    pub codex_config: Option<String>,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
             args: Vec::new(),
             upstream_url: None,
             env: Vec::new(),
+            codex_config: None,
         }
     }
 }
@@ -92,6 +95,9 @@ impl Server {
                 json!({"agent_identity": {"kept": true}}),
             );
         }
+        if let Some(text) = &opts.codex_config {
+            std::fs::write(home.path().join("config.toml"), text).expect("write config.toml");
+        }
         let socket = run.path().join("codex-serve").join("codex-serve.sock");
         let stderr_path = run.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
@@ -102,6 +108,9 @@ impl Server {
             .arg(home.path())
             .arg("--upstream-url")
             .arg(opts.upstream_url.clone().unwrap_or_else(|| mock.url()))
+            // The usage endpoint stays on the mock when a test brings its own upstream.
+            .arg("--chatgpt-base-url")
+            .arg(mock.url())
             .arg("--auth-url")
             .arg(mock.auth_url())
             .arg("-vv")

@@ -30,6 +30,9 @@ mod models;
 mod net;
 mod scenarios;
 mod server;
+mod usage;
+
+pub use usage::default_usage;
 mod tls;
 mod token;
 
@@ -423,6 +426,7 @@ pub(crate) struct State {
     /// Input tokens of the last request per `prompt_cache_key`: what a repeat of that prefix finds cached.
     pub(crate) prompt_cache: HashMap<String, u64>,
     pub(crate) tokens: token::TokenState,
+    pub(crate) usage: usage::UsageScript,
     /// Every request, control calls aside.
     pub(crate) log: Vec<LoggedRequest>,
     /// The routed workspace's override value; `None`: a personal account.

@@ -36,6 +36,7 @@ pub(crate) fn router(shared: Arc<Shared>, scheme: &'static str) -> Router {
         .nest("/api/codex", accounts)
         .route("/oauth/token", post(crate::token::token))
         .merge(control::routes())
+        .merge(crate::usage::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             (Arc::clone(&shared), log::Scheme(scheme)),
