@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::auth::{AuthManager, AuthMode};
-use crate::client::{error_from_response, transport_message, unix_now};
+use crate::client::unix_now;
 use crate::error::CodexError;
+use crate::error::{error_from_response, transport_message};
 use crate::headers::{self, Call, Identity};
 use crate::limits::{Credits, LimitStore, RateLimitSnapshot, RateLimitWindow};
 
