@@ -192,7 +192,7 @@ async fn compaction_is_passed_through() {
         .rfind(|r| r.path == "/responses/compact")
         .expect("compact upstream");
     assert_eq!(up.body["model"], "gpt-6.2-sol");
-    assert_eq!(up.body["input"].as_array().map(Vec::len), Some(3));
+    assert_eq!(common::conversation(&up.body).len(), 3);
     assert!(up
         .header("authorization")
         .is_some_and(|a| a.starts_with("Bearer ")));
@@ -271,8 +271,8 @@ async fn a_websocket_conversation_of_several_turns() {
     let done2 = t2.last().expect("frames");
     assert_eq!(done2["type"], "response.completed");
     let id2 = done2["response"]["id"].as_str().expect("id").to_owned();
-    let input = upstream(&s).last().expect("upstream").body["input"].clone();
-    assert_eq!(input.as_array().map(Vec::len), Some(3));
+    let input = common::conversation(&upstream(&s).last().expect("upstream").body);
+    assert_eq!(input.len(), 3);
 
     // A failed turn: its events arrive, it is not kept, and the socket stays usable.
     s.mock.push(sse_reply(&[

@@ -642,7 +642,7 @@ async fn a_websocket_upgrade_over_tcp_needs_the_key_and_a_loopback_host() {
     .await;
     assert_eq!(t2.last().expect("frames")["type"], "response.completed");
     assert_eq!(
-        s.last_upstream().body["input"].as_array().map(Vec::len),
+        Some(common::conversation(&s.last_upstream().body).len()),
         Some(3),
         "the second turn did not carry the first"
     );

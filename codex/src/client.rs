@@ -12,7 +12,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
-use crate::error::CodexError;
+use crate::error::{error_from_response, transport_message, CodexError};
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::headers::{self, Call, Identity, ResponsesHeaders};
 use crate::limits::{self, RateLimitSnapshot};
@@ -32,8 +32,6 @@ pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 pub const DEFAULT_ORIGINATOR: &str = "codex_exec";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
 const MODELS_TTL: Duration = Duration::from_secs(300);
-/// Error bodies are read up to this many bytes; the rest is not worth holding.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -208,7 +206,15 @@ impl CodexClient {
         self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
-        if let Some(needed) = model.and_then(|m| m.minimal_client_version.as_deref()) {
+        // The backend hides the models a client is too old for: the built-in catalog still knows them.
+        let bundled = match model {
+            Some(_) => None,
+            None => models::fallback().into_iter().find(|m| m.slug == req.model),
+        };
+        let needed = model
+            .or(bundled.as_ref())
+            .and_then(|m| m.minimal_client_version.as_deref());
+        if let Some(needed) = needed {
             if models::version_below(&self.cfg.client_version, needed) {
                 return Err(CodexError::Rejected {
                     status: 400,
@@ -222,8 +228,10 @@ impl CodexClient {
                 });
             }
         }
+        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
         let ids = TurnIds::new(
-            self.sessions.id_for(req.prompt_cache_key.as_deref()),
+            conversation.session,
+            conversation.context_window,
             self.installation_id.clone(),
         );
         let slug = req.model.clone();
@@ -295,10 +303,11 @@ impl CodexClient {
         }
     }
 
-    /// Sends the request `build` makes until the backend answers 2xx: once more with renewed credentials
-    /// after a 401, and up to `max_retries` more times after transient failures (nothing has been
-    /// streamed at this point, so a retry cannot duplicate output). A 401 or a 404 also makes the
-    /// account's workspace be asked again.
+    /// Sends the request `build` makes until the backend answers 2xx. After a 401 it tries once more
+    /// with the same credentials (a token the backend has not caught up with yet), then once with renewed
+    /// ones, as the codex CLI does; and up to `max_retries` more times after transient failures (nothing
+    /// has been streamed at this point, so a retry cannot duplicate output). A renewal or a 404 from a
+    /// workspace origin makes the account's workspace be asked again.
     async fn execute(
         &self,
         build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
@@ -567,108 +576,6 @@ fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
     }
 }
 
-/// Turns a non-2xx answer into the matching error, reading at most `MAX_ERROR_BODY` bytes of it.
-async fn error_from_response(resp: reqwest::Response) -> CodexError {
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - body.len())]);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    classify(status, &body, retry_after, unix_now())
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    detail: Option<Value>,
-    #[serde(default)]
-    error: Option<ErrorDetail>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ErrorDetail {
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    plan_type: Option<String>,
-    #[serde(default)]
-    resets_at: Option<i64>,
-    #[serde(default)]
-    resets_in_seconds: Option<i64>,
-}
-
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -> CodexError {
-    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let detail = parsed.detail.as_ref().map(|d| match d {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let err = parsed.error.unwrap_or_default();
-    let message = err
-        .message
-        .clone()
-        .or(detail)
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() || text.starts_with('<') {
-                format!("HTTP {status} without details")
-            } else {
-                text.chars().take(500).collect()
-            }
-        });
-    let kind = err.kind.as_deref().or(err.code.as_deref());
-    match (status, kind) {
-        (429, Some("usage_limit_reached")) => CodexError::UsageLimit {
-            message,
-            plan_type: err.plan_type,
-            resets_at: err.resets_at.or(err.resets_in_seconds.map(|s| now + s)),
-        },
-        (_, Some("usage_not_included")) => CodexError::UsageNotIncluded { message },
-        (429, _) => CodexError::RateLimited {
-            message,
-            retry_after,
-        },
-        (401, _) => CodexError::Unauthorized { message },
-        (400..=499, _) => CodexError::Rejected {
-            status,
-            message,
-            code: err.code.or(err.kind),
-        },
-        _ => CodexError::Upstream { status, message },
-    }
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    // The innermost cause says the most ("Connection refused"); URLs carry no secrets but drop queries.
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    if let Some(i) = msg.find('?') {
-        msg.truncate(i);
-    }
-    msg
-}
-
 /// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
 fn backoff(attempt: u32) -> Duration {
     let base = 200u64 * (1u64 << (attempt - 1).min(6));
@@ -679,7 +586,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base * (90 + jitter) / 100)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -689,50 +596,6 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_the_backend_error_shapes() {
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","message":"limit reached","resets_at":1704067242,"plan_type":"pro"}}"#,
-            None,
-            0,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(1_704_067_242),
-                ..
-            }
-        ));
-        let e = classify(
-            429,
-            br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#,
-            None,
-            100,
-        );
-        assert!(matches!(
-            e,
-            CodexError::UsageLimit {
-                resets_at: Some(160),
-                ..
-            }
-        ));
-        let e = classify(
-            400,
-            br#"{"detail":"Unsupported parameter: temperature"}"#,
-            None,
-            0,
-        );
-        assert!(
-            matches!(e, CodexError::Rejected { status: 400, ref message, .. } if message == "Unsupported parameter: temperature")
-        );
-        let e = classify(502, b"<html>bad gateway</html>", None, 0);
-        assert!(matches!(e, CodexError::Upstream { status: 502, .. }));
-        assert!(e.is_transient());
-        let e = classify(401, b"{}", None, 0);
-        assert!(matches!(e, CodexError::Unauthorized { .. }));
-    }
 
     #[test]
     fn backoff_grows_and_jitters_within_ten_percent() {

@@ -105,6 +105,23 @@ pub fn for_call(call: Call, id: &Identity, creds: &Credentials) -> HeaderMap {
     map
 }
 
+/// Headers of `POST {token endpoint}` (refresh), in the CLI's order: no bearer. The CLI's user agent has
+/// no suffix on the refresh it makes at start-up, and has it on one after a 401 (`with_suffix`).
+pub fn for_token(id: &Identity, with_suffix: bool) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    put(&mut map, "content-type", "application/json");
+    put(&mut map, "originator", &id.originator);
+    let ua = if with_suffix {
+        &id.user_agent
+    } else {
+        &id.base_user_agent
+    };
+    put(&mut map, "user-agent", ua);
+    put(&mut map, "accept", "*/*");
+    put(&mut map, "accept-encoding", ACCEPT_ENCODING);
+    map
+}
+
 /// Headers of `POST {base}/responses`, in the CLI's order.
 pub fn for_responses(id: &Identity, creds: &Credentials, r: &ResponsesHeaders<'_>) -> HeaderMap {
     let mut map = HeaderMap::new();

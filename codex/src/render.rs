@@ -14,6 +14,7 @@ use crate::request::{
 
 /// The namespace a Responses Lite model gets the client's function tools in, as the codex CLI does.
 pub const FUNCTIONS_NAMESPACE: &str = "functions";
+const MCP_ATTRIBUTION: &str = r#"{"status":"none"}"#;
 
 /// The ids of one turn, shared by the body and the headers.
 #[derive(Debug, Clone, Serialize)]
@@ -24,22 +25,26 @@ pub struct TurnIds {
     pub turn: String,
     /// `{session}:{n}`; n counts context windows (compactions), always 0 for a proxy.
     pub window: String,
+    /// The context window's own UUIDv7, stable with the session.
+    pub context_window: String,
     pub installation: String,
 }
 
 impl TurnIds {
-    pub fn new(session: String, installation: String) -> TurnIds {
+    pub fn new(session: String, context_window: String, installation: String) -> TurnIds {
         TurnIds {
             window: format!("{session}:0"),
             turn: uuid::Uuid::now_v7().to_string(),
             session,
+            context_window,
             installation,
         }
     }
 }
 
-/// `x-codex-turn-metadata`, the fields of the CLI's that mean something for a proxy (no sandbox, agent
-/// or analytics fields), in the CLI's order.
+/// `x-codex-turn-metadata`, the fields of the CLI's that mean something for a proxy (none about its
+/// sandbox, sub-agents or code-mode runtime), in the CLI's order, with the values `codex exec` sends for
+/// a thread a user started.
 #[derive(Debug, Serialize)]
 pub struct TurnMetadata<'a> {
     pub installation_id: &'a str,
@@ -48,9 +53,17 @@ pub struct TurnMetadata<'a> {
     pub turn_id: &'a str,
     pub window_id: &'a str,
     pub window_number: u32,
+    pub context_window_id: &'a str,
     pub request_kind: &'static str,
+    /// `new`: codex-serve never resumes or forks a stored thread.
+    pub history_initialization: &'static str,
     pub root_turn_id: &'a str,
+    pub thread_source: &'static str,
+    /// `exec`: a request, not a person at a terminal, starts each turn (as the `codex_exec` originator).
+    pub turn_trigger: &'static str,
     pub turn_started_at_unix_ms: u64,
+    /// codex-serve sends no analytics.
+    pub analytics_enabled: bool,
     pub model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<ReasoningEffort>,
@@ -166,9 +179,14 @@ pub fn render(
         turn_id: &ids.turn,
         window_id: &ids.window,
         window_number: 0,
+        context_window_id: &ids.context_window,
         request_kind: "turn",
+        history_initialization: "new",
         root_turn_id: &ids.turn,
+        thread_source: "user",
+        turn_trigger: "exec",
         turn_started_at_unix_ms: now_ms,
+        analytics_enabled: false,
         model: &req.model,
         reasoning_effort: effort,
     })?;
@@ -181,6 +199,8 @@ pub fn render(
         ("turn_id", &ids.turn),
         ("root_turn_id", &ids.turn),
         ("x-codex-turn-metadata", &turn_metadata),
+        // No MCP server contributed to the turn.
+        ("mcp_attribution", &MCP_ATTRIBUTION.to_owned()),
     ] {
         client_metadata.insert(k.into(), Value::String(v.clone()));
     }

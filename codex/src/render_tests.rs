@@ -13,6 +13,7 @@ fn catalog(slug: &str) -> ModelInfo {
 fn ids() -> TurnIds {
     TurnIds::new(
         "01a233ab-7d42-7682-90f4-0cd401510cd9".into(),
+        "01a233ab-7daa-7633-8370-88c86b1f5ced".into(),
         "142ffc43-c2fb-4e4c-8ef8-47fabf802bc4".into(),
     )
 }
@@ -139,6 +140,15 @@ fn a_lite_model_gets_the_responses_lite_shape() {
     assert_eq!(meta["model"], "gpt-6.2-sol");
     assert_eq!(meta["reasoning_effort"], "low");
     assert_eq!(meta["window_id"], "01a233ab-7d42-7682-90f4-0cd401510cd9:0");
+    assert_eq!(
+        meta["context_window_id"],
+        "01a233ab-7daa-7633-8370-88c86b1f5ced"
+    );
+    assert_eq!(meta["analytics_enabled"], false);
+    assert_eq!(
+        v["client_metadata"]["mcp_attribution"],
+        r#"{"status":"none"}"#
+    );
     assert_eq!(
         meta,
         serde_json::from_str::<Value>(&r.turn_metadata).expect("json")

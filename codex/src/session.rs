@@ -9,16 +9,33 @@ use std::sync::Mutex;
 /// Conversations remembered at once; the oldest is forgotten first (it then gets a new id).
 const MAX_CONVERSATIONS: usize = 8192;
 
+/// One conversation's ids: the session (thread) and its context window, both UUIDv7s. The window would
+/// change with a compaction, which a proxy never does on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub session: String,
+    pub context_window: String,
+}
+
+impl Conversation {
+    fn new() -> Conversation {
+        Conversation {
+            session: uuid::Uuid::now_v7().to_string(),
+            context_window: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Sessions {
-    inner: Mutex<(HashMap<String, String>, VecDeque<String>)>,
+    inner: Mutex<(HashMap<String, Conversation>, VecDeque<String>)>,
 }
 
 impl Sessions {
-    /// The conversation's id; a fresh one when there is no key.
-    pub fn id_for(&self, key: Option<&str>) -> String {
+    /// The conversation's ids; fresh ones when there is no key.
+    pub fn id_for(&self, key: Option<&str>) -> Conversation {
         let Some(key) = key.filter(|k| !k.is_empty()) else {
-            return uuid::Uuid::now_v7().to_string();
+            return Conversation::new();
         };
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
@@ -33,7 +50,7 @@ impl Sessions {
                 None => break,
             }
         }
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = Conversation::new();
         map.insert(key.to_owned(), id.clone());
         order.push_back(key.to_owned());
         id
@@ -49,9 +66,12 @@ mod tests {
         assert_eq!(s.id_for(Some("conv-a")), a);
         assert_ne!(s.id_for(Some("conv-b")), a);
         assert_ne!(s.id_for(None), s.id_for(None));
-        assert_eq!(
-            uuid::Uuid::parse_str(&a).expect("uuid").get_version_num(),
-            7
-        );
+        assert_ne!(a.session, a.context_window);
+        for id in [&a.session, &a.context_window] {
+            assert_eq!(
+                uuid::Uuid::parse_str(id).expect("uuid").get_version_num(),
+                7
+            );
+        }
     }
 }

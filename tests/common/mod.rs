@@ -105,6 +105,19 @@ impl Server {
             .arg("--auth-url")
             .arg(mock.auth_url())
             .arg("-vv")
+            // Not a codex CLI the developer may have on PATH: the built-in client version, unless the
+            // test names its own.
+            .args(
+                (!opts.args.iter().any(|a| a == "--codex-bin"))
+                    .then(|| {
+                        [
+                            "--codex-bin".into(),
+                            run.path().join("no-codex").into_os_string(),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .args(&opts.args)
             .env_remove("CODEX_REFRESH_TOKEN_URL_OVERRIDE")
             .env_remove("CODEX_SERVE_LOG")

@@ -1,7 +1,6 @@
 //! The token request, as the codex CLI 0.171 sends it (seen on the wire): `POST {token_url}` with the JSON
-//! body `{client_id, grant_type, refresh_reason, refresh_token}` in that order, and the headers
-//! `content-type: application/json`, `originator`, `user-agent` (the values its Responses requests carry)
-//! and `accept: */*`.
+//! body `{client_id, grant_type, refresh_reason, refresh_token}` in that order, and the headers of
+//! `headers::for_token` (`content-type: application/json`, `originator`, `user-agent`, `accept: */*`).
 
 use std::time::Duration;
 
@@ -71,22 +70,18 @@ pub(crate) async fn send(
         refresh_reason: reason,
         refresh_token: refresh_token.expose(),
     };
-    let mut rb = http
-        .post(url)
-        .header("content-type", "application/json")
-        .timeout(TOKEN_TIMEOUT);
-    if let Some(id) = identity {
-        // As the CLI: the user agent of its start-up refresh has no `(originator; version)` suffix, the
-        // one after a 401 has it.
-        let user_agent = match reason {
-            Reason::ProactiveExpiry => &id.base_user_agent,
-            Reason::UnauthorizedRecovery => &id.user_agent,
-        };
-        rb = rb
-            .header("originator", &id.originator)
-            .header("user-agent", user_agent);
-    }
-    let rb = rb.header("accept", "*/*");
+    let mut rb = http.post(url).timeout(TOKEN_TIMEOUT);
+    rb = match identity {
+        // As the CLI: the user agent of its early refresh has no `(originator; version)` suffix, the one
+        // after a 401 has it.
+        Some(id) => rb.headers(crate::headers::for_token(
+            id,
+            reason == Reason::UnauthorizedRecovery,
+        )),
+        None => rb
+            .header("content-type", "application/json")
+            .header("accept", "*/*"),
+    };
     let bytes = serde_json::to_vec(&body).map_err(|e| Failure::Unavailable {
         reason: e.to_string(),
         maybe_spent: false,
