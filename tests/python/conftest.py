@@ -97,6 +97,33 @@ def _stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
 # ---------------------------------------------------------------------------------------------- the mock
 
 
+def neutral(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses body as sent in the codex CLI's shape, read back into the neutral one: the leading
+    developer message as `instructions`, the tools of a Responses Lite `additional_tools` item (the
+    `functions` namespace flattened) as `tools`, and items without the ids and namespaces the shape adds.
+    The wire shape itself is checked by the Rust tests and the parity tests; these check the SDKs."""
+    body = dict(body)
+    items = [dict(i) for i in body.get("input", [])]
+    extra = [i for i in items if i.get("type") == "additional_tools"]
+    items = [i for i in items if i.get("type") != "additional_tools"]
+    if extra and "tools" not in body:
+        tools: list[Any] = []
+        for t in extra[0].get("tools", []):
+            if t.get("type") == "namespace" and t.get("name") == "functions":
+                tools.extend(t.get("tools", []))
+            else:
+                tools.append(t)
+        body["tools"] = tools
+    if items and items[0].get("type") == "message" and items[0].get("role") == "developer":
+        first = items.pop(0)
+        body["instructions"] = "".join(p.get("text", "") for p in first.get("content", []))
+    for i in items:
+        i.pop("id", None)
+        i.pop("namespace", None)
+    body["input"] = items
+    return body
+
+
 class Mock:
     """Handle on a running codex-mock: its URL and its `/_mock/*` control endpoints."""
 
@@ -120,7 +147,16 @@ class Mock:
         assert resp.status_code == 200, f"mock /_mock/reset: {resp.status_code} {resp.text}"
 
     def requests(self) -> list[dict[str, Any]]:
-        """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`."""
+        """Every `POST /responses` received: `{path, headers: {lowercase name: value}, body}`, the body in
+        the neutral form these SDK tests reason about (see `neutral`)."""
+        reqs = self.raw_requests()
+        for r in reqs:
+            if isinstance(r.get("body"), dict):
+                r["body"] = neutral(r["body"])
+        return reqs
+
+    def raw_requests(self) -> list[dict[str, Any]]:
+        """Every `POST /responses` received, the body exactly as sent."""
         resp = self.http.get("/_mock/requests")
         resp.raise_for_status()
         return resp.json()

@@ -187,7 +187,12 @@ def test_image(anthropic_client: anthropic.Anthropic, mock: Mock) -> None:
     )
     assert msg.content[0].text == "echo: Describe these"
     parts = last_upstream(mock)["input"][0]["content"]
-    assert parts[0] == {"type": "input_image", "image_url": "data:image/png;base64," + PNG_B64}
+    # The model takes images in full detail: sent as the codex CLI sends them.
+    assert parts[0] == {
+        "type": "input_image",
+        "image_url": "data:image/png;base64," + PNG_B64,
+        "detail": "original",
+    }
     assert parts[1]["image_url"] == "https://example.com/a.jpg"
     assert base64.b64decode(PNG_B64).startswith(b"\x89PNG")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -246,8 +247,10 @@ def test_system_and_developer_messages_are_translated(client: openai.OpenAI, moc
     roles = [item.get("role") for item in body["input"]]
     assert roles == ["developer", "user"]
     assert input_texts(body["input"][0]) == "Prefer lists."
-    assert body["prompt_cache_key"] == "e2e-key-1"
-    assert req["headers"].get("session-id") == "e2e-key-1"
+    # The conversation's key becomes its UUIDv7: the codex CLI's prompt_cache_key and session-id.
+    session = req["headers"].get("session-id")
+    assert session and uuid.UUID(session).version == 7
+    assert body["prompt_cache_key"] == session
 
 
 # ---------------------------------------------------------------------------------------------- streaming

@@ -329,7 +329,8 @@ def test_streamed_tool_call_from_mock_directive_via_sdk_stream_helper(
             "strict": True,
         }
     ]
-    assert upstream["parallel_tool_calls"] is True
+    # A Responses Lite model: the codex CLI asks for no parallel calls.
+    assert upstream["parallel_tool_calls"] is False
 
 
 def test_parallel_streamed_tool_calls_after_text_via_sdk_stream_helper(
@@ -382,7 +383,8 @@ def test_parallel_streamed_tool_calls_after_text_via_sdk_stream_helper(
     assert [t["name"] for t in upstream["tools"]] == ["GetWeather", "GetTime"]
     assert all(t["strict"] is True and t["type"] == "function" for t in upstream["tools"])
     assert upstream["tool_choice"] == "required"
-    assert upstream["parallel_tool_calls"] is True
+    # A Responses Lite model: the codex CLI asks for no parallel calls.
+    assert upstream["parallel_tool_calls"] is False
 
 
 def test_named_tool_choice_is_converted_to_the_responses_form(client: openai.OpenAI, mock: Mock) -> None:
