@@ -241,16 +241,20 @@ impl CliHome {
         c.arg("exec").arg("--skip-git-repo-check").args(args);
         let child = ns.spawn(c);
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        let waited = tokio::time::timeout(
-            timeout,
-            tokio::task::spawn_blocking(move || child.wait_with_output()),
-        )
-        .await;
-        let output = match waited {
+        let mut wait = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let output = match tokio::time::timeout(timeout, &mut wait).await {
             Ok(joined) => joined.expect("wait task").expect("wait for codex"),
             Err(_) => {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-                panic!("codex exec {args:?} did not finish within {timeout:?}");
+                // What it printed until then says where it hung.
+                let printed = match tokio::time::timeout(Duration::from_secs(5), wait).await {
+                    Ok(Ok(Ok(out))) => {
+                        let run = CliRun::from(out);
+                        format!("--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr)
+                    }
+                    _ => "(no output)".to_owned(),
+                };
+                panic!("codex exec {args:?} did not finish within {timeout:?}\n{printed}");
             }
         };
         CliRun::from(output)

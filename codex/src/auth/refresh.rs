@@ -1,7 +1,6 @@
 //! The token request, as the codex CLI 0.171 sends it (seen on the wire): `POST {token_url}` with the JSON
-//! body `{client_id, grant_type, refresh_reason, refresh_token}` in that order, and the headers
-//! `content-type: application/json`, `originator`, `user-agent` (the values its Responses requests carry)
-//! and `accept: */*`.
+//! body `{client_id, grant_type, refresh_reason, refresh_token}` in that order, and the headers of
+//! `headers::for_token` (`content-type: application/json`, `originator`, `user-agent`, `accept: */*`).
 
 use std::time::Duration;
 
@@ -71,22 +70,18 @@ pub(crate) async fn send(
         refresh_reason: reason,
         refresh_token: refresh_token.expose(),
     };
-    let mut rb = http
-        .post(url)
-        .header("content-type", "application/json")
-        .timeout(TOKEN_TIMEOUT);
-    if let Some(id) = identity {
-        // As the CLI: the user agent of its start-up refresh has no `(originator; version)` suffix, the
-        // one after a 401 has it.
-        let user_agent = match reason {
-            Reason::ProactiveExpiry => &id.base_user_agent,
-            Reason::UnauthorizedRecovery => &id.user_agent,
-        };
-        rb = rb
-            .header("originator", &id.originator)
-            .header("user-agent", user_agent);
-    }
-    let rb = rb.header("accept", "*/*");
+    let mut rb = http.post(url).timeout(TOKEN_TIMEOUT);
+    rb = match identity {
+        // As the CLI: the user agent of its early refresh has no `(originator; version)` suffix, the one
+        // after a 401 has it.
+        Some(id) => rb.headers(crate::headers::for_token(
+            id,
+            reason == Reason::UnauthorizedRecovery,
+        )),
+        None => rb
+            .header("content-type", "application/json")
+            .header("accept", "*/*"),
+    };
     let bytes = serde_json::to_vec(&body).map_err(|e| Failure::Unavailable {
         reason: e.to_string(),
         maybe_spent: false,
@@ -100,9 +95,18 @@ pub(crate) async fn send(
             reason: redacted_transport(&e),
         })?;
     let status = resp.status();
+    let encoding = resp
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
     let bytes = resp.bytes().await.map_err(|e| Failure::Unavailable {
         reason: redacted_transport(&e),
         maybe_spent: true,
+    })?;
+    let bytes = decode(encoding.as_deref(), &bytes).map_err(|reason| Failure::Unavailable {
+        reason,
+        maybe_spent: status.is_success(),
     })?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| Failure::Unavailable {
@@ -119,6 +123,26 @@ pub(crate) async fn send(
             maybe_spent: false,
         })
     }
+}
+
+/// A token answer is a few KiB; anything decoding to more is not one.
+const MAX_ANSWER: u64 = 1 << 20;
+
+/// The answer's body as sent before `content-encoding` (the request offers `zstd,gzip`, as the CLI's does).
+fn decode(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let read = match encoding {
+        None | Some("identity") => return Ok(body.to_vec()),
+        Some("zstd") => zstd::stream::read::Decoder::new(body)
+            .and_then(|d| d.take(MAX_ANSWER).read_to_end(&mut out)),
+        Some("gzip" | "x-gzip") => flate2::read::GzDecoder::new(body)
+            .take(MAX_ANSWER)
+            .read_to_end(&mut out),
+        Some(other) => return Err(format!("token answer in an unknown encoding {other:?}")),
+    };
+    read.map(|_| out)
+        .map_err(|e| format!("token answer could not be decoded: {e}"))
 }
 
 /// reqwest errors carry the URL but never the body; still, strip the query just in case.
@@ -161,6 +185,21 @@ mod tests {
             serde_json::to_string(&body).expect("json"),
             r#"{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_reason":"unauthorized_recovery","refresh_token":"rt"}"#
         );
+    }
+
+    #[test]
+    fn compressed_answers_are_decoded() {
+        use std::io::Write;
+        let json = br#"{"access_token":"a"}"#;
+        let zstd = zstd::bulk::compress(json, 3).expect("zstd");
+        assert_eq!(decode(Some("zstd"), &zstd).expect("zstd"), json);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        assert_eq!(decode(Some("gzip"), &gz).expect("gzip"), json);
+        assert_eq!(decode(None, json).expect("plain"), json);
+        assert!(decode(Some("br"), json).is_err());
+        assert!(decode(Some("gzip"), b"not gzip").is_err());
     }
 
     #[test]

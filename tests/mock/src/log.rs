@@ -67,6 +67,8 @@ pub(crate) async fn record(
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
+    // Handlers that answer with an origin (the account check) need to know which listener this is.
+    parts.extensions.insert(scheme);
     let raw = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(raw) => raw,
         Err(e) => {

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::header::{ETAG, IF_NONE_MATCH};
+use axum::http::header::{ETAG, HOST, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::log::Scheme;
 use crate::server::{authorize, json_response, Answer};
 use crate::Shared;
 
@@ -132,12 +134,13 @@ pub(crate) async fn models(
 }
 
 /// `GET wham/accounts/check`: the caller's account (its `chatgpt-account-id`) and where its workspace
-/// lives. Personal (the default): the mock's own base origin with `NO_CONSTRAINT`. Routed
+/// lives. Personal (the default): the origin the request came to, with `NO_CONSTRAINT`. Routed
 /// ([`crate::MockCodex::set_routing`]): the mock's second origin, `https://127.0.0.1:PORT`, with the
 /// override value, so Responses must then arrive with that `host` and
 /// `x-openai-account-routing-override`.
 pub(crate) async fn accounts_check(
     State(shared): State<Arc<Shared>>,
+    Extension(scheme): Extension<Scheme>,
     headers: HeaderMap,
 ) -> Answer {
     authorize(&shared, &headers)?;
@@ -147,9 +150,14 @@ pub(crate) async fn accounts_check(
         .unwrap_or_default()
         .to_owned();
     let routing = shared.state().routing.clone();
+    // A personal account lives on the default host: the origin the client asked on.
+    let asked_on = headers.get(HOST).and_then(|v| v.to_str().ok()).map_or_else(
+        || shared.base_origin().to_owned(),
+        |host| format!("{}://{host}", scheme.0),
+    );
     let (structure, origin, value) = match routing {
-        Some(value) => ("workspace", shared.routed_origin(), value),
-        None => ("personal", shared.base_origin(), "NO_CONSTRAINT".to_owned()),
+        Some(value) => ("workspace", shared.routed_origin().to_owned(), value),
+        None => ("personal", asked_on, "NO_CONSTRAINT".to_owned()),
     };
     Ok(json_response(
         200,
