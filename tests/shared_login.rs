@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codex_mock::{MockCodex, TokenOutcome, TokenScenario};
+use codex_mock::{TokenOutcome, TokenScenario};
 use common::codex_cli::{oracle_bin, CliHome, NetNs};
 use common::{chat, unix_raw, Spawned};
 
@@ -54,14 +54,27 @@ struct Figures {
     file_current: bool,
 }
 
-/// codex-serve on a socket inside `ns`, on `home`'s CODEX_HOME, talking to the mock over http.
-fn start_serve(ns: &NetNs, mock: &MockCodex, codex_home: &Path, socket: &Path) -> Spawned {
-    let log = std::fs::File::create(codex_home.join("../serve.log")).expect("serve log");
-    let mut c = common::serve_command(mock, codex_home);
-    c.arg("--socket")
+/// codex-serve on a socket inside `ns`, on `home`'s CODEX_HOME, configured as the CLI is: the mock's https
+/// listener for the backend and the token endpoint, its CA trusted through `CODEX_CA_CERTIFICATE`.
+fn start_serve(ns: &NetNs, home: &CliHome, socket: &Path) -> Spawned {
+    let log = std::fs::File::create(home.dir.path().join("serve.log")).expect("serve log");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_codex-serve"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.dir.path())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("CODEX_CA_CERTIFICATE", &home.ca_path)
+        .arg("--socket")
         .arg(socket)
+        .arg("--codex-home")
+        .arg(&home.codex_home)
+        .arg("--upstream-url")
+        .arg(format!("{}/backend-api/codex", home.base))
+        .arg("--auth-url")
+        .arg(&home.base)
         .arg("--originator")
         .arg(SERVE_ORIGINATOR)
+        .arg("-vv")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
@@ -88,7 +101,7 @@ async fn run_case(case: Case) -> Option<Figures> {
     let tokens = mock.issue_tokens(ACCOUNT, -60);
     let home = CliHome::new(&mock, &tokens, ACCOUNT);
     let socket = home.dir.path().join("serve").join("codex-serve.sock");
-    let _serve = start_serve(&ns, &mock, &home.codex_home, &socket);
+    let _serve = start_serve(&ns, &home, &socket);
     wait_socket(&socket).await;
 
     let done = Arc::new(AtomicBool::new(false));
@@ -277,17 +290,17 @@ fn assert_goals(name: &str, f: &Figures) {
 
 // The codex CLI 0.171 refreshes within 5 minutes of expiry, and so does codex-serve. Lifetimes are chosen
 // so that the CLI alone keeps its login (`SHARED_LOGIN_CLI_ONLY=1` runs it without codex-serve): a token that
-// is already due when its slow answer arrives keeps the CLI refreshing without end, and it then loses the
-// login by itself.
+// is already due when it arrives keeps the CLI refreshing at every call (hundreds of refreshes per run), and
+// with slow answers it then loses the login by itself.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_tokens_answered_at_once() {
-    // Due the moment they are issued: every use on either side refreshes.
+    // Due 5 s after they are issued: both sides refresh again and again, racing for each token.
     let case = Case {
         name: "rotating_tokens_answered_at_once",
         delay: Duration::ZERO,
-        lifetime: 60,
-        run_for: Duration::from_secs(10),
+        lifetime: 305,
+        run_for: Duration::from_secs(25),
     };
     if let Some(f) = run_case(case).await {
         assert_goals("delay 0 s", &f);
