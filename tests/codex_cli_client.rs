@@ -39,6 +39,8 @@ fn cli_items() -> Value {
                 {"type":"function","name":"create_event","strict":false,"parameters":{"type":"object"}}]}]},
         {"type":"function_call","name":"create_event","namespace":"calendar","arguments":"{}","call_id":"fc_1"},
         {"type":"function_call_output","call_id":"fc_1","output":"ok"},
+        {"type":"web_search_call","status":"completed","action":{"type":"search","query":"rust"}},
+        {"type":"image_generation_call","status":"completed","revised_prompt":"a cat","result":"aGVsbG8="},
         {"type":"compaction_trigger"}
     ])
 }

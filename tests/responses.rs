@@ -211,8 +211,9 @@ async fn unsupported_requests_are_refused_before_the_backend() {
             "previous_response_id",
         ),
         (
+            // Not kept: refused by its id.
             json!({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}),
-            "input[0]",
+            "input[0].id",
         ),
         (
             json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}),

@@ -336,13 +336,11 @@ async fn the_codex_clis_websocket_session() {
     let done1 = t1.last().expect("frames");
     assert_eq!(done1["type"], "response.completed", "{done1}");
     let sent = upstream(&s).last().expect("upstream").body.clone();
-    let texts = common::conversation(&sent);
-    assert!(
-        texts
-            .iter()
-            .any(|i| i["content"][0]["text"] == "base prompt"),
-        "{sent}"
-    );
+    // The prewarm's developer prompt leads, as the CLI sent it (no default instructions over it).
+    let input = sent["input"].as_array().expect("input");
+    assert_eq!(input[0]["role"], "developer", "{sent}");
+    assert_eq!(input[0]["content"][0]["text"], "base prompt", "{sent}");
+    assert_eq!(input[1]["content"][0]["text"], "first", "{sent}");
 
     // store: false, yet the next turn on this socket continues from it, as the backend allows.
     let t2 = ws_turn(

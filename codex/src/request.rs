@@ -144,6 +144,23 @@ pub enum InputItem {
         #[serde(default, skip_serializing_if = "Value::is_null")]
         arguments: Value,
     },
+    /// A web search the backend ran, replayed from the client's history.
+    WebSearchCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// `{"type": "search", "query": …}`, `open_page`, `find_in_page`: as the backend gave it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<Value>,
+    },
+    /// An image the backend generated, replayed from the client's history.
+    ImageGenerationCall {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revised_prompt: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+    },
     /// The tools a `tool_search_call` found: they become callable from here on.
     ToolSearchOutput {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -63,7 +63,10 @@ pub fn input_tokens(instructions: &str, input: &[InputItem], tools: &[Tool]) -> 
             }
             InputItem::ToolSearchCall { arguments, .. } => t.text(&arguments.to_string()),
             // Opaque to us; the backend counts it.
-            InputItem::Compaction { .. } | InputItem::CompactionTrigger {} => {}
+            InputItem::Compaction { .. }
+            | InputItem::CompactionTrigger {}
+            | InputItem::WebSearchCall { .. }
+            | InputItem::ImageGenerationCall { .. } => {}
         }
     }
     for tool in tools {

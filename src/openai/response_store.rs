@@ -76,6 +76,10 @@ pub fn replay_item(item: &Value) -> Option<InputItem> {
             namespace: s("namespace"),
             input: s("input").unwrap_or_default(),
         }),
+        "web_search_call" => Some(InputItem::WebSearchCall {
+            status: s("status"),
+            action: item.get("action").cloned(),
+        }),
         "tool_search_call" => Some(InputItem::ToolSearchCall {
             call_id: s("call_id"),
             status: s("status"),
@@ -181,7 +185,14 @@ mod tests {
         assert!(
             matches!(r, Some(InputItem::Reasoning { encrypted_content: Some(ref e), .. }) if e == "E")
         );
-        assert_eq!(replay_item(&json!({"type":"web_search_call"})), None);
+        // The backend's own searches are replayed as the codex CLI replays them.
+        assert!(matches!(
+            replay_item(
+                &json!({"type":"web_search_call","status":"completed","action":{"type":"search"}})
+            ),
+            Some(InputItem::WebSearchCall { .. })
+        ));
+        assert_eq!(replay_item(&json!({"type":"local_shell_call"})), None);
     }
 
     #[test]

@@ -306,6 +306,15 @@ pub(crate) fn items(
                 },
                 tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
             }),
+            "web_search_call" => out.push(InputItem::WebSearchCall {
+                status: s("status"),
+                action: item.get("action").cloned(),
+            }),
+            "image_generation_call" => out.push(InputItem::ImageGenerationCall {
+                status: s("status"),
+                revised_prompt: s("revised_prompt"),
+                result: s("result"),
+            }),
             "tool_search_call" => out.push(InputItem::ToolSearchCall {
                 call_id: s("call_id"),
                 status: s("status"),
