@@ -55,6 +55,22 @@ async fn the_codex_cli_model_and_effort_are_defaults() {
     let sent = s.last_upstream().body;
     assert_eq!(sent["model"], "gpt-5.5");
     assert_eq!(sent["reasoning"]["effort"], "low");
+    // The same for the other APIs.
+    for (path, body) in [
+        (
+            "/api/chat",
+            json!({"model": "", "stream": false, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        ("/v1/responses", json!({"model": "", "input": "hi"})),
+    ] {
+        let r = s.post(path, body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(s.last_upstream().body["model"], "gpt-5.5", "{path}");
+    }
 }
 
 fn codex_serve(env_dir: &std::path::Path) -> Command {

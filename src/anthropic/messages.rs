@@ -41,7 +41,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AnthropicError> {
-    let req: MessagesRequest = parse_json(&body)?;
+    let mut req: MessagesRequest = parse_json(&body)?;
+    app.fill_model(&mut req.model);
     let streaming = req.stream;
     let requested = req.model.clone();
     let translated = req.translate()?;

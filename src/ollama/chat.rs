@@ -35,7 +35,8 @@ pub async fn chat(
     body: Bytes,
 ) -> Result<Response, OllamaError> {
     let started = Instant::now();
-    let req: ChatRequest = parse_json(&body)?;
+    let mut req: ChatRequest = parse_json(&body)?;
+    app.fill_model(&mut req.model);
     let messages = req.messages.unwrap_or_default();
     if messages.is_empty() {
         return loaded(&app, &req.model, req.keep_alive.as_ref(), false).await;
@@ -67,7 +68,8 @@ pub async fn generate(
     body: Bytes,
 ) -> Result<Response, OllamaError> {
     let started = Instant::now();
-    let req: GenerateRequest = parse_json(&body)?;
+    let mut req: GenerateRequest = parse_json(&body)?;
+    app.fill_model(&mut req.model);
     if req.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::invalid(
             "`suffix` (fill in the middle) is not supported: the Codex backend has no insertion mode",
