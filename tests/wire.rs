@@ -215,3 +215,50 @@ async fn a_workspace_origin_that_is_not_https_is_refused_with_a_reason() {
         .count();
     assert_eq!(checks, 1);
 }
+
+/// The backend and the token endpoint may compress what they send in the `zstd` or `gzip` the requests
+/// offer (`accept-encoding: zstd,gzip`, as the CLI's do): a refresh whose answer could not be read would
+/// lose a spent refresh token, and a stream that could not be read would fail every turn.
+#[tokio::test]
+async fn compressed_answers_are_read_tokens_streams_and_json() {
+    let s = Server::start_with(Options {
+        token_exp: -60,
+        ..Options::default()
+    })
+    .await;
+    s.mock.set_compress_answers(true);
+    let before = s.auth_json()["tokens"]["refresh_token"].clone();
+    let r = s.post("/v1/chat/completions", chat("gpt-5.5")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["choices"][0]["message"]["content"].is_string());
+    let mut streamed = chat("gpt-6.2-sol");
+    streamed["stream"] = json!(true);
+    let r = s.post("/v1/chat/completions", streamed).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("data: [DONE]"), "{}", r.text());
+    assert_ne!(
+        s.auth_json()["tokens"]["refresh_token"],
+        before,
+        "the compressed token answer was read and saved"
+    );
+    let log = s.mock.log();
+    let token = log
+        .iter()
+        .find(|r| r.path.ends_with("/oauth/token"))
+        .expect("token request");
+    let turns: Vec<_> = log
+        .iter()
+        .filter(|r| r.path.ends_with("/responses"))
+        .collect();
+    assert_eq!(turns.len(), 2);
+    // The mock compressed exactly because these were offered.
+    for r in turns.iter().copied().chain([token]) {
+        assert!(
+            r.header("accept-encoding")
+                .is_some_and(|v| v.contains("zstd")),
+            "{}: {:?}",
+            r.path,
+            r.header("accept-encoding")
+        );
+    }
+}

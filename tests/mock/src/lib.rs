@@ -274,6 +274,12 @@ impl MockCodex {
         self.shared.state().websocket_status = status;
     }
 
+    /// Compress every answer (SSE, JSON, token answers) in the first of zstd or gzip the request's
+    /// `accept-encoding` offers, as a real server may; off by default.
+    pub fn set_compress_answers(&self, on: bool) {
+        self.shared.state().compress_answers = on;
+    }
+
     /// `http://127.0.0.1:PORT`, the upstream base (`POST {url}/responses`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -373,6 +379,7 @@ impl Shared {
         );
         let state = State {
             websocket_status: Some(WEBSOCKET_REFUSAL),
+            compress_answers: false,
             ..State::default()
         };
         Shared {
@@ -438,6 +445,8 @@ pub(crate) struct State {
     pub(crate) models: Option<Value>,
     /// What a WebSocket upgrade gets; `None`: it goes to the routes.
     pub(crate) websocket_status: Option<u16>,
+    /// Answers compressed as the request's `accept-encoding` offers ([`MockCodex::set_compress_answers`]).
+    pub(crate) compress_answers: bool,
     minted: u64,
 }
 

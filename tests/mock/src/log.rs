@@ -1,5 +1,5 @@
-//! What runs before every handler: the full request log, zstd request bodies, and the answer to
-//! WebSocket upgrades.
+//! What runs before every handler: the full request log, zstd request bodies, the answer to
+//! WebSocket upgrades, and (when a test asks) answers compressed the way the client offered.
 //!
 //! Every request that reaches the mock (on either listener; `/_mock/*` control calls are left out) is logged
 //! with its method, path, query, every header in arrival order and its decoded body. A zstd body
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, UPGRADE};
+use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, UPGRADE};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
@@ -116,6 +116,7 @@ pub(crate) async fn record(
             None => headers.push(entry),
         }
     }
+    let accepted = offered(parts.headers.get(ACCEPT_ENCODING));
     let websocket = parts
         .headers
         .get(UPGRADE)
@@ -153,5 +154,46 @@ pub(crate) async fn record(
     if let Some(entry) = shared.state().log.get_mut(index) {
         entry.status = response.status().as_u16();
     }
-    response
+    let compress = shared.state().compress_answers;
+    match accepted {
+        Some(encoding) if compress && !websocket => compressed(response, encoding).await,
+        _ => response,
+    }
+}
+
+/// The first of `zstd` and `gzip` that the request's `accept-encoding` lists.
+fn offered(value: Option<&HeaderValue>) -> Option<&'static str> {
+    let value = value?.to_str().ok()?;
+    let names: Vec<&str> = value
+        .split(',')
+        .map(|p| p.split(';').next().unwrap_or("").trim())
+        .collect();
+    ["zstd", "gzip"].into_iter().find(|e| names.contains(e))
+}
+
+/// The whole answer compressed in `encoding`. Mock answers are finite, so buffering them is fine here;
+/// this mode is for tests of the client's decoding, not of streaming.
+async fn compressed(response: Response, encoding: &'static str) -> Response {
+    use std::io::Write as _;
+    let (mut parts, body) = response.into_parts();
+    let Ok(plain) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return detail(500, "mock: answer too large to compress").into_response();
+    };
+    let packed = match encoding {
+        "zstd" => zstd::bulk::compress(&plain, 3).ok(),
+        _ => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&plain).ok().and_then(|()| gz.finish().ok())
+        }
+    };
+    let Some(packed) = packed else {
+        return detail(500, "mock: could not compress the answer").into_response();
+    };
+    parts
+        .headers
+        .insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(packed.len()));
+    Response::from_parts(parts, Body::from(packed))
 }
