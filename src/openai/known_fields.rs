@@ -116,13 +116,14 @@ pub static CHAT: Shape = Obj(&[
 const RESPONSE_PART: Shape = Obj(&[("type", Str), ("text", Str)]);
 
 /// An input item: a message (`role`, `content`), a function call or its output, reasoning, ….
+/// `arguments` is a JSON string on a `function_call` but an object on the codex CLI's `tool_search_call`.
 const INPUT_ITEM: Shape = Obj(&[
     ("type", Str),
     ("role", Str),
     ("content", OneOf(&[Str, Arr(&RESPONSE_PART)])),
     ("call_id", Str),
     ("name", Str),
-    ("arguments", Str),
+    ("arguments", OneOf(&[Str, OBJ])),
     ("output", OneOf(&[Str, Arr(&RESPONSE_PART)])),
 ]);
 
