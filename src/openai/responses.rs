@@ -834,6 +834,10 @@ async fn session_loop(
         };
         loop {
             tokio::select! {
+                // The turn first: once it has sent its last event its end is ready at once, and a
+                // client's next `response.create` that arrived meanwhile must start a turn, not be
+                // refused as a second one.
+                biased;
                 ev = turn.next() => {
                     let Some(ev) = ev else { break };
                     let sent = match ev {
