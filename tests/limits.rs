@@ -574,7 +574,7 @@ async fn framework_refusals_are_in_the_routes_shape() {
 #[tokio::test]
 async fn anthropic_known_fields_are_type_checked_in_anthropics_words() {
     // The mock backend's catalog has the harness's model.
-    let (s, _addr) = start(&["--model-map", "claude-sonnet-4-5=gpt-5.1-codex"]).await;
+    let (s, _addr) = start(&["--model-map", "claude-sonnet-4-5=gpt-6.2-sol"]).await;
     let base = serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
         "messages": [{"role": "user", "content": "hi"}]});
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -641,9 +641,9 @@ async fn anthropic_known_fields_are_type_checked_in_anthropics_words() {
 #[tokio::test]
 async fn ollama_known_fields_are_type_checked_in_gos_words() {
     let (s, _addr) = start(&[]).await;
-    let chat = serde_json::json!({"model": "gpt-5.1-codex", "stream": false,
+    let chat = serde_json::json!({"model": "gpt-6.2-sol", "stream": false,
         "messages": [{"role": "user", "content": "hi"}]});
-    let generate = serde_json::json!({"model": "gpt-5.1-codex", "stream": false, "prompt": "hi"});
+    let generate = serde_json::json!({"model": "gpt-6.2-sol", "stream": false, "prompt": "hi"});
     let cases: Vec<(&str, &Value, &str, Value, &str)> = vec![
         ("/api/chat", &chat, "stream", "yes".into(),
          "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool"),
