@@ -32,6 +32,24 @@ pub(crate) fn tool_result_text(request: &Value) -> Option<String> {
     })
 }
 
+/// The type of the request's last input item.
+fn last_kind(request: &Value) -> Option<&str> {
+    let last = request.get("input")?.as_array()?.last()?;
+    last.get("type")?.as_str()
+}
+
+/// Whether the input ends with `{"type":"compaction_trigger"}`: the client asks the backend to compact
+/// the history before it (earlier triggers were answered, and replaced, already).
+pub(crate) fn asks_for_compaction(request: &Value) -> bool {
+    last_kind(request) == Some("compaction_trigger")
+}
+
+/// Whether the input ends with a `compaction` item: the client goes on from a compacted history, in
+/// which the tool results before it are gone, so a `mock:call` would call again for ever.
+pub(crate) fn resumes_from_compaction(request: &Value) -> bool {
+    last_kind(request) == Some("compaction")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +67,16 @@ mod tests {
         let user_last = json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"},
             {"role": "user", "content": "go on"}]});
         assert_eq!(tool_result_text(&user_last), None);
+    }
+
+    #[test]
+    fn compaction_is_asked_for_and_resumed_from_by_the_last_item() {
+        let ask =
+            json!({"input": [{"role": "user", "content": "x"}, {"type": "compaction_trigger"}]});
+        assert!(asks_for_compaction(&ask) && !resumes_from_compaction(&ask));
+        let resume = json!({"input": [{"role": "user", "content": "x"},
+            {"type": "compaction", "encrypted_content": "e"}]});
+        assert!(resumes_from_compaction(&resume) && !asks_for_compaction(&resume));
+        assert!(!asks_for_compaction(&json!({"input": "x"})));
     }
 }
