@@ -110,7 +110,8 @@ impl Rig {
                  base_url = \"{serve_url}\"\nenv_key = \"CODEX_SERVE_KEY\"\n\
                  wire_api = \"responses\"\n"
             ),
-            // The built-in provider moved to codex-serve, logged in with codex-serve's key.
+            // The built-in provider moved to codex-serve, logged in with codex-serve's key (the
+            // auth.json `codex login --with-api-key` writes).
             Provider::BuiltIn => {
                 let doc = serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": KEY});
                 let auth = home.codex_home.join("auth.json");

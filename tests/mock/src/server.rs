@@ -367,24 +367,9 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
             let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             (command, arg.trim())
         });
-    // Remote compaction (`remote_compaction_v2`): the history so far comes back as one opaque item.
-    if crate::scenarios::asks_for_compaction(request) {
-        let items = request
-            .get("input")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let encrypted = STANDARD.encode(format!(
-            "codex-mock compaction of {items} items for {resp_id}"
-        ));
-        let mut events =
-            events::compaction_events(&resp_id, &encrypted, (input_tokens, cached, 1, 0));
-        events::set_model(&mut events, model.unwrap_or(DEFAULT_MODEL));
-        return Ok(events::sse_reply(&events));
-    }
-    if crate::scenarios::resumes_from_compaction(request) {
-        let answer = format!("after compaction: {text}");
-        let usage = (input_tokens, cached, word_count(&answer), 0);
-        let mut events = events::text_events(&resp_id, &split_words(&answer, 3), usage);
+    if let Some(mut events) =
+        crate::scenarios::compaction_events(request, &text, &resp_id, (input_tokens, cached))
+    {
         events::set_model(&mut events, model.unwrap_or(DEFAULT_MODEL));
         return Ok(events::sse_reply(&events));
     }
