@@ -122,7 +122,9 @@ const INPUT_ITEM: Shape = Obj(&[
     ("content", OneOf(&[Str, Arr(&RESPONSE_PART)])),
     ("call_id", Str),
     ("name", Str),
-    ("arguments", Str),
+    // A string for function calls; an object for the codex CLI's `tool_search_call`, which the
+    // backend takes (one shape covers every item type, so both are let through here).
+    ("arguments", OneOf(&[Str, OBJ])),
     ("output", OneOf(&[Str, Arr(&RESPONSE_PART)])),
 ]);
 
