@@ -89,6 +89,14 @@ pub(crate) fn reasoning_then_call_events(
     seq.complete(usage)
 }
 
+/// One `compaction` item (the backend's answer to a `compaction_trigger` input item), then
+/// `response.completed`.
+pub fn compaction_events(resp_id: &str, encrypted: &str, usage: Usage) -> Vec<Value> {
+    let mut seq = Sequence::new(resp_id);
+    seq.compaction(encrypted);
+    seq.complete(usage)
+}
+
 /// Overwrite `response.model` in every event that carries a response object.
 pub(crate) fn set_model(events: &mut [Value], model: &str) {
     for event in events {
@@ -261,6 +269,15 @@ impl Sequence {
         );
         let item = json!({"id": id, "type": "function_call", "status": "completed",
             "call_id": call_id, "name": name, "arguments": arguments});
+        self.push(json!({"type": "response.output_item.done", "output_index": idx, "item": item}));
+        self.output.push(item);
+    }
+
+    fn compaction(&mut self, encrypted: &str) {
+        let idx = self.output.len();
+        let id = format!("cmp_{}", self.suffix);
+        let item = json!({"id": id, "type": "compaction", "encrypted_content": encrypted});
+        self.push(json!({"type": "response.output_item.added", "output_index": idx, "item": item}));
         self.push(json!({"type": "response.output_item.done", "output_index": idx, "item": item}));
         self.output.push(item);
     }

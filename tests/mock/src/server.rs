@@ -367,6 +367,12 @@ async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> 
             let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             (command, arg.trim())
         });
+    if let Some(mut events) =
+        crate::scenarios::compaction_events(request, &text, &resp_id, (input_tokens, cached))
+    {
+        events::set_model(&mut events, model.unwrap_or(DEFAULT_MODEL));
+        return Ok(events::sse_reply(&events));
+    }
     if let Some(output) = crate::scenarios::tool_result_text(request) {
         let answer = format!("tool said: {output}");
         let usage = (input_tokens, cached, word_count(&answer).max(1), 0);
