@@ -629,13 +629,7 @@ fn events(
                                         t.record(u.input_tokens, u.output_tokens);
                                     }
                                 }
-                                let terminal = matches!(
-                                    ev.event,
-                                    ResponseEvent::Completed { .. }
-                                        | ResponseEvent::Incomplete { .. }
-                                        | ResponseEvent::Failed { .. }
-                                        | ResponseEvent::Error { .. }
-                                );
+                                let terminal = ev.event.is_terminal();
                                 let next = if terminal {
                                     Phase::Draining(frames)
                                 } else {

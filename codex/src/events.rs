@@ -307,6 +307,17 @@ struct Bare {
 }
 
 impl ResponseEvent {
+    /// Whether this event ends the response: completed, incomplete, failed, or an error. Nothing follows it.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            ResponseEvent::Completed { .. }
+                | ResponseEvent::Incomplete { .. }
+                | ResponseEvent::Failed { .. }
+                | ResponseEvent::Error { .. }
+        )
+    }
+
     /// Parses one event's JSON: the same result as `serde_json::from_str`, without the intermediate copy.
     pub fn from_json(data: &str) -> Result<ResponseEvent, serde_json::Error> {
         use serde_json::from_str;

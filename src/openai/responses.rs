@@ -138,13 +138,7 @@ impl Turn {
             {
                 continue;
             }
-            let terminal = matches!(
-                ev.event,
-                ResponseEvent::Completed { .. }
-                    | ResponseEvent::Incomplete { .. }
-                    | ResponseEvent::Failed { .. }
-                    | ResponseEvent::Error { .. }
-            );
+            let terminal = ev.event.is_terminal();
             self.normalize(&mut value);
             if terminal {
                 self.done = true;
