@@ -17,8 +17,8 @@ use axum::Router;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::apikey::ApiKey;
 use crate::http::error::ApiError;
+use crate::server::apikey::ApiKey;
 
 /// The rules for one server's TCP listeners.
 #[derive(Clone, Debug)]

@@ -70,7 +70,7 @@ impl ApiKey {
 
 /// `$XDG_CONFIG_HOME/codex-serve/api-key`, else `~/.config/codex-serve/api-key`.
 pub fn default_key_path() -> Option<PathBuf> {
-    crate::config::dir().map(|d| d.join("api-key"))
+    crate::server::config::dir().map(|d| d.join("api-key"))
 }
 
 /// The key, by precedence: `--api-key-file`, then `CODEX_SERVE_API_KEY`, then the default file (made now
