@@ -739,8 +739,8 @@ fn network_policy(args: &ServeArgs) -> Result<NetworkPolicy, StartError> {
         tracing::warn!("--no-auth: any local user or program can use your Codex login over TCP");
         None
     } else {
-        let key = apikey::resolve(args.api_key_file.as_deref())?;
-        match &key.source {
+        let (key, source) = apikey::resolve(args.api_key_file.as_deref())?;
+        match &source {
             KeySource::Generated(p) => tracing::info!(
                 key_file = %p.display(),
                 "generated an API key for TCP clients (mode 0600); send it as `Authorization: Bearer KEY`"
