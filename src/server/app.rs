@@ -14,7 +14,7 @@ use crate::reasoning_cache::ReasoningCache;
 use crate::server::config::Config;
 use crate::upstream::Defaults;
 
-pub fn build_app(config: &Config) -> Result<App, String> {
+pub(crate) fn build_app(config: &Config) -> Result<App, String> {
     let (c, limits) = (&config.codex, &config.limits);
     let home = c.home.clone();
     let version =
