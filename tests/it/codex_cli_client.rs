@@ -2,7 +2,7 @@
 //! `x-codex-*` headers it sends reach the backend as it sent them, and the items the backend answers
 //! with are replayed on the next turn.
 
-mod common;
+use crate::common;
 
 use codex_mock::sse_reply;
 use common::Server;

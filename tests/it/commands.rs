@@ -1,7 +1,7 @@
 //! `codex-serve status` and `codex-serve models`, run as a user would, against a running server and the
 //! mock backend.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The Anthropic Messages API end to end: the real binary on a Unix socket, a hyper client, the mock
 //! backend.
 
-mod common;
+use crate::common;
 
 use codex_mock::{sse_frame, sse_reply, text_events, Chunk, Reply};
 use common::{Options, Server};

@@ -1,7 +1,7 @@
 //! OpenAI fidelity beyond plain text: reasoning continuity across a tool loop, images, structured output,
 //! reasoning controls, built-in items, prompt caching.
 
-mod common;
+use crate::common;
 
 use codex_mock::{sse_reply, Reply};
 use common::{chat, Options, Server};

@@ -4,7 +4,7 @@
 //! codex-serve held a delta back waiting for more bytes (or for the end of the answer), the next one would
 //! never be produced and the test would fail at its bound; a pass cannot come from lucky timing.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

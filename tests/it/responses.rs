@@ -1,6 +1,6 @@
 //! `POST /v1/responses`: normalised upstream, events passed through unchanged, final object assembled.
 
-mod common;
+use crate::common;
 
 use codex_mock::{sse_frame, sse_reply, text_events};
 use common::Server;

@@ -9,12 +9,9 @@
 //! - `cli_accepts_the_mocks_streams`: the CLI, pointed at the mock, prints the mock's text and runs the
 //!   tool the mock calls, so the mock's streams are ones the official client accepts.
 
-mod common;
-#[path = "parity/compare.rs"]
+use crate::common;
 mod compare;
-#[path = "parity/forms.rs"]
 mod forms;
-#[path = "parity/snapshot.rs"]
 mod snapshot;
 
 use std::path::{Path, PathBuf};

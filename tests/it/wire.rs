@@ -2,7 +2,7 @@
 //! client version it presents and where that comes from, the refusal of models that need a newer
 //! client, the per-model headers, and the refusal of a workspace origin that is not https.
 
-mod common;
+use crate::common;
 
 use common::{Options, Server};
 use serde_json::{json, Value};

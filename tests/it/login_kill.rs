@@ -2,7 +2,7 @@
 //! 0600, and it holds a token the mock still honours whenever the kill came before the token request
 //! reached the token endpoint.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! Faults: a flaky backend, a misbehaving client, hostile input. Each test states what the client sees and
 //! checks that the server is fine for the next request.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! `LISTEN_PID` and `LISTEN_FDNAMES`, `READY=1`/`STOPPING=1` on `NOTIFY_SOCKET`, idle exit, and the
 //! socket file left in place. Also through the real `systemd-socket-activate` when it is installed.
 
-mod common;
+use crate::common;
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;

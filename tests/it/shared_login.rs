@@ -7,7 +7,7 @@
 //!
 //! Run with `--nocapture` to see each case's figures.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

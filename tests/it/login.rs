@@ -2,7 +2,7 @@
 //! `refresh_token_reused` and a spent token never sent again (F2), one refresh for all waiters whatever the
 //! new token's lifetime (F3), the CLI's refresh margin, request and 401 recovery.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;

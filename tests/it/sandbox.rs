@@ -3,7 +3,7 @@
 //! socket (shared in: it lives outside `CODEX_HOME`) and through a loopback port inside that forwards to
 //! it, while reading `auth.json` fails. Needs root (`unshare`); skips loudly without it, fails in CI.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

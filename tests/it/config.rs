@@ -1,7 +1,7 @@
 //! The config file and the codex CLI's settings, with the real binary: precedence, the errors that stop a
 //! start, and `codex-serve config`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

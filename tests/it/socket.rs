@@ -1,6 +1,6 @@
 //! The Unix socket's promises: private modes, another uid refused, one instance per socket, clean exit.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! `--stdio`: HTTP/1.1 on stdin/stdout, as an editor plugin that spawns codex-serve would speak it —
 //! raw requests written to the pipe, raw responses parsed off it.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

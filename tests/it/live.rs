@@ -1,7 +1,7 @@
 //! Against the real Codex backend with the real login in ~/.codex (or $CODEX_HOME). Not run by default:
 //! `cargo test --test live -- --ignored` on a machine where `codex login` has been done.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

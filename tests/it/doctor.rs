@@ -1,6 +1,6 @@
 //! `codex-serve doctor` against a running server and the mock backend, then with links broken one by one.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The opt-in TCP listener: the key, the Host check, CORS, loopback only — on the real binary, with a
 //! hyper client and curl over real TCP.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;

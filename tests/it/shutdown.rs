@@ -1,7 +1,7 @@
 //! SIGTERM while a stream runs: no new connections, the stream finishes, exit 0; past --shutdown-grace
 //! the stream is cut and codex-serve still exits 0.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! custom provider with `wire_api = "responses"` whose `base_url` is codex-serve's TCP listener, with the
 //! key. codex-serve, the mock and the CLI run in a network namespace with only loopback.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

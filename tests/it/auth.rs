@@ -1,7 +1,7 @@
 //! The shared login: refresh once for many, atomic 0600 write-back keeping unknown fields, the codex CLI
 //! rewriting the file, refresh tokens reused, and no login at all.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The operator's view over HTTP: rate limits, overhead and request ids on every answer, the model catalog
 //! offline, and the log lines.
 
-mod common;
+use crate::common;
 
 use codex_mock::{sse_frame, text_events, Chunk, Reply};
 use common::{chat, Options, Server};

@@ -3,7 +3,7 @@
 //! announced with `Expect: 100-continue` (413 before any `100 Continue`). Raw bytes over real sockets,
 //! against the real binary.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Stdio;

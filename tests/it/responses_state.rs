@@ -1,6 +1,6 @@
 //! State the backend does not keep: `previous_response_id`, stored responses, compaction, WebSocket mode.
 
-mod common;
+use crate::common;
 
 use codex_mock::sse_reply;
 use common::Server;
