@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! Five layers; a layer imports only the layers below it (`tests/layers.rs` checks this and that no
+//! Five layers; a layer imports only the layers below it (`tests/it/layers.rs` checks this and that no
 //! modules import each other in a cycle).
 //!
 //! 1. `codex/` — the codex crate (`codex-client`): login and refresh, the Responses client and its

@@ -128,7 +128,7 @@ fn check(src: &Path, layers: &[(&str, u8)]) -> Vec<String> {
     for part in parts {
         if layer(part).is_none() {
             problems.push(format!(
-                "`{part}` has no layer: move it under one of {:?} or give it one in tests/layers.rs",
+                "`{part}` has no layer: move it under one of {:?} or give it one in tests/it/layers.rs",
                 layers.iter().map(|(p, _)| *p).collect::<Vec<_>>()
             ));
         }
