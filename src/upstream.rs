@@ -122,6 +122,27 @@ pub async fn known_model(app: &App, slug: &str) -> bool {
     source == codex_client::CatalogSource::Fallback || models.iter().any(|m| m.slug == slug)
 }
 
+/// The one refusal of a model the login lacks, whichever API asked: 404 `model_not_found`, naming the
+/// model as the client wrote it (and what `--model-map` made of it, when that differs).
+pub async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), ApiError> {
+    if known_model(app, slug).await {
+        return Ok(());
+    }
+    let (base, _) = split_model(requested);
+    let how = if slug == requested || slug == base {
+        String::new()
+    } else {
+        format!(": it maps to '{slug}', which this Codex login does not offer (change that with --model-map)")
+    };
+    Err(ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("model '{requested}' not found{how}"),
+    )
+    .with_param("model")
+    .with_code("model_not_found"))
+}
+
 /// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
 /// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
 pub fn arguments_object(name: &str, arguments: &str) -> serde_json::Map<String, serde_json::Value> {

@@ -26,9 +26,10 @@ use crate::app::App;
 use crate::fold::{FinishReason, Folder, Piece};
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
+use crate::http::observe::{RequestLog, UpstreamClock};
 use crate::reasoning_cache::Turn;
 use crate::upstream::{
-    arguments_object, choose_effort, derived_cache_key, failure_error, known_model, split_model,
+    arguments_object, check_model, choose_effort, derived_cache_key, failure_error, split_model,
     Exchange,
 };
 
@@ -47,21 +48,34 @@ pub async fn create(
     let requested = req.model.clone();
     let translated = req.translate()?;
     let thinking = translated.thinking;
-    let (upstream, model) = build(&app, &requested, translated, session(&headers)).await?;
+    let mut clock = UpstreamClock::default();
+    let (upstream, model) = clock
+        .time(build(&app, &requested, translated, session(&headers)))
+        .await?;
     let estimate = count::input_tokens(&upstream.instructions, &upstream.input, &upstream.tools);
-    let exchange = Exchange::begin(&app, upstream).await?;
+    let exchange = clock.time(Exchange::begin(&app, upstream)).await?;
     let meta = Meta {
         id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
         model,
         estimate,
     };
-    if streaming {
-        Ok(sse(app, exchange, meta, thinking))
+    let mut log = RequestLog {
+        model: Some(meta.model.clone()),
+        ..RequestLog::default()
+    };
+    let mut resp = if streaming {
+        sse(app, exchange, meta, thinking)
     } else {
-        collect(&app, exchange, &meta, thinking)
-            .await
-            .map(|m| axum::Json(m).into_response())
-    }
+        let m = clock.time(collect(&app, exchange, &meta, thinking)).await?;
+        log.tokens = Some((
+            m.usage.input_tokens + m.usage.cache_read_input_tokens,
+            m.usage.output_tokens,
+        ));
+        axum::Json(m).into_response()
+    };
+    log.upstream = clock.elapsed();
+    resp.extensions_mut().insert(log);
+    Ok(resp)
 }
 
 /// `{"input_tokens": N}`: an estimate, see [`count`].
@@ -94,19 +108,7 @@ async fn build(
     }
     let target = app.model_map.map(requested);
     let (slug, named) = split_model(target);
-    if !known_model(app, slug).await {
-        let how = if target == requested {
-            String::new()
-        } else {
-            format!(" ('{requested}' maps to it; change that with --model-map)")
-        };
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found_error",
-            format!("model: this Codex login does not offer '{slug}'{how}"),
-        )
-        .into());
-    }
+    check_model(app, requested, slug).await?;
     let effort = choose_effort(app, slug, named, t.want).await?;
     let instructions = if t.instructions.trim().is_empty() {
         app.defaults.instructions.clone()

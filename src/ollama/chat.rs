@@ -24,9 +24,10 @@ use crate::app::App;
 use crate::fold::{FinishReason, Folder, Piece};
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
+use crate::http::observe::{RequestLog, UpstreamClock};
 use crate::reasoning_cache::Turn;
 use crate::upstream::{
-    arguments_object, choose_effort, derived_cache_key, failure_error, known_model, Exchange,
+    arguments_object, check_model, choose_effort, derived_cache_key, failure_error, Exchange,
 };
 
 pub async fn chat(
@@ -53,13 +54,25 @@ pub async fn chat(
         plan,
         session: session(&headers),
     };
-    let upstream = spec.build(&app).await?;
-    let exchange = Exchange::begin(&app, upstream).await?;
+    let mut clock = UpstreamClock::default();
+    let upstream = clock.time(spec.build(&app)).await?;
+    let log = RequestLog {
+        model: Some(upstream.model.clone()),
+        ..RequestLog::default()
+    };
+    let exchange = clock.time(Exchange::begin(&app, upstream)).await?;
     let answer = Answer::new(req.model, false, plan.show, started);
-    if req.stream == Some(false) {
-        return collect(&app, exchange, answer, true).await;
-    }
-    Ok(ndjson(app, exchange, answer, true))
+    let remember = true;
+    answer_with_log(
+        app,
+        exchange,
+        answer,
+        remember,
+        req.stream == Some(false),
+        clock,
+        log,
+    )
+    .await
 }
 
 pub async fn generate(
@@ -91,13 +104,47 @@ pub async fn generate(
         plan,
         session: session(&headers),
     };
-    let upstream = spec.build(&app).await?;
-    let exchange = Exchange::begin(&app, upstream).await?;
+    let mut clock = UpstreamClock::default();
+    let upstream = clock.time(spec.build(&app)).await?;
+    let log = RequestLog {
+        model: Some(upstream.model.clone()),
+        ..RequestLog::default()
+    };
+    let exchange = clock.time(Exchange::begin(&app, upstream)).await?;
     let answer = Answer::new(req.model, true, plan.show, started);
-    if req.stream == Some(false) {
-        return collect(&app, exchange, answer, false).await;
-    }
-    Ok(ndjson(app, exchange, answer, false))
+    let remember = false;
+    answer_with_log(
+        app,
+        exchange,
+        answer,
+        remember,
+        req.stream == Some(false),
+        clock,
+        log,
+    )
+    .await
+}
+
+/// The answer, streamed or whole, carrying what the request log needs.
+async fn answer_with_log(
+    app: Arc<App>,
+    exchange: Exchange,
+    answer: Answer,
+    remember: bool,
+    whole: bool,
+    mut clock: UpstreamClock,
+    mut log: RequestLog,
+) -> Result<Response, OllamaError> {
+    let mut resp = if whole {
+        clock
+            .time(collect(&app, exchange, answer, remember))
+            .await?
+    } else {
+        ndjson(app, exchange, answer, remember)
+    };
+    log.upstream = clock.elapsed();
+    resp.extensions_mut().insert(log);
+    Ok(resp)
 }
 
 fn session(headers: &HeaderMap) -> Option<String> {
@@ -121,9 +168,7 @@ async fn loaded(
             .with_param("model")
             .into());
     }
-    if !known_model(app, resolve_model(model).0).await {
-        return Err(OllamaError::model_not_found(model));
-    }
+    check_model(app, model, resolve_model(model).0).await?;
     let unload = keep_alive.is_some_and(|k| k.as_f64() == Some(0.0) || k.as_str() == Some("0"));
     let reason = if unload { "unload" } else { "load" };
     let created_at = now_rfc3339();
@@ -180,9 +225,7 @@ impl Spec<'_> {
         }
         let (slug, named) = resolve_model(self.model);
         // Ollama answers 404 for a model it does not have; so do we, when the backend's catalog lacks it.
-        if !known_model(app, slug).await {
-            return Err(OllamaError::model_not_found(self.model));
-        }
+        check_model(app, self.model, slug).await?;
         let effort = choose_effort(app, slug, named, self.plan.want).await?;
         let instructions = self.instructions.join("\n\n");
         let instructions = if instructions.trim().is_empty() {

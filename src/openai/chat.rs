@@ -17,7 +17,7 @@ use crate::http::error::ApiError;
 use crate::http::json::parse_json;
 use crate::http::observe::{RequestLog, UpstreamClock};
 use crate::reasoning_cache::Turn;
-use crate::upstream::{failure_error, unix_now, Exchange};
+use crate::upstream::{check_model, failure_error, unix_now, Exchange};
 
 pub async fn completions(
     State(app): State<Arc<App>>,
@@ -27,11 +27,13 @@ pub async fn completions(
     let mut req: ChatRequest = parse_json(&body)?;
     app.fill_model(&mut req.model);
     let streaming = req.stream;
+    let req_model = req.model.clone();
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let session = headers.get("x-session-id").and_then(|v| v.to_str().ok());
     let mut t = req.translate(&app.defaults, session)?;
     t.request.input = app.reasoning.restore(std::mem::take(&mut t.request.input));
     let mut clock = UpstreamClock::default();
+    clock.time(check_model(&app, &req_model, &t.model)).await?;
     if let Some(effort) = t.effort {
         clock.time(app.check_effort(&t.model, effort)).await?;
     }
@@ -420,6 +422,12 @@ fn sse_response(app: Arc<App>, exchange: Exchange, meta: Meta, include_usage: bo
         }
         loop {
             match upstream.next().await {
+                // Ended without its last event: say so, as the other APIs do.
+                None if !writer.folder.is_done() => {
+                    let mut buf = Vec::new();
+                    error_frame(&mut buf, &ApiError::from(CodexError::StreamClosed));
+                    return Some((Ok(Bytes::from(buf)), (writer, upstream, true)));
+                }
                 None => return None,
                 Some(Err(e)) => {
                     let mut buf = Vec::new();

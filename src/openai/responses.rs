@@ -28,7 +28,8 @@ use super::responses_request::{bad, instructions, items, CreateResponse, Echo, L
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::json::parse_json;
-use crate::http::observe::{RequestLog, UpstreamClock};
+use crate::http::observe::{RequestId, RequestLog, UpstreamClock};
+use crate::upstream::check_model;
 
 /// One response in flight: the backend's events in, OpenAI's events out.
 pub struct Turn {
@@ -55,6 +56,11 @@ pub struct Turn {
     last_index: u32,
     /// The backend's own error code and message of a `response.failed`, before mapping to the schema.
     failure: Option<(String, String)>,
+    /// The backend's first event, read before the turn is handed on so that its wait counts as the
+    /// backend's (time to first byte), not codex-serve's.
+    first: Option<Result<StreamEvent, CodexError>>,
+    /// Prompt and completion tokens of the finished response, for the request log.
+    tokens: Option<(u64, u64)>,
     done: bool,
 }
 
@@ -67,6 +73,7 @@ impl Turn {
         socket_last: Option<&(String, Arc<Vec<InputItem>>)>,
     ) -> Result<Turn, ApiError> {
         app.fill_model(&mut req.model);
+        let requested = req.model.clone();
         let on_socket = socket_last.is_some();
         let lookup = Lookup {
             app: &app,
@@ -75,6 +82,7 @@ impl Turn {
                 .map(|(id, items)| (id.as_str(), items.as_slice())),
         };
         let prepared = req.translate(&lookup, session)?;
+        check_model(&app, &requested, &prepared.request.model).await?;
         if let Some(effort) = prepared.effort {
             app.check_effort(&prepared.request.model, effort).await?;
         }
@@ -84,12 +92,13 @@ impl Turn {
             h.extend(prepared.request.input.iter().cloned());
             h
         });
-        let (slot, upstream) = if prepared.generate {
+        let (slot, mut upstream) = if prepared.generate {
             let slot = app.upstream.acquire().await?;
             (Some(slot), app.codex.stream(prepared.request).await?)
         } else {
             (None, ResponseStream::local(no_generation()))
         };
+        let first = upstream.next().await;
         Ok(Turn {
             app,
             upstream,
@@ -107,6 +116,8 @@ impl Turn {
             names: HashMap::new(),
             last_index: 0,
             failure: None,
+            first,
+            tokens: None,
             done: false,
         })
     }
@@ -117,7 +128,11 @@ impl Turn {
             return None;
         }
         loop {
-            let ev = match self.upstream.next().await {
+            let next = match self.first.take() {
+                Some(first) => Some(first),
+                None => self.upstream.next().await,
+            };
+            let ev = match next {
                 None => {
                     self.done = true;
                     return None;
@@ -142,6 +157,10 @@ impl Turn {
             self.normalize(&mut value);
             if terminal {
                 self.done = true;
+                let usage = &value["response"]["usage"];
+                self.tokens = usage["input_tokens"]
+                    .as_u64()
+                    .zip(usage["output_tokens"].as_u64());
                 if matches!(ev.event, ResponseEvent::Completed { .. }) {
                     self.remember(&value);
                 }
@@ -582,6 +601,7 @@ pub async fn create(
     );
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.extensions_mut().insert(log);
     Ok(resp)
 }
 
@@ -744,16 +764,20 @@ fn compaction_resource(answer: &mut Value) -> Value {
 
 pub async fn websocket(
     State(app): State<Arc<App>>,
+    id: Option<axum::Extension<RequestId>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let socket_id = id
+        .map(|axum::Extension(RequestId(id))| id)
+        .unwrap_or_default();
     let session = headers
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let codex_headers = client_codex_headers(&headers);
     ws.max_message_size(app.max_body_bytes)
-        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers))
+        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers, socket_id))
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
@@ -781,7 +805,9 @@ async fn session_loop(
     mut socket: WebSocket,
     session: Option<String>,
     codex_headers: Vec<(String, String)>,
+    socket_id: String,
 ) {
+    let mut turns = 0u64;
     // Empty id: nothing finished on this socket yet.
     let mut last: (String, Arc<Vec<InputItem>>) = (String::new(), Arc::new(Vec::new()));
     loop {
@@ -817,7 +843,18 @@ async fn session_loop(
                 continue;
             }
         };
-        let mut turn = match Turn::start(app.clone(), req, session.as_deref(), Some(&last)).await {
+        turns += 1;
+        let started = std::time::Instant::now();
+        let mut clock = UpstreamClock::default();
+        let mut turn = match clock
+            .time(Turn::start(
+                app.clone(),
+                req,
+                session.as_deref(),
+                Some(&last),
+            ))
+            .await
+        {
             Ok(t) => t,
             Err(e) => {
                 if !send_error(&mut socket, &e, None).await {
@@ -826,6 +863,8 @@ async fn session_loop(
                 continue;
             }
         };
+        // codex-serve's own time on this turn: until its first event, less the backend's wait.
+        let overhead = started.elapsed().saturating_sub(clock.elapsed());
         loop {
             tokio::select! {
                 // The turn first: once it has sent its last event its end is ready at once, and a
@@ -843,6 +882,7 @@ async fn session_loop(
                     };
                     if !sent {
                         // The client left: dropping the turn cancels the upstream request.
+                        log_turn(&format!("{socket_id}-{turns}"), &turn, started, &clock, overhead, false);
                         return;
                     }
                 }
@@ -865,10 +905,48 @@ async fn session_loop(
                 },
             }
         }
+        log_turn(
+            &format!("{socket_id}-{turns}"),
+            &turn,
+            started,
+            &clock,
+            overhead,
+            true,
+        );
         if let Some(done) = turn.take_finished() {
             last = done;
         }
     }
+}
+
+/// A WebSocket turn is a request of its own: it gets the request log line an HTTP request gets.
+fn log_turn(
+    id: &str,
+    turn: &Turn,
+    started: std::time::Instant,
+    clock: &UpstreamClock,
+    overhead: std::time::Duration,
+    complete: bool,
+) {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+    let total = started.elapsed();
+    let (prompt_tokens, completion_tokens) = turn.tokens.unzip();
+    tracing::info!(
+        request_id = %id,
+        method = "WS",
+        route = "/v1/responses",
+        model = %turn.model,
+        status = 200u16,
+        transport = "websocket",
+        stream = true,
+        upstream_ttfb_ms = ms(clock.elapsed()),
+        total_ms = ms(total),
+        overhead_ms = ms(overhead),
+        prompt_tokens,
+        completion_tokens,
+        complete,
+        "request"
+    );
 }
 
 /// The client's `x-codex-*` headers (the codex CLI's), at most 32, to pass on upstream.
