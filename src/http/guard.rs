@@ -15,10 +15,32 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use crate::apikey::ApiKey;
 use crate::http::error::ApiError;
+
+/// The bearer key TCP clients must send. It never prints; where it came from is the server's business.
+pub struct ApiKey {
+    secret: Vec<u8>,
+}
+
+impl ApiKey {
+    pub fn new(secret: Vec<u8>) -> ApiKey {
+        ApiKey { secret }
+    }
+
+    /// Constant time in the key's content (a length mismatch returns early: the length is no secret).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        bool::from(self.secret.as_slice().ct_eq(presented))
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
 
 /// The rules for one server's TCP listeners.
 #[derive(Clone, Debug)]
@@ -281,5 +303,15 @@ mod tests {
         assert_eq!(bearer_token(b"Basic abc"), None);
         assert_eq!(bearer_token(b"Bearer "), None);
         assert_eq!(bearer_token(b"Bearer"), None);
+    }
+
+    #[test]
+    fn compares_whole_keys_only() {
+        let key = ApiKey::new(b"csk-abc".to_vec());
+        assert!(key.matches(b"csk-abc"));
+        assert!(!key.matches(b"csk-ab"));
+        assert!(!key.matches(b"csk-abcd"));
+        assert!(!key.matches(b""));
+        assert!(!format!("{key:?}").contains("abc"));
     }
 }

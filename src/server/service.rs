@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-const SYSTEMD_SOCKET: &str = include_str!("../systemd/codex-serve.socket");
-const SYSTEMD_SERVICE: &str = include_str!("../systemd/codex-serve.service");
-const LAUNCHD_PLIST: &str = include_str!("../launchd/local.codex-serve.plist");
+const SYSTEMD_SOCKET: &str = include_str!("../../systemd/codex-serve.socket");
+const SYSTEMD_SERVICE: &str = include_str!("../../systemd/codex-serve.service");
+const LAUNCHD_PLIST: &str = include_str!("../../launchd/local.codex-serve.plist");
 
 /// What the shipped files name, replaced by the real paths when installing.
 const TEMPLATE_EXEC: &str = "%h/.cargo/bin/codex-serve";

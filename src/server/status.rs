@@ -12,9 +12,9 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cli::{build_app, ServeArgs};
 use crate::http::error::describe_reset;
-use crate::listen;
+use crate::server::cli::{build_app, ServeArgs};
+use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {
@@ -150,7 +150,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     } else {
         None
     };
-    let settings = crate::config::report();
+    let settings = crate::server::config::report();
     let now = unix_now();
     let (version, version_source) = app.codex.client_version();
 
@@ -161,7 +161,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
             "socket": {"path": socket, "answering": answering,
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
             "limits": limits,
-            "settings": settings.map(crate::config::show::summary_json),
+            "settings": settings.map(crate::server::config::show::summary_json),
             "client_version": {"version": version, "source": version_source,
                                "follows_codex_cli": codex_client::PINNED_CLI_VERSION},
         });
@@ -229,7 +229,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
             println!("{}", bar("primary", l.primary.as_ref(), now));
             println!("{}", bar("secondary", l.secondary.as_ref(), now));
             if let Some(c) = &l.credits {
-                println!("  {}", crate::config::show::credits_line(c));
+                println!("  {}", crate::server::config::show::credits_line(c));
             }
             let age = now - l.captured_at;
             let from = match l.source.as_deref() {
@@ -248,8 +248,11 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     }
     if let Some(r) = settings {
         println!();
-        println!("Settings   {}", crate::config::show::file_line(r));
-        println!("  codex CLI {}", crate::config::show::codex_cli_line(r));
+        println!("Settings   {}", crate::server::config::show::file_line(r));
+        println!(
+            "  codex CLI {}",
+            crate::server::config::show::codex_cli_line(r)
+        );
     }
     Ok(())
 }

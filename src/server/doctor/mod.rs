@@ -11,9 +11,9 @@ use clap::Args;
 use codex_client::{AuthError, AuthMode, CatalogSource};
 use serde::Serialize;
 
-use crate::cli::{build_app, ServeArgs};
 use crate::http::error::describe_reset;
-use crate::listen;
+use crate::server::cli::{build_app, ServeArgs};
+use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
 pub struct DoctorArgs {
@@ -156,8 +156,8 @@ pub async fn run(args: DoctorArgs) -> Result<bool, String> {
         .serve
         .api_key_file
         .clone()
-        .or_else(crate::apikey::default_key_path);
-    let config_file = crate::config::report().and_then(|r| r.file.clone());
+        .or_else(crate::server::apikey::default_key_path);
+    let config_file = crate::server::config::report().and_then(|r| r.file.clone());
     checks.push(local::permissions(
         &auth_file,
         &socket,
@@ -166,7 +166,7 @@ pub async fn run(args: DoctorArgs) -> Result<bool, String> {
     ));
 
     // A running server.
-    checks.push(match crate::status::health(&socket).await {
+    checks.push(match crate::server::status::health(&socket).await {
         Some(version) => check(
             "server",
             Verdict::Ok,
@@ -289,5 +289,5 @@ pub(crate) fn unit_dir() -> Option<PathBuf> {
     if cfg!(target_os = "macos") {
         return std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/LaunchAgents"));
     }
-    crate::config::dir().and_then(|d| d.parent().map(|p| p.join("systemd").join("user")))
+    crate::server::config::dir().and_then(|d| d.parent().map(|p| p.join("systemd").join("user")))
 }

@@ -3,7 +3,7 @@ use std::ffi::OsString;
 use clap::CommandFactory;
 
 use super::*;
-use crate::cli::Cli;
+use crate::server::cli::Cli;
 
 fn run(args: &[&str], file: &str) -> (ArgMatches, Report, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");

@@ -170,7 +170,7 @@ pub fn resolve(cmd: Command, argv: Vec<OsString>) -> Result<(ArgMatches, Report)
     let Some(serve) = serve_matches(&first) else {
         return Ok((first, Report::default()));
     };
-    let flags = crate::cli::ServeArgs::augment_args(Command::new("codex-serve"));
+    let flags = crate::server::cli::ServeArgs::augment_args(Command::new("codex-serve"));
     let mut report = Report::default();
     for arg in file::settable(&flags) {
         let id = arg.get_id().as_str();

@@ -12,16 +12,16 @@ use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
 use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
-use crate::apikey::{self, KeyError, KeySource};
 use crate::app::{App, UpstreamLimit};
 use crate::http::guard::NetworkPolicy;
-use crate::listen::activation::{self, ActivationError, Handed};
-use crate::listen::tcp::{self, TcpError};
-use crate::listen::unix::SocketError;
-use crate::listen::{self, Conn, ConnLimits, Routers, Source};
 use crate::openai::response_store::ResponseStore;
 use crate::reasoning_cache::ReasoningCache;
-use crate::service::ServiceArgs;
+use crate::server::apikey::{self, KeyError, KeySource};
+use crate::server::listen::activation::{self, ActivationError, Handed};
+use crate::server::listen::tcp::{self, TcpError};
+use crate::server::listen::unix::SocketError;
+use crate::server::listen::{self, Conn, ConnLimits, Routers, Source};
+use crate::server::service::ServiceArgs;
 use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
@@ -51,15 +51,15 @@ enum Command {
     /// Install or remove the user service that starts codex-serve on the first connection.
     Service(ServiceArgs),
     /// Login, server and rate limits at a glance (never prints a token).
-    Status(Box<crate::status::StatusArgs>),
+    Status(Box<crate::server::status::StatusArgs>),
     /// The models this login can use, with the reasoning efforts each takes.
-    Models(Box<crate::status::ModelsArgs>),
+    Models(Box<crate::server::status::ModelsArgs>),
     /// The settings in force (flags, environment, config file, the codex CLI's config) and where each
     /// came from.
-    Config(Box<crate::config::show::ConfigArgs>),
+    Config(Box<crate::server::config::show::ConfigArgs>),
     /// Checks each link (login, versions, permissions, server, network, routing, units) and says what
     /// to do about the one that fails; exits 1 when one does.
-    Doctor(Box<crate::doctor::DoctorArgs>),
+    Doctor(Box<crate::server::doctor::DoctorArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -327,27 +327,27 @@ fn parse_effort(s: &str) -> Result<ReasoningEffort, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli: Cli = match crate::config::load() {
+    let cli: Cli = match crate::server::config::load() {
         Ok(cli) => cli,
-        Err(crate::config::LoadError::Clap(e)) => e.exit(),
+        Err(crate::server::config::LoadError::Clap(e)) => e.exit(),
         Err(e) => {
             eprintln!("codex-serve: {e}");
             return ExitCode::from(2);
         }
     };
     let args = match cli.command {
-        Some(Command::Service(s)) => return crate::service::main(s),
+        Some(Command::Service(s)) => return crate::server::service::main(s),
         Some(Command::Status(a)) => {
             init_command_logging(a.serve.verbose, a.serve.log_format);
-            return run_command(crate::status::status(*a));
+            return run_command(crate::server::status::status(*a));
         }
         Some(Command::Models(a)) => {
             init_command_logging(a.serve.verbose, a.serve.log_format);
-            return run_command(crate::status::models(*a));
+            return run_command(crate::server::status::models(*a));
         }
         Some(Command::Config(a)) => {
             init_command_logging(a.serve.verbose, a.serve.log_format);
-            return run_command(async move { crate::config::show::run(&a) });
+            return run_command(async move { crate::server::config::show::run(&a) });
         }
         Some(Command::Doctor(a)) => {
             init_command_logging(a.serve.verbose, a.serve.log_format);
@@ -357,7 +357,11 @@ pub fn main() -> ExitCode {
         None => cli.serve,
     };
     if let Some(path) = &args.log_file {
-        match crate::logfile::RotatingFile::new(path, args.log_file_max_bytes, args.log_file_keep) {
+        match crate::server::logfile::RotatingFile::new(
+            path,
+            args.log_file_max_bytes,
+            args.log_file_keep,
+        ) {
             Ok(file) => init_logging_to(args.verbose, args.log_format, Some(file)),
             Err(e) => {
                 eprintln!(
@@ -370,8 +374,8 @@ pub fn main() -> ExitCode {
     } else {
         init_logging(args.verbose, args.log_format);
     }
-    crate::config::log_start();
-    crate::hardening::apply();
+    crate::server::config::log_start();
+    crate::server::hardening::apply();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -395,7 +399,7 @@ pub fn main() -> ExitCode {
 }
 
 /// `doctor`: 0 when every check passed or only warned, 1 when one failed, 2 when it could not run.
-fn run_doctor(args: crate::doctor::DoctorArgs) -> ExitCode {
+fn run_doctor(args: crate::server::doctor::DoctorArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -406,7 +410,7 @@ fn run_doctor(args: crate::doctor::DoctorArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(crate::doctor::run(args)) {
+    match runtime.block_on(crate::server::doctor::run(args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -475,7 +479,7 @@ fn init_logging(verbose: u8, format: LogFormat) {
 fn init_logging_to(
     verbose: u8,
     format: LogFormat,
-    file: Option<Arc<crate::logfile::RotatingFile>>,
+    file: Option<Arc<crate::server::logfile::RotatingFile>>,
 ) {
     let default = match verbose {
         0 => "codex_serve=info,codex_client=warn",
@@ -492,7 +496,7 @@ fn init_command_logging_with(default: &str, format: LogFormat) {
 fn init_logging_with(
     default: &str,
     format: LogFormat,
-    file: Option<Arc<crate::logfile::RotatingFile>>,
+    file: Option<Arc<crate::server::logfile::RotatingFile>>,
 ) {
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::EnvFilter;
@@ -502,7 +506,7 @@ fn init_logging_with(
     let (ansi, writer) = match file {
         Some(f) => (
             false,
-            BoxMakeWriter::new(move || crate::logfile::Writer(f.clone())),
+            BoxMakeWriter::new(move || crate::server::logfile::Writer(f.clone())),
         ),
         None => (
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -520,7 +524,7 @@ fn init_logging_with(
 }
 
 fn codex_home(arg: Option<PathBuf>) -> PathBuf {
-    arg.unwrap_or_else(crate::config::default_codex_home)
+    arg.unwrap_or_else(crate::server::config::default_codex_home)
 }
 
 /// Builds the application from flags: the codex client and the defaults every request uses.
@@ -735,8 +739,8 @@ fn network_policy(args: &ServeArgs) -> Result<NetworkPolicy, StartError> {
         tracing::warn!("--no-auth: any local user or program can use your Codex login over TCP");
         None
     } else {
-        let key = apikey::resolve(args.api_key_file.as_deref())?;
-        match &key.source {
+        let (key, source) = apikey::resolve(args.api_key_file.as_deref())?;
+        match &source {
             KeySource::Generated(p) => tracing::info!(
                 key_file = %p.display(),
                 "generated an API key for TCP clients (mode 0600); send it as `Authorization: Bearer KEY`"
