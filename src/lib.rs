@@ -4,16 +4,9 @@
 // Nothing a client, the network or a file controls may panic the server; tests may.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod anthropic;
-pub mod app;
-pub mod bounded;
-pub mod fold;
+pub(crate) mod api;
+pub(crate) mod core;
 #[cfg(test)]
 mod fuzz;
 pub mod http;
-pub mod memory;
-pub mod ollama;
-pub mod openai;
-pub mod reasoning_cache;
 pub mod server;
-pub mod upstream;

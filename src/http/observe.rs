@@ -14,7 +14,7 @@ use axum::response::Response;
 use codex_client::tally::Tally;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::app::App;
+use crate::core::app::App;
 
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -61,7 +61,7 @@ pub async fn observe(
     mut req: Request<Body>,
     next: Next,
 ) -> Response {
-    crate::memory::request_started();
+    crate::core::memory::request_started();
     let started = Instant::now();
     let id = req
         .headers()

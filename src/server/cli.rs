@@ -11,18 +11,18 @@ use codex_client::auth::{DEFAULT_AUTH_URL, REFRESH_URL_OVERRIDE_ENV};
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
-use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
-use crate::app::{App, UpstreamLimit};
+use crate::core::app::{App, UpstreamLimit};
+use crate::core::model_map::{parse_rule, ModelMap, Rule};
+use crate::core::prepare::Defaults;
+use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::response_store::ResponseStore;
 use crate::http::guard::NetworkPolicy;
-use crate::openai::response_store::ResponseStore;
-use crate::reasoning_cache::ReasoningCache;
 use crate::server::apikey::{self, KeyError, KeySource};
 use crate::server::listen::activation::{self, ActivationError, Handed};
 use crate::server::listen::tcp::{self, TcpError};
 use crate::server::listen::unix::SocketError;
 use crate::server::listen::{self, Conn, ConnLimits, Routers, Source};
 use crate::server::service::ServiceArgs;
-use crate::upstream::Defaults;
 
 pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 /// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
@@ -583,7 +583,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         },
         list_effort_variants: args.list_effort_variants,
         reasoning: ReasoningCache::new(4096, 64 * 1024 * 1024, Duration::from_secs(6 * 3600)),
-        upstream: UpstreamLimit::new(args.max_upstream, args.max_queue),
+        upstream_limit: UpstreamLimit::new(args.max_upstream, args.max_queue),
         responses: ResponseStore::new(
             args.response_store_max,
             256 * 1024 * 1024,

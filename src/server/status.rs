@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::http::error::describe_reset;
+use crate::core::error::describe_reset;
 use crate::server::cli::{build_app, ServeArgs};
 use crate::server::listen;
 

@@ -11,7 +11,7 @@ use clap::Args;
 use codex_client::{AuthError, AuthMode, CatalogSource};
 use serde::Serialize;
 
-use crate::http::error::describe_reset;
+use crate::core::error::describe_reset;
 use crate::server::cli::{build_app, ServeArgs};
 use crate::server::listen;
 

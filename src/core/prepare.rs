@@ -1,18 +1,145 @@
-//! What every front end (OpenAI, Ollama, Anthropic) shares on the way to the Codex backend: the server's
-//! defaults, model names with an effort suffix, the conversation cache key, and one exchange with the
-//! backend that holds its upstream slot and can still fail with a proper HTTP status until output began.
+//! One preparation step for every API: each translator makes a neutral [`Plan`] of its request, and
+//! [`prepare`] resolves it into the codex crate's request — the login and model check, the effort the
+//! model takes, the server's default instructions, the conversation cache key, the reasoning the client
+//! cannot send back. The same mistake gets the same error whichever API made it.
 
-use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
-use codex_client::request::{ContentPart, InputItem, ReasoningEffort, ReasoningSummary, Role};
-use codex_client::{CodexError, ResponseEvent, ResponseStream, ResponsesRequest};
-use futures_util::StreamExt;
-use tokio::sync::OwnedSemaphorePermit;
+use codex_client::request::{
+    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, TextControls, Tool,
+    ToolChoice,
+};
+use codex_client::ResponsesRequest;
 
-use crate::app::App;
-use crate::fold::{Failure, Folder};
-use crate::http::error::ApiError;
+use super::app::App;
+use super::error::ApiError;
+
+/// What a request asks for, in no API's words.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The model as the client named it (the server's default in place of an empty name): errors name it.
+    pub requested: String,
+    /// The name to look up in the catalog, after the API's own mapping (`--model-map`, Ollama's `:latest`);
+    /// an effort suffix (`-high`, `:high`) is still on it.
+    pub target: String,
+    /// `None`: the server's default instructions.
+    pub instructions: Option<String>,
+    pub input: Vec<InputItem>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: bool,
+    pub text: Option<TextControls>,
+    pub effort: Want,
+    pub summary: Summary,
+    /// The client's own conversation key (`prompt_cache_key`, `user`, `metadata.user_id`).
+    pub cache_key: Option<String>,
+    /// The `x-session-id` header: the conversation key when the body names none.
+    pub session: Option<String>,
+    /// Put back the encrypted reasoning of earlier turns, which chat-style clients drop.
+    pub restore_reasoning: bool,
+    pub service_tier: Option<String>,
+    pub client_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub client_headers: Vec<(String, String)>,
+}
+
+/// Which reasoning summary to ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Summary {
+    /// The server's (`--reasoning-summary`).
+    #[default]
+    Default,
+    /// The server's, when the client shows reasoning; none when nobody will see it.
+    IfShown(bool),
+    /// As the request says.
+    Exactly(Option<ReasoningSummary>),
+}
+
+impl Default for Want {
+    fn default() -> Self {
+        Want::Default
+    }
+}
+
+/// A plan resolved: the request to send, and the catalog slug it names.
+pub struct PreparedTurn {
+    pub request: ResponsesRequest,
+    pub model: String,
+}
+
+/// The client's own conversation id, the `x-session-id` header, when it sends one.
+pub fn session_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// The one way a plan becomes the codex request.
+pub async fn prepare(app: &App, mut plan: Plan) -> Result<PreparedTurn, ApiError> {
+    let (slug, named) = split_model(&plan.target);
+    let slug = slug.to_owned();
+    check_model(app, &plan.requested, &slug).await?;
+    let effort = choose_effort(app, &slug, named, plan.effort).await?;
+    if plan.restore_reasoning {
+        plan.input = app.reasoning.restore(std::mem::take(&mut plan.input));
+    }
+    Ok(PreparedTurn {
+        request: plan.build(&app.defaults, &slug, effort),
+        model: slug,
+    })
+}
+
+impl Plan {
+    /// The request, once the catalog has settled the model and its effort.
+    fn build(
+        self,
+        defaults: &Defaults,
+        slug: &str,
+        effort: Option<ReasoningEffort>,
+    ) -> ResponsesRequest {
+        let instructions = self
+            .instructions
+            .unwrap_or_else(|| defaults.instructions.clone());
+        let cache_key = self
+            .cache_key
+            .or(self.session)
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| derived_cache_key(slug, &instructions, &self.input));
+        let summary = match self.summary {
+            Summary::Default => defaults.reasoning_summary,
+            Summary::IfShown(shown) => defaults.reasoning_summary.filter(|_| shown),
+            Summary::Exactly(s) => s,
+        };
+        let mut req = ResponsesRequest::new(slug, instructions, self.input);
+        req.prompt_cache_key = Some(cache_key);
+        req.tools = self.tools;
+        req.tool_choice = self.tool_choice;
+        req.parallel_tool_calls = self.parallel_tool_calls;
+        req.reasoning = Some(Reasoning { effort, summary });
+        req.text = self.text;
+        req.service_tier = self.service_tier;
+        req.client_metadata = self.client_metadata;
+        req.client_headers = self.client_headers;
+        req
+    }
+
+    /// The request without a catalog (tests): the effort as asked, no model check.
+    #[cfg(test)]
+    pub fn offline(self, defaults: &Defaults) -> PreparedTurn {
+        let (slug, named) = split_model(&self.target);
+        let slug = slug.to_owned();
+        let effort = match (named, self.effort) {
+            (_, Want::Exact(e)) | (Some(e), _) | (None, Want::Near(e)) => Some(e),
+            (None, Want::Default) => defaults.reasoning_effort,
+            (None, Want::Least) => None,
+        };
+        PreparedTurn {
+            request: self.build(defaults, &slug, effort),
+            model: slug,
+        }
+    }
+}
 
 /// Server-wide settings that shape every translated request.
 #[derive(Debug, Clone)]
@@ -76,6 +203,9 @@ pub fn nearest_effort(want: ReasoningEffort, allowed: &[ReasoningEffort]) -> Rea
 /// What a client asked of the model's reasoning, before the catalog says what the model takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
+    /// An effort the request names in a field of its own (`reasoning_effort`, `reasoning.effort`): sent
+    /// as asked, ahead of one in the model name, and refused if the catalog says the model does not take it.
+    Exact(ReasoningEffort),
     /// The server's default effort (`--reasoning-effort`, else the backend's).
     Default,
     /// As little reasoning as the model allows.
@@ -102,6 +232,7 @@ pub async fn choose_effort(
         .map(|m| m.supported_reasoning_levels.clone())
         .unwrap_or_default();
     let effort = match (named, want) {
+        (_, Want::Exact(e)) => Some(e),
         (Some(e), _) => Some(e),
         (None, Want::Default) => app.defaults.reasoning_effort,
         (None, Want::Least) => {
@@ -125,6 +256,9 @@ pub async fn known_model(app: &App, slug: &str) -> bool {
 /// The one refusal of a model the login lacks, whichever API asked: 404 `model_not_found`, naming the
 /// model as the client wrote it (and what `--model-map` made of it, when that differs).
 pub async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), ApiError> {
+    // A login that cannot be used is the error to report, before the catalog falls back to the
+    // built-in list and hides why.
+    app.codex.auth().credentials().await?;
     if known_model(app, slug).await {
         return Ok(());
     }
@@ -135,28 +269,12 @@ pub async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), A
         format!(": it maps to '{slug}', which this Codex login does not offer (change that with --model-map)")
     };
     Err(ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
+        http::StatusCode::NOT_FOUND,
         "invalid_request_error",
         format!("model '{requested}' not found{how}"),
     )
     .with_param("model")
     .with_code("model_not_found"))
-}
-
-/// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
-/// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
-pub fn arguments_object(name: &str, arguments: &str) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(arguments) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ if arguments.trim().is_empty() => serde_json::Map::new(),
-        _ => {
-            tracing::warn!(
-                tool = name,
-                "tool call arguments are not a JSON object; sent as {{}}"
-            );
-            serde_json::Map::new()
-        }
-    }
 }
 
 /// A conversation's cache key when the client gives none: stable across the turns of one conversation
@@ -190,81 +308,6 @@ pub fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -
     format!("codex-serve-{:016x}{:016x}", parts[0], parts[1])
 }
 
-/// A failed response, as the error a client sees.
-pub fn failure_error(f: Failure) -> ApiError {
-    CodexError::Failed {
-        code: f.code,
-        message: f.message,
-    }
-    .into()
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// One request to the backend, from the moment it produced output: it holds the upstream slot until it
-/// is dropped, and yields the events it read while waiting before the rest of the stream.
-pub struct Exchange {
-    pending: VecDeque<ResponseEvent>,
-    stream: ResponseStream,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl Exchange {
-    /// Takes an upstream slot, sends the request and waits for the backend's first output. Until then a
-    /// failure (refused request, usage limit, `response.failed`, a cut stream) is an `ApiError` with a
-    /// real HTTP status; the lifecycle events read meanwhile are kept for the fold.
-    pub async fn begin(app: &App, req: ResponsesRequest) -> Result<Exchange, ApiError> {
-        let slot = app.upstream.acquire().await?;
-        let mut stream = app.codex.stream(req).await?;
-        let mut pending = VecDeque::new();
-        loop {
-            let ev = match stream.next().await {
-                None => return Err(CodexError::StreamClosed.into()),
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(ev)) => ev.event,
-            };
-            match ev {
-                ResponseEvent::Created { .. }
-                | ResponseEvent::InProgress {}
-                | ResponseEvent::RateLimits { .. }
-                | ResponseEvent::Other => pending.push_back(ev),
-                ResponseEvent::Failed { .. } | ResponseEvent::Error { .. } => {
-                    let mut f = Folder::default();
-                    return Err(match f.push(&ev, &mut |_| {}) {
-                        Err(fail) => failure_error(fail),
-                        Ok(()) => CodexError::StreamClosed.into(),
-                    });
-                }
-                _ => {
-                    pending.push_back(ev);
-                    break;
-                }
-            }
-        }
-        Ok(Exchange {
-            pending,
-            stream,
-            _slot: slot,
-        })
-    }
-
-    /// The next backend event; `None` when the stream ended (cleanly or not: the fold tells which).
-    pub async fn next(&mut self) -> Option<Result<ResponseEvent, CodexError>> {
-        if let Some(ev) = self.pending.pop_front() {
-            return Some(Ok(ev));
-        }
-        match self.stream.next().await? {
-            Ok(ev) => Some(Ok(ev.event)),
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,13 +319,5 @@ mod tests {
         assert_eq!(nearest_effort(None, &[Medium, High]), Medium);
         assert_eq!(nearest_effort(Low, &[Minimal, Medium]), Medium);
         assert_eq!(nearest_effort(Low, &[]), Low);
-    }
-
-    #[test]
-    fn arguments_are_always_an_object() {
-        assert_eq!(arguments_object("f", "{\"a\":1}")["a"], 1);
-        assert!(arguments_object("f", "").is_empty());
-        assert!(arguments_object("f", "[1,2]").is_empty());
-        assert!(arguments_object("f", "{broken").is_empty());
     }
 }
