@@ -11,8 +11,8 @@ use codex_client::request::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::error::ApiError;
-use crate::upstream::Want;
+use crate::core::error::ApiError;
+use crate::core::prepare::{Plan, Summary, Want};
 
 fn bad(param: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(message).with_param(param)
@@ -213,6 +213,30 @@ pub struct Translated {
     pub want: Want,
     pub cache_key: Option<String>,
     pub priority: bool,
+}
+
+impl Translated {
+    /// The neutral plan: `requested` as the client named the model, `target` what `--model-map` makes of it.
+    pub fn into_plan(self, requested: String, target: String, session: Option<String>) -> Plan {
+        Plan {
+            requested,
+            target,
+            instructions: Some(self.instructions).filter(|i| !i.trim().is_empty()),
+            input: self.input,
+            tools: self.tools,
+            tool_choice: self.tool_choice,
+            parallel_tool_calls: self.parallel_tool_calls,
+            text: self.text,
+            effort: self.want,
+            // Summaries are asked for only when they will be shown.
+            summary: Summary::IfShown(self.thinking == Thinking::Summarized),
+            cache_key: self.cache_key,
+            session,
+            restore_reasoning: true,
+            service_tier: self.priority.then(|| "priority".to_owned()),
+            ..Plan::default()
+        }
+    }
 }
 
 /// `budget_tokens` as an effort: Claude Code's "think" (4k) is low, "think hard" (10k) medium,

@@ -4,16 +4,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use codex_client::request::ReasoningEffort;
 use codex_client::CodexClient;
+use http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::anthropic::model_map::ModelMap;
-use crate::http::error::ApiError;
-use crate::openai::response_store::ResponseStore;
-use crate::reasoning_cache::ReasoningCache;
-use crate::upstream::Defaults;
+use crate::core::error::ApiError;
+use crate::core::model_map::ModelMap;
+use crate::core::prepare::Defaults;
+use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::response_store::ResponseStore;
 
 pub struct App {
     pub codex: CodexClient,
@@ -23,7 +23,7 @@ pub struct App {
     /// Encrypted reasoning to replay in front of the assistant turns chat clients send back.
     pub reasoning: ReasoningCache,
     /// Bounds the requests in flight to the backend, and the queue waiting for one.
-    pub upstream: UpstreamLimit,
+    pub upstream_limit: UpstreamLimit,
     /// Finished `/v1/responses` answers, for `previous_response_id`.
     pub responses: ResponseStore,
     /// Largest request body (and WebSocket message).

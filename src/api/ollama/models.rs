@@ -12,8 +12,8 @@ use super::error::OllamaError;
 use super::request::ShowRequest;
 use super::resolve_model;
 use super::response::{Details, Show, TagModel, Tags, Version};
-use crate::app::App;
-use crate::http::error::ApiError;
+use crate::core::app::App;
+use crate::core::error::ApiError;
 use crate::http::json::parse_json;
 
 /// What the catalog says the model can do, in Ollama's words. Every model takes text and function

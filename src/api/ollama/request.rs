@@ -10,8 +10,8 @@ use codex_client::request::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::http::error::ApiError;
-use crate::upstream::Want;
+use crate::core::error::ApiError;
+use crate::core::prepare::Want;
 
 fn bad(param: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(message).with_param(param)

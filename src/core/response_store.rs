@@ -11,7 +11,7 @@ use std::time::Duration;
 use codex_client::request::{ContentPart, InputItem, Role, SummaryText};
 use serde_json::Value;
 
-use crate::bounded::BoundedMap;
+use crate::core::bounded::BoundedMap;
 
 pub struct Stored {
     /// The response object as the client received it.

@@ -3,17 +3,16 @@
 //! `previous_response_id` expanded from this process's own store.
 
 use codex_client::request::{
-    ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, TextControls,
-    TextFormat, Tool, ToolOutput,
+    ContentPart, InputItem, ReasoningEffort, ReasoningSummary, Role, TextControls, TextFormat,
+    Tool, ToolOutput,
 };
-use codex_client::ResponsesRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat_request::tool_choice;
-use crate::app::App;
-use crate::http::error::ApiError;
-use crate::upstream::{derived_cache_key, split_model};
+use crate::core::app::App;
+use crate::core::error::ApiError;
+use crate::core::prepare::{Plan, Summary, Want};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateResponse {
@@ -91,8 +90,7 @@ pub struct TextIn {
 
 /// The translated request, and what the response object should echo back.
 pub struct Prepared {
-    pub request: ResponsesRequest,
-    pub effort: Option<ReasoningEffort>,
+    pub plan: Plan,
     /// Keep the finished response for `previous_response_id`.
     pub remember: bool,
     /// `false`: answer locally with a completed empty response (`generate: false`).
@@ -328,7 +326,7 @@ pub(crate) fn items(
                 tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
             }),
             "reasoning" => out.push(InputItem::Reasoning {
-                summary: super::response_store::summary_of(&item),
+                summary: crate::core::response_store::summary_of(&item),
                 encrypted_content: s("encrypted_content"),
             }),
             "compaction" => out.push(InputItem::Compaction {
@@ -460,8 +458,6 @@ impl CreateResponse {
         if self.model.trim().is_empty() {
             return Err(bad("model", "`model` must not be empty"));
         }
-        let (slug, suffix_effort) = split_model(&self.model);
-        let model = slug.to_owned();
         let (system, new_items) = items(self.input, app)?;
         if new_items.is_empty() && self.generate != Some(false) {
             return Err(bad("input", "`input` must hold at least one item"));
@@ -527,12 +523,8 @@ impl CreateResponse {
                     }
                 )
             });
-        let default = if opens_with_guidance {
-            ""
-        } else {
-            app.defaults.instructions.as_str()
-        };
-        let instructions = instructions(self.instructions, system, default);
+        let instructions = Some(instructions(self.instructions, system, ""))
+            .filter(|i| opens_with_guidance || !i.is_empty());
         let reasoning = self.reasoning.unwrap_or_default();
         let effort = match reasoning.effort.as_deref() {
             Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
@@ -541,14 +533,14 @@ impl CreateResponse {
                     format!("unknown reasoning effort '{e}'"),
                 )
             })?),
-            None => suffix_effort.or(app.defaults.reasoning_effort),
+            None => None,
         };
         let summary = match reasoning.summary.as_deref() {
-            None => app.defaults.reasoning_summary,
-            Some("auto") => Some(ReasoningSummary::Auto),
-            Some("concise") => Some(ReasoningSummary::Concise),
-            Some("detailed") => Some(ReasoningSummary::Detailed),
-            Some("none") => None,
+            None => Summary::Default,
+            Some("auto") => Summary::Exactly(Some(ReasoningSummary::Auto)),
+            Some("concise") => Summary::Exactly(Some(ReasoningSummary::Concise)),
+            Some("detailed") => Summary::Exactly(Some(ReasoningSummary::Detailed)),
+            Some("none") => Summary::Exactly(None),
             Some(other) => {
                 return Err(bad(
                     "reasoning.summary",
@@ -558,33 +550,42 @@ impl CreateResponse {
         };
         let echo_cache_key = self.prompt_cache_key.clone();
         let echo_tier = self.service_tier.clone();
-        let cache_key = self
-            .prompt_cache_key
-            .or(self.user)
-            .or_else(|| session.map(str::to_owned))
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
-        let mut req = ResponsesRequest::new(model, instructions, input);
-        req.prompt_cache_key = Some(cache_key);
-        req.tools = tools(self.tools, "tools")?;
-        req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
-        req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
-        req.reasoning = Some(Reasoning { effort, summary });
-        req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
-        req.client_metadata = self.client_metadata;
-        req.client_headers = self.client_headers;
-        if let Some(text) = self.text {
-            req.text = Some(TextControls {
-                verbosity: text.verbosity,
-                format: text.format.map(text_format).transpose()?,
-            });
-        }
+        let text = self
+            .text
+            .map(|text| -> Result<TextControls, ApiError> {
+                Ok(TextControls {
+                    verbosity: text.verbosity,
+                    format: text.format.map(text_format).transpose()?,
+                })
+            })
+            .transpose()?;
+        let parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
+        let plan = Plan {
+            target: self.model.clone(),
+            requested: self.model,
+            instructions,
+            input,
+            tools: tools(self.tools, "tools")?,
+            tool_choice: self.tool_choice.map(tool_choice).transpose()?,
+            parallel_tool_calls,
+            text,
+            effort: effort.map_or(Want::Default, Want::Exact),
+            summary,
+            cache_key: self.prompt_cache_key.or(self.user),
+            session: session.map(str::to_owned),
+            // Responses clients send their reasoning back themselves.
+            restore_reasoning: false,
+            service_tier: self.service_tier.filter(|t| t == "priority" || t == "flex"),
+            client_metadata: self.client_metadata,
+            client_headers: self.client_headers,
+        };
         let echo = Echo {
             instructions: client_instructions,
             tools: echo_tools,
             tool_choice: echo_choice,
-            parallel_tool_calls: req.parallel_tool_calls,
-            reasoning: serde_json::json!({"effort": effort.map(|e| e.as_str()), "summary": summary}),
+            parallel_tool_calls,
+            // Filled in with what was sent, once the plan is prepared.
+            reasoning: Value::Null,
             text: echo_text,
             previous_response_id: self.previous_response_id,
             store: self.store != Some(false),
@@ -592,8 +593,7 @@ impl CreateResponse {
             prompt_cache_key: echo_cache_key,
         };
         Ok(Prepared {
-            request: req,
-            effort,
+            plan,
             remember: self.store != Some(false),
             generate: self.generate != Some(false),
             history_prefix,

@@ -4,16 +4,17 @@
 //! written as Ollama's NDJSON lines (streaming, the default) or one JSON object (`"stream": false`).
 //! Errors are Ollama's `{"error": "..."}` with the status Ollama would use.
 
-pub mod chat;
 pub mod error;
 pub mod known_fields;
 pub mod models;
+pub mod render;
 pub mod request;
 pub mod response;
+pub mod translate;
 
 use codex_client::request::ReasoningEffort;
 
-use crate::upstream::split_model;
+use crate::core::prepare::split_model;
 
 /// An Ollama model name as the catalog slug and an effort: `gpt-6.2-sol`, `gpt-6.2-sol:latest`
 /// (Ollama's default tag), `gpt-6.2-sol:high` (a tag naming the effort).

@@ -1,11 +1,10 @@
 //! Anthropic's error shape: `{"type":"error","error":{"type","message"}}`, with the status of the
 //! underlying error and the error type Anthropic uses for that status.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use serde::Serialize;
 
-use crate::http::error::ApiError;
+use crate::core::error::ApiError;
 
 #[derive(Debug)]
 pub struct AnthropicError(pub ApiError);
@@ -95,12 +94,6 @@ impl AnthropicError {
                 message: anthropic_message(&self.0),
             },
         }
-    }
-}
-
-impl IntoResponse for AnthropicError {
-    fn into_response(self) -> Response {
-        self.0.respond(self.body())
     }
 }
 

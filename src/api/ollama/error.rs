@@ -1,9 +1,8 @@
 //! Ollama's error shape, `{"error": "..."}`, with the status of the underlying error.
 
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::http::error::ApiError;
+use crate::core::error::ApiError;
 
 #[derive(Debug)]
 pub struct OllamaError(pub ApiError);
@@ -36,17 +35,11 @@ impl OllamaError {
     pub fn model_not_found(name: &str) -> OllamaError {
         OllamaError(
             ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
+                http::StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 format!("model '{name}' not found"),
             )
             .with_code("model_not_found"),
         )
-    }
-}
-
-impl IntoResponse for OllamaError {
-    fn into_response(self) -> Response {
-        self.0.respond(self.line())
     }
 }

@@ -8,9 +8,9 @@ use codex_client::request::ReasoningEffort;
 use codex_client::{CatalogSource, ModelInfo};
 use serde::Serialize;
 
-use crate::app::App;
-use crate::http::error::ApiError;
-use crate::upstream::split_model;
+use crate::core::app::App;
+use crate::core::error::ApiError;
+use crate::core::prepare::split_model;
 
 #[derive(Serialize)]
 pub struct ModelList {

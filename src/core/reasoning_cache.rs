@@ -14,7 +14,7 @@ use codex_client::events::MessageContent;
 use codex_client::request::{InputItem, SummaryText};
 use codex_client::{OutputItem, ResponseEvent};
 
-use crate::bounded::BoundedMap;
+use crate::core::bounded::BoundedMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {

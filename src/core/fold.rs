@@ -347,9 +347,33 @@ impl Folder {
     }
 }
 
+/// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
+/// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
+pub fn arguments_object(name: &str, arguments: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ if arguments.trim().is_empty() => serde_json::Map::new(),
+        _ => {
+            tracing::warn!(
+                tool = name,
+                "tool call arguments are not a JSON object; sent as {{}}"
+            );
+            serde_json::Map::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_always_an_object() {
+        assert_eq!(arguments_object("f", "{\"a\":1}")["a"], 1);
+        assert!(arguments_object("f", "").is_empty());
+        assert!(arguments_object("f", "[1,2]").is_empty());
+        assert!(arguments_object("f", "{broken").is_empty());
+    }
 
     fn run(events: &[serde_json::Value]) -> (Vec<String>, Result<(), String>) {
         let mut f = Folder::default();

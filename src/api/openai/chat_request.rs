@@ -4,15 +4,14 @@
 //! typed `ResponsesRequest`, so nothing unknown can reach the backend.
 
 use codex_client::request::{
-    ContentPart, FunctionChoice, InputItem, Reasoning, ReasoningEffort, Role, TextControls,
-    TextFormat, Tool, ToolChoice, ToolChoiceMode,
+    ContentPart, FunctionChoice, InputItem, ReasoningEffort, Role, TextControls, TextFormat, Tool,
+    ToolChoice, ToolChoiceMode,
 };
-use codex_client::ResponsesRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::error::ApiError;
-use crate::upstream::{derived_cache_key, split_model, Defaults};
+use crate::core::error::ApiError;
+use crate::core::prepare::{Plan, Summary, Want};
 
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
@@ -231,21 +230,9 @@ fn text_part(text: String, assistant: bool) -> ContentPart {
     }
 }
 
-/// What the translation produced besides the request.
-pub struct Translated {
-    pub request: ResponsesRequest,
-    /// The model slug without an effort suffix.
-    pub model: String,
-    pub effort: Option<ReasoningEffort>,
-}
-
 impl ChatRequest {
     /// Checks and translates; `session` is the client's own conversation id (the `X-Session-Id` header).
-    pub fn translate(
-        self,
-        defaults: &Defaults,
-        session: Option<&str>,
-    ) -> Result<Translated, ApiError> {
+    pub fn translate(self, session: Option<&str>) -> Result<Plan, ApiError> {
         if self.model.trim().is_empty() {
             return Err(ApiError::invalid("`model` must not be empty").with_param("model"));
         }
@@ -268,17 +255,15 @@ impl ChatRequest {
             );
         }
 
-        let (slug, suffix_effort) = split_model(&self.model);
         let effort = match &self.reasoning_effort {
-            Some(e) => Some(ReasoningEffort::parse(e).ok_or_else(|| {
+            Some(e) => Want::Exact(ReasoningEffort::parse(e).ok_or_else(|| {
                 ApiError::invalid(format!(
                     "unknown reasoning_effort '{e}': use one of none, minimal, low, medium, high, xhigh"
                 ))
                 .with_param("reasoning_effort")
             })?),
-            None => suffix_effort.or(defaults.reasoning_effort),
+            None => Want::Default,
         };
-        let model = slug.to_owned();
 
         let mut instructions: Vec<String> = Vec::new();
         let mut input: Vec<InputItem> = Vec::with_capacity(self.messages.len());
@@ -359,28 +344,7 @@ impl ChatRequest {
             .with_param("messages"));
         }
         let instructions = instructions.join("\n\n");
-        let instructions = if instructions.trim().is_empty() {
-            defaults.instructions.clone()
-        } else {
-            instructions
-        };
-
-        let cache_key = self
-            .prompt_cache_key
-            .or(self.user)
-            .or_else(|| session.map(str::to_owned))
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| derived_cache_key(&model, &instructions, &input));
-
-        let mut req = ResponsesRequest::new(model.clone(), instructions, input);
-        req.prompt_cache_key = Some(cache_key);
-        req.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
-        req.reasoning = Some(Reasoning {
-            effort,
-            summary: defaults.reasoning_summary,
-        });
-        req.service_tier = self.service_tier.filter(|t| t == "priority" || t == "flex");
-        req.tools = self
+        let tools = self
             .tools
             .unwrap_or_default()
             .into_iter()
@@ -391,7 +355,7 @@ impl ChatRequest {
                 strict: f.strict,
             })
             .collect();
-        req.tool_choice = self.tool_choice.map(tool_choice).transpose()?;
+        let tool_choice = self.tool_choice.map(tool_choice).transpose()?;
         let format = self.response_format.map(|f| match f {
             ResponseFormat::Text => TextFormat::Text,
             ResponseFormat::JsonObject => TextFormat::JsonObject,
@@ -404,16 +368,26 @@ impl ChatRequest {
                 description: s.description,
             },
         });
-        if format.is_some() || self.verbosity.is_some() {
-            req.text = Some(TextControls {
-                verbosity: self.verbosity,
-                format,
-            });
-        }
-        Ok(Translated {
-            request: req,
-            model,
+        let text = (format.is_some() || self.verbosity.is_some()).then_some(TextControls {
+            verbosity: self.verbosity,
+            format,
+        });
+        Ok(Plan {
+            target: self.model.clone(),
+            requested: self.model,
+            instructions: Some(instructions).filter(|i| !i.trim().is_empty()),
+            input,
+            tools,
+            tool_choice,
+            parallel_tool_calls: self.parallel_tool_calls.unwrap_or(true),
+            text,
             effort,
+            summary: Summary::Default,
+            cache_key: self.prompt_cache_key.or(self.user),
+            session: session.map(str::to_owned),
+            restore_reasoning: true,
+            service_tier: self.service_tier.filter(|t| t == "priority" || t == "flex"),
+            ..Plan::default()
         })
     }
 }
@@ -448,6 +422,7 @@ pub(crate) fn tool_choice(v: Value) -> Result<ToolChoice, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::prepare::{split_model, Defaults};
     use codex_client::request::ReasoningSummary;
 
     fn defaults() -> Defaults {
@@ -471,7 +446,8 @@ mod tests {
             {"role":"system","content":"now be formal"},
             {"role":"developer","content":[{"type":"text","text":"dev"}]},
             {"role":"user","content":"again"}]}))
-        .translate(&defaults(), None)
+        .translate(None)
+        .map(|p| p.offline(&defaults()))
         .expect("translate");
         let v = serde_json::to_value(&t.request).expect("json");
         assert_eq!(v["instructions"], "be brief");
@@ -493,11 +469,12 @@ mod tests {
     fn cache_key_is_stable_across_turns_and_client_ids_win() {
         let turn1 =
             parse(serde_json::json!({"model":"m","messages":[{"role":"user","content":"q"}]}))
-                .translate(&defaults(), None)
+                .translate(None)
+                .map(|p| p.offline(&defaults()))
                 .expect("t1");
         let turn2 = parse(serde_json::json!({"model":"m","messages":[
             {"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"q2"}]}))
-        .translate(&defaults(), None)
+        .translate(None).map(|p| p.offline(&defaults()))
         .expect("t2");
         assert_eq!(
             turn1.request.prompt_cache_key,
@@ -506,7 +483,8 @@ mod tests {
         let own = parse(
             serde_json::json!({"model":"m","user":"u1","messages":[{"role":"user","content":"q"}]}),
         )
-        .translate(&defaults(), Some("hdr"))
+        .translate(Some("hdr"))
+        .map(|p| p.offline(&defaults()))
         .expect("own");
         assert_eq!(own.request.prompt_cache_key.as_deref(), Some("u1"));
     }
@@ -523,14 +501,16 @@ mod tests {
         );
         assert_eq!(split_model("gpt-5.6-luna"), ("gpt-5.6-luna", None));
         let err = parse(serde_json::json!({"model":"m","messages":[]}))
-            .translate(&defaults(), None)
+            .translate(None)
+            .map(|p| p.offline(&defaults()))
             .err()
             .expect("empty messages");
         assert_eq!(err.param.as_deref(), Some("messages"));
         let err = parse(
             serde_json::json!({"model":"m","n":2,"messages":[{"role":"user","content":"x"}]}),
         )
-        .translate(&defaults(), None)
+        .translate(None)
+        .map(|p| p.offline(&defaults()))
         .err()
         .expect("n");
         assert_eq!(err.param.as_deref(), Some("n"));
@@ -539,7 +519,7 @@ mod tests {
         )
         .is_err());
         let err = parse(serde_json::json!({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}))
-            .translate(&defaults(), None)
+            .translate(None).map(|p| p.offline(&defaults()))
             .err()
             .expect("audio");
         assert!(err.message.contains("input_audio"));
@@ -550,6 +530,7 @@ mod tests {
 mod fuzz {
     //! The translator takes client JSON: any value, well-formed or not, is an answer or a 400, never a panic.
     use super::*;
+    use crate::core::prepare::Defaults;
     use proptest::prelude::*;
 
     fn json() -> impl Strategy<Value = Value> {
@@ -620,7 +601,7 @@ mod fuzz {
             };
             let bytes = serde_json::to_vec(&v).expect("json");
             if let Ok(req) = crate::http::json::parse_json::<ChatRequest>(&bytes) {
-                if let Ok(t) = req.translate(&defaults, None) {
+                if let Ok(t) = req.translate(None).map(|p| p.offline(&defaults)) {
                     prop_assert!(!t.request.instructions.is_empty());
                     prop_assert!(!t.request.input.is_empty());
                 }

@@ -5,9 +5,9 @@
 //! typed Responses request; answers come from the shared event folder as Anthropic's content blocks.
 //! Errors are Anthropic's `{"type":"error","error":{"type","message"}}`.
 
+pub mod blocks;
 pub mod count;
 pub mod error;
 pub mod known_fields;
-pub mod messages;
-pub mod model_map;
+pub mod render;
 pub mod request;
