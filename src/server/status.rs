@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::core::error::describe_reset;
-use crate::server::cli::{build_app, ServeArgs};
+use crate::server::app::build_app;
+use crate::server::config::Config;
+use crate::server::flags::ServeArgs;
 use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
@@ -130,7 +132,7 @@ fn bar(name: &str, w: Option<&codex_client::limits::RateLimitWindow>, now: i64) 
 }
 
 pub async fn status(args: StatusArgs) -> Result<(), String> {
-    let app = build_app(&args.serve)?;
+    let app = build_app(&Config::from_args(&args.serve))?;
     let login = login(app.codex.auth().login_info().await);
     let socket = args
         .serve
@@ -267,7 +269,7 @@ pub struct ModelsArgs {
 }
 
 pub async fn models(args: ModelsArgs) -> Result<(), String> {
-    let app = build_app(&args.serve)?;
+    let app = build_app(&Config::from_args(&args.serve))?;
     let (list, source) = app.codex.models().await;
     let source_text = match source {
         CatalogSource::Backend => "from the backend, for this account",

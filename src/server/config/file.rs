@@ -226,7 +226,7 @@ mod tests {
     use clap::Args;
 
     fn serve() -> Command {
-        crate::server::cli::ServeArgs::augment_args(Command::new("serve"))
+        crate::server::flags::ServeArgs::augment_args(Command::new("serve"))
     }
 
     fn err(text: &str) -> String {

@@ -9,6 +9,7 @@
 
 pub mod codex_cli;
 pub mod file;
+pub mod settings;
 pub mod show;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches};
 
 pub use codex_cli::CodexCliConfig;
 pub use file::FileError;
+pub use settings::{Config, ListenSettings, LogSettings};
 
 /// Where one setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +172,7 @@ pub fn resolve(cmd: Command, argv: Vec<OsString>) -> Result<(ArgMatches, Report)
     let Some(serve) = serve_matches(&first) else {
         return Ok((first, Report::default()));
     };
-    let flags = crate::server::cli::ServeArgs::augment_args(Command::new("codex-serve"));
+    let flags = crate::server::flags::ServeArgs::augment_args(Command::new("codex-serve"));
     let mut report = Report::default();
     for arg in file::settable(&flags) {
         let id = arg.get_id().as_str();
@@ -289,6 +291,3 @@ pub fn resolve(cmd: Command, argv: Vec<OsString>) -> Result<(ArgMatches, Report)
     }
     Ok((last, report))
 }
-
-#[cfg(test)]
-mod tests;

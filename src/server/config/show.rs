@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::{Origin, Report};
-use crate::server::cli::ServeArgs;
+use crate::server::flags::ServeArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArgs {

@@ -12,7 +12,9 @@ use codex_client::{AuthError, AuthMode, CatalogSource};
 use serde::Serialize;
 
 use crate::core::error::describe_reset;
-use crate::server::cli::{build_app, ServeArgs};
+use crate::server::app::build_app;
+use crate::server::config::Config;
+use crate::server::flags::ServeArgs;
 use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
@@ -68,7 +70,7 @@ fn unix_now() -> i64 {
 
 /// Runs every check; `Ok(true)` when none failed.
 pub async fn run(args: DoctorArgs) -> Result<bool, String> {
-    let app = build_app(&args.serve)?;
+    let app = build_app(&Config::from_args(&args.serve))?;
     let codex = &app.codex;
     let mut checks = Vec::new();
     let now = unix_now();
