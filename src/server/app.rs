@@ -12,7 +12,7 @@ use crate::core::app::{App, UpstreamLimit};
 use crate::core::response_store::ResponseStore;
 use crate::core::reasoning_cache::ReasoningCache;
 use crate::server::config::Config;
-use crate::core::prepare::Defaults;
+use crate::core::app::Defaults;
 
 pub fn build_app(config: &Config) -> Result<App, String> {
     let (c, limits) = (&config.codex, &config.limits);
