@@ -4,13 +4,13 @@
 pub(crate) mod answer;
 pub(crate) mod anthropic;
 pub(crate) mod body;
-pub mod error;
-pub mod guard;
-pub mod json;
-pub mod observe;
+pub(crate) mod error;
+pub(crate) mod guard;
+pub(crate) mod json;
+pub(crate) mod observe;
 pub(crate) mod ollama;
 pub(crate) mod openai;
-pub mod typecheck;
+pub(crate) mod typecheck;
 
 use std::sync::Arc;
 
@@ -26,17 +26,17 @@ use crate::core::app::App;
 use error::ApiError;
 
 /// The router for the Unix socket and stdio, whose access control is the socket itself.
-pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
+pub(crate) fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
     build(app, max_body_bytes, None, "unix")
 }
 
 /// The router for `--stdio`: the local one, logged as stdio.
-pub fn stdio_router(app: Arc<App>, max_body_bytes: usize) -> Router {
+pub(crate) fn stdio_router(app: Arc<App>, max_body_bytes: usize) -> Router {
     build(app, max_body_bytes, None, "stdio")
 }
 
 /// The router for TCP listeners: the same routes behind `guard` (Host check, CORS, key).
-pub fn network_router(
+pub(crate) fn network_router(
     app: Arc<App>,
     max_body_bytes: usize,
     policy: guard::NetworkPolicy,

@@ -19,8 +19,8 @@ use crate::api::openai::chat_render::{Framer, Meta, Whole};
 use crate::api::openai::chat_request::ChatRequest;
 use crate::api::openai::responses_render::{compaction_resource, error_object};
 use crate::api::openai::responses_request::{instructions, items};
-use crate::api::openai::responses_wire::CreateResponse;
 use crate::api::openai::responses_turn::{finish, ResponseTurn};
+use crate::api::openai::responses_wire::CreateResponse;
 pub(crate) mod models;
 
 pub(crate) use crate::api::openai::known_fields;

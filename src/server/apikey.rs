@@ -9,10 +9,10 @@ use base64::Engine;
 
 use crate::http::guard::ApiKey;
 
-pub const KEY_ENV: &str = "CODEX_SERVE_API_KEY";
+pub(crate) const KEY_ENV: &str = "CODEX_SERVE_API_KEY";
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     #[error("cannot read the API key file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -39,7 +39,7 @@ pub enum KeyError {
 
 /// Where the key came from, for the start-up message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     Env,
     File(PathBuf),
     /// Generated at this start into this file.
@@ -47,13 +47,13 @@ pub enum KeySource {
 }
 
 /// `$XDG_CONFIG_HOME/codex-serve/api-key`, else `~/.config/codex-serve/api-key`.
-pub fn default_key_path() -> Option<PathBuf> {
+pub(crate) fn default_key_path() -> Option<PathBuf> {
     crate::server::config::dir().map(|d| d.join("api-key"))
 }
 
 /// The key, by precedence: `--api-key-file`, then `CODEX_SERVE_API_KEY`, then the default file (made now
 /// if it does not exist).
-pub fn resolve(file: Option<&Path>) -> Result<(ApiKey, KeySource), KeyError> {
+pub(crate) fn resolve(file: Option<&Path>) -> Result<(ApiKey, KeySource), KeyError> {
     if let Some(path) = file {
         return read_file(path)
             .map(|secret| (ApiKey::new(secret), KeySource::File(path.to_owned())));

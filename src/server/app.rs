@@ -7,14 +7,14 @@ use std::sync::Arc;
 use codex_client::auth::REFRESH_URL_OVERRIDE_ENV;
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
-use crate::core::model_map::ModelMap;
-use crate::core::app::{App, UpstreamLimit};
-use crate::core::response_store::ResponseStore;
-use crate::core::reasoning_cache::ReasoningCache;
-use crate::server::config::Config;
 use crate::core::app::Defaults;
+use crate::core::app::{App, UpstreamLimit};
+use crate::core::model_map::ModelMap;
+use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::response_store::ResponseStore;
+use crate::server::config::Config;
 
-pub fn build_app(config: &Config) -> Result<App, String> {
+pub(crate) fn build_app(config: &Config) -> Result<App, String> {
     let (c, limits) = (&config.codex, &config.limits);
     let home = c.home.clone();
     let version =

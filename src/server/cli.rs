@@ -19,7 +19,7 @@ use crate::server::service::ServiceArgs;
     about = "Serve your Codex login as an OpenAI-compatible API on a private Unix socket",
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]

@@ -11,112 +11,112 @@ use codex_client::request::ReasoningEffort;
 use crate::core::model_map::{parse_rule, Rule};
 use crate::server::listen::tcp;
 
-pub const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
+pub(crate) const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";
 /// The Ollama release whose API (thinking, tool call ids, structured output) the Ollama routes follow.
-pub const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
+pub(crate) const DEFAULT_OLLAMA_VERSION: &str = "0.12.10";
 /// `--idle-timeout` when a service manager handed us the sockets.
 
 #[derive(Args, Debug, Clone)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Settings file, whose keys are these flags' names [default: $XDG_CONFIG_HOME/codex-serve/config.toml].
     /// Flags and environment variables win over it.
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/codex-serve/codex-serve.sock].
     #[arg(long, value_name = "PATH", env = "CODEX_SERVE_SOCKET")]
-    pub socket: Option<PathBuf>,
+    pub(crate) socket: Option<PathBuf>,
 
     /// Don't listen on the Unix socket (serve only --tcp listeners or handed-over sockets).
     #[arg(long)]
-    pub no_socket: bool,
+    pub(crate) no_socket: bool,
 
     /// Also listen on TCP at ADDR:PORT (repeatable). Loopback only unless --allow-remote; clients must send
     /// the API key.
     #[arg(long, value_name = "ADDR", value_parser = tcp::parse_addr)]
-    pub tcp: Vec<SocketAddr>,
+    pub(crate) tcp: Vec<SocketAddr>,
 
     /// Allow --tcp on a non-loopback address (a key is then always required).
     #[arg(long)]
-    pub allow_remote: bool,
+    pub(crate) allow_remote: bool,
 
     /// File holding the key TCP clients must send [default: CODEX_SERVE_API_KEY, else a key generated
     /// into $XDG_CONFIG_HOME/codex-serve/api-key].
     #[arg(long, value_name = "PATH")]
-    pub api_key_file: Option<PathBuf>,
+    pub(crate) api_key_file: Option<PathBuf>,
 
     /// No key on TCP. Loopback listeners only: any local user can then use your login.
     #[arg(long)]
-    pub no_auth: bool,
+    pub(crate) no_auth: bool,
 
     /// Also accept this name in the Host header of TCP requests (repeatable).
     #[arg(long, value_name = "HOST", value_parser = parse_host)]
-    pub allow_host: Vec<String>,
+    pub(crate) allow_host: Vec<String>,
 
     /// Send CORS headers to this exact origin, e.g. http://localhost:3000 (repeatable).
     #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
-    pub cors_origin: Vec<String>,
+    pub(crate) cors_origin: Vec<String>,
 
     /// Serve one HTTP/1.1 connection on stdin/stdout instead of listening; exit when stdin closes.
     #[arg(long, conflicts_with_all = ["tcp", "idle_timeout"])]
-    pub stdio: bool,
+    pub(crate) stdio: bool,
 
     /// Exit after this many seconds with no connection open; 0 never exits [default: 600 when started
     /// by socket activation, else never].
     #[arg(long, value_name = "SECS")]
-    pub idle_timeout: Option<u64>,
+    pub(crate) idle_timeout: Option<u64>,
 
     /// Seconds running requests may take to finish after SIGTERM/SIGINT before they are cut.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub shutdown_grace: u64,
+    pub(crate) shutdown_grace: u64,
 
     /// The codex CLI's home, holding auth.json [default: ~/.codex].
     #[arg(long, value_name = "DIR", env = "CODEX_HOME")]
-    pub codex_home: Option<PathBuf>,
+    pub(crate) codex_home: Option<PathBuf>,
 
     /// Responses API base URL [default: https://chatgpt.com/backend-api/codex for a ChatGPT login,
     /// https://api.openai.com/v1 for an API key].
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_UPSTREAM_URL")]
-    pub upstream_url: Option<String>,
+    pub(crate) upstream_url: Option<String>,
 
     /// Base URL of the token endpoint ({URL}/oauth/token). CODEX_REFRESH_TOKEN_URL_OVERRIDE wins if set.
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_AUTH_URL", default_value = DEFAULT_AUTH_URL)]
-    pub auth_url: String,
+    pub(crate) auth_url: String,
 
     /// Instructions sent when the client gives no system message (the backend requires some).
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_INSTRUCTIONS)]
-    pub instructions: String,
+    pub(crate) instructions: String,
 
     /// Model for requests that leave `model` empty [default: the codex CLI's `model`].
     #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
 
     /// Reasoning effort when the request names none [default: the codex CLI's model_reasoning_effort].
     #[arg(long, value_name = "EFFORT", value_parser = parse_effort)]
-    pub reasoning_effort: Option<ReasoningEffort>,
+    pub(crate) reasoning_effort: Option<ReasoningEffort>,
 
     /// Reasoning summary to ask for, returned as `reasoning_content`.
     #[arg(long, value_enum, value_name = "SUMMARY", default_value = "auto")]
-    pub reasoning_summary: SummaryArg,
+    pub(crate) reasoning_summary: SummaryArg,
 
     /// Also list `MODEL-EFFORT` names (gpt-6.2-sol-high, …) in /v1/models.
     #[arg(long)]
-    pub list_effort_variants: bool,
+    pub(crate) list_effort_variants: bool,
 
     /// The version `GET /api/version` reports: Ollama clients enable features by it, so it names the
     /// Ollama release whose API codex-serve follows.
     #[arg(long, value_name = "X.Y.Z", default_value = DEFAULT_OLLAMA_VERSION)]
-    pub ollama_version: String,
+    pub(crate) ollama_version: String,
 
     /// Map a model name the Anthropic API receives (Claude Code's `claude-…` names) to a Codex model:
     /// FROM is a name or a pattern with `*`, TO a Codex model, optionally with an effort
     /// (`claude-*opus*=gpt-5.5:high`). Repeatable; checked in order, before the built-in rules.
     #[arg(long = "model-map", value_name = "FROM=TO", value_parser = parse_rule, env = "CODEX_SERVE_MODEL_MAP", value_delimiter = ',')]
-    pub model_map: Vec<Rule>,
+    pub(crate) model_map: Vec<Rule>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
 
     /// Seconds a request's body may take to arrive once its headers have; slower ends in 408 and a close.
     #[arg(
@@ -125,12 +125,12 @@ pub struct ServeArgs {
         env = "CODEX_SERVE_BODY_READ_TIMEOUT",
         default_value_t = 30
     )]
-    pub body_read_timeout: u64,
+    pub(crate) body_read_timeout: u64,
 
     /// Connections served at once, counted for each listener on its own (the Unix socket's are never
     /// taken by TCP clients).
     #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
 
     /// TCP connections per listener that may be open without having sent a request with the key yet;
     /// one more closes the oldest of them.
@@ -140,7 +140,7 @@ pub struct ServeArgs {
         env = "CODEX_SERVE_MAX_UNAUTH_CONNECTIONS",
         default_value_t = 64
     )]
-    pub max_unauth_connections: usize,
+    pub(crate) max_unauth_connections: usize,
 
     /// Seconds a new TCP connection has to send a request with the key before it is closed.
     #[arg(
@@ -149,86 +149,86 @@ pub struct ServeArgs {
         env = "CODEX_SERVE_UNAUTH_HEADER_TIMEOUT",
         default_value_t = 5
     )]
-    pub unauth_header_timeout: u64,
+    pub(crate) unauth_header_timeout: u64,
 
     /// Seconds a client has to send its request headers.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub header_read_timeout: u64,
+    pub(crate) header_read_timeout: u64,
 
     /// Requests in flight to the backend at once.
     #[arg(long, value_name = "N", default_value_t = 64)]
-    pub max_upstream: usize,
+    pub(crate) max_upstream: usize,
 
     /// Requests that may wait for a free upstream slot; more are answered 503 with Retry-After.
     #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub max_queue: usize,
+    pub(crate) max_queue: usize,
 
     /// Finished /v1/responses answers kept for previous_response_id (0 keeps none).
     #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub response_store_max: usize,
+    pub(crate) response_store_max: usize,
 
     /// Seconds a kept response stays available for previous_response_id.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
-    pub response_store_ttl: u64,
+    pub(crate) response_store_ttl: u64,
 
     /// Seconds to wait for a backend event before giving up on a stream.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub upstream_idle_timeout: u64,
+    pub(crate) upstream_idle_timeout: u64,
 
     /// Retries of transient backend failures (5xx, network) before anything was streamed.
     #[arg(long, value_name = "N", default_value_t = 4)]
-    pub upstream_retries: u32,
+    pub(crate) upstream_retries: u32,
 
     /// The `originator` header sent to the backend (and the user agent's product), as `codex exec`
     /// sends it.
     #[arg(long, value_name = "NAME", default_value = codex_client::client::DEFAULT_ORIGINATOR)]
-    pub originator: String,
+    pub(crate) originator: String,
 
     /// The client version sent to the backend (`version` header, User-Agent, model catalog query)
     /// [default: the installed codex CLI's (`codex --version`), else the codex CLI version codex-serve
     /// follows].
     #[arg(long, value_name = "X.Y.Z")]
-    pub client_version: Option<String>,
+    pub(crate) client_version: Option<String>,
 
     /// The codex CLI whose version codex-serve presents [default: `codex` on PATH].
     #[arg(long, value_name = "PATH")]
-    pub codex_bin: Option<PathBuf>,
+    pub(crate) codex_bin: Option<PathBuf>,
 
     /// Base URL of the ChatGPT backend, for the workspace check ({URL}wham/accounts/check) and the usage
     /// endpoint ({URL}wham/usage) [default: the codex CLI's chatgpt_base_url, else --upstream-url without
     /// its last segment, else https://chatgpt.com/backend-api/].
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_CHATGPT_BASE_URL")]
-    pub chatgpt_base_url: Option<String>,
+    pub(crate) chatgpt_base_url: Option<String>,
 
     /// More logging: -v for backend detail, -vv for everything.
     #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 
     /// Log line format (logs go to stderr, or to --log-file).
     #[arg(long, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 
     /// Write the log to this file instead of stderr, rotated by size (FILE.1, FILE.2, …).
     #[arg(long, value_name = "PATH")]
-    pub log_file: Option<PathBuf>,
+    pub(crate) log_file: Option<PathBuf>,
 
     /// Size at which --log-file is rotated.
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
-    pub log_file_max_bytes: u64,
+    pub(crate) log_file_max_bytes: u64,
 
     /// Rotated files kept besides --log-file (0: the file is emptied instead).
     #[arg(long, value_name = "N", default_value_t = 3)]
-    pub log_file_keep: usize,
+    pub(crate) log_file_keep: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SummaryArg {
+pub(crate) enum SummaryArg {
     Auto,
     Concise,
     Detailed,

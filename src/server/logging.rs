@@ -7,7 +7,7 @@ use crate::server::flags::LogFormat;
 use crate::server::logfile::RotatingFile;
 
 /// Logging for `serve`; an error names the log file that cannot be opened.
-pub fn init_serve(log: &LogSettings) -> Result<(), String> {
+pub(crate) fn init_serve(log: &LogSettings) -> Result<(), String> {
     let file = match &log.file {
         Some(path) => Some(
             RotatingFile::new(path, log.file_max_bytes, log.file_keep)
@@ -19,7 +19,7 @@ pub fn init_serve(log: &LogSettings) -> Result<(), String> {
     Ok(())
 }
 
-pub fn init_command_logging(verbose: u8, format: LogFormat) {
+pub(crate) fn init_command_logging(verbose: u8, format: LogFormat) {
     if verbose == 0 {
         init_command_logging_with("warn", format);
     } else {

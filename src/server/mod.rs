@@ -2,19 +2,19 @@
 //! and the `App`), logging, listeners, signals, the config file, `status`, `models`, `service`,
 //! `doctor`. Nothing below imports from here.
 
-pub mod apikey;
-pub mod app;
-pub mod cli;
-pub mod config;
-pub mod doctor;
-pub mod flags;
-pub mod hardening;
-pub mod listen;
-pub mod logfile;
-pub mod logging;
-pub mod serve;
-pub mod service;
-pub mod signals;
-pub mod status;
+pub(crate) mod apikey;
+pub(crate) mod app;
+pub(crate) mod cli;
+pub(crate) mod config;
+pub(crate) mod doctor;
+pub(crate) mod flags;
+pub(crate) mod hardening;
+pub(crate) mod listen;
+pub(crate) mod logfile;
+pub(crate) mod logging;
+pub(crate) mod serve;
+pub(crate) mod service;
+pub(crate) mod signals;
+pub(crate) mod status;
 
 pub use cli::main;

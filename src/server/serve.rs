@@ -14,7 +14,7 @@ use crate::server::listen::{self, Conn, ConnLimits, Routers, Source};
 use crate::server::signals::shutdown_signal;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     #[error("{0}")]
     App(String),
     #[error(transparent)]
@@ -35,7 +35,7 @@ pub enum StartError {
     NothingToServe,
 }
 
-pub async fn serve(config: Config) -> Result<(), StartError> {
+pub(crate) async fn serve(config: Config) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
     let app = Arc::new(build_app(&config).map_err(StartError::App)?);
     let (settings, l) = (&config.listen, &config.limits);

@@ -16,7 +16,7 @@ const TEMPLATE_HOME: &str = "/Users/YOU";
 const LAUNCHD_LABEL: &str = "local.codex-serve";
 
 #[derive(Args, Debug)]
-pub struct ServiceArgs {
+pub(crate) struct ServiceArgs {
     #[command(subcommand)]
     action: Action,
 
@@ -34,7 +34,7 @@ enum Action {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     #[error("cannot tell where this binary is: {0}")]
     Exe(std::io::Error),
     #[error("no home directory (HOME is unset); pass --unit-dir")]
@@ -59,7 +59,7 @@ struct Unit {
     text: String,
 }
 
-pub fn main(args: ServiceArgs) -> ExitCode {
+pub(crate) fn main(args: ServiceArgs) -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

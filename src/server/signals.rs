@@ -2,7 +2,7 @@
 
 /// SIGTERM or SIGINT. The handlers are installed now, not at the first poll: a service manager may send
 /// SIGTERM right after READY=1, and the default action would kill us mid-request.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());

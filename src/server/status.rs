@@ -19,12 +19,12 @@ use crate::server::flags::ServeArgs;
 use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 fn unix_now() -> i64 {
@@ -131,7 +131,7 @@ fn bar(name: &str, w: Option<&codex_client::limits::RateLimitWindow>, now: i64) 
     )
 }
 
-pub async fn status(args: StatusArgs) -> Result<(), String> {
+pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
     let app = build_app(&Config::from_args(&args.serve))?;
     let login = login(app.codex.auth().login_info().await);
     let socket = args
@@ -260,15 +260,15 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct ModelsArgs {
+pub(crate) struct ModelsArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
-pub async fn models(args: ModelsArgs) -> Result<(), String> {
+pub(crate) async fn models(args: ModelsArgs) -> Result<(), String> {
     let app = build_app(&Config::from_args(&args.serve))?;
     let (list, source) = app.codex.models().await;
     let source_text = match source {

@@ -162,4 +162,3 @@ pub struct Metadata {
     #[serde(default)]
     pub user_id: Option<String>,
 }
-

@@ -109,4 +109,3 @@ pub struct Echo {
     pub service_tier: Option<String>,
     pub prompt_cache_key: Option<String>,
 }
-

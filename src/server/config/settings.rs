@@ -13,90 +13,90 @@ use crate::core::model_map::Rule;
 use crate::server::flags::{LogFormat, ServeArgs, SummaryArg, DEFAULT_INSTRUCTIONS};
 
 #[derive(Debug, Clone)]
-pub struct Config {
-    pub codex: CodexSettings,
-    pub defaults: RequestDefaults,
-    pub limits: Limits,
-    pub listen: ListenSettings,
-    pub log: LogSettings,
+pub(crate) struct Config {
+    pub(crate) codex: CodexSettings,
+    pub(crate) defaults: RequestDefaults,
+    pub(crate) limits: Limits,
+    pub(crate) listen: ListenSettings,
+    pub(crate) log: LogSettings,
 }
 
 /// How to reach the backend and whose login to use.
 #[derive(Debug, Clone)]
-pub struct CodexSettings {
-    pub home: PathBuf,
-    pub upstream_url: Option<String>,
-    pub auth_url: String,
-    pub chatgpt_base_url: Option<String>,
-    pub originator: String,
-    pub client_version: Option<String>,
-    pub codex_bin: Option<PathBuf>,
-    pub upstream_idle_timeout: Duration,
-    pub upstream_retries: u32,
+pub(crate) struct CodexSettings {
+    pub(crate) home: PathBuf,
+    pub(crate) upstream_url: Option<String>,
+    pub(crate) auth_url: String,
+    pub(crate) chatgpt_base_url: Option<String>,
+    pub(crate) originator: String,
+    pub(crate) client_version: Option<String>,
+    pub(crate) codex_bin: Option<PathBuf>,
+    pub(crate) upstream_idle_timeout: Duration,
+    pub(crate) upstream_retries: u32,
 }
 
 /// What a request gets when it does not say.
 #[derive(Debug, Clone)]
-pub struct RequestDefaults {
+pub(crate) struct RequestDefaults {
     /// Never empty: the backend requires instructions.
-    pub instructions: String,
-    pub model: Option<String>,
-    pub reasoning_effort: Option<ReasoningEffort>,
-    pub reasoning_summary: Option<ReasoningSummary>,
-    pub list_effort_variants: bool,
-    pub ollama_version: String,
-    pub model_map: Vec<Rule>,
+    pub(crate) instructions: String,
+    pub(crate) model: Option<String>,
+    pub(crate) reasoning_effort: Option<ReasoningEffort>,
+    pub(crate) reasoning_summary: Option<ReasoningSummary>,
+    pub(crate) list_effort_variants: bool,
+    pub(crate) ollama_version: String,
+    pub(crate) model_map: Vec<Rule>,
 }
 
 /// Every bound on memory, time and concurrency.
 #[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub body_read_timeout: Duration,
-    pub header_read_timeout: Duration,
+pub(crate) struct Limits {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// Most bytes of request head a connection may buffer.
-    pub max_header_bytes: usize,
-    pub max_connections: usize,
-    pub max_unauth_connections: usize,
-    pub unauth_header_timeout: Duration,
-    pub shutdown_grace: Duration,
-    pub max_upstream: usize,
-    pub max_queue: usize,
-    pub response_store_max: usize,
-    pub response_store_ttl: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) max_unauth_connections: usize,
+    pub(crate) unauth_header_timeout: Duration,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) max_upstream: usize,
+    pub(crate) max_queue: usize,
+    pub(crate) response_store_max: usize,
+    pub(crate) response_store_ttl: Duration,
     /// Bytes all kept responses may take together.
-    pub response_store_max_bytes: usize,
+    pub(crate) response_store_max_bytes: usize,
     /// Reasoning kept to send back on a conversation's next turn: entries, bytes, age.
-    pub reasoning_cache_entries: usize,
-    pub reasoning_cache_max_bytes: usize,
-    pub reasoning_cache_ttl: Duration,
+    pub(crate) reasoning_cache_entries: usize,
+    pub(crate) reasoning_cache_max_bytes: usize,
+    pub(crate) reasoning_cache_ttl: Duration,
 }
 
 /// Where to listen and the TCP rules.
 #[derive(Debug, Clone)]
-pub struct ListenSettings {
-    pub socket: Option<PathBuf>,
-    pub no_socket: bool,
-    pub tcp: Vec<SocketAddr>,
-    pub allow_remote: bool,
-    pub api_key_file: Option<PathBuf>,
-    pub no_auth: bool,
-    pub allow_host: Vec<String>,
-    pub cors_origin: Vec<String>,
-    pub stdio: bool,
+pub(crate) struct ListenSettings {
+    pub(crate) socket: Option<PathBuf>,
+    pub(crate) no_socket: bool,
+    pub(crate) tcp: Vec<SocketAddr>,
+    pub(crate) allow_remote: bool,
+    pub(crate) api_key_file: Option<PathBuf>,
+    pub(crate) no_auth: bool,
+    pub(crate) allow_host: Vec<String>,
+    pub(crate) cors_origin: Vec<String>,
+    pub(crate) stdio: bool,
     /// As given: `Some(ZERO)` never exits, `None` is [`ListenSettings::activated_idle_timeout`] when a
     /// service manager handed the sockets over, else never.
-    pub idle_timeout: Option<Duration>,
-    pub activated_idle_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) activated_idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
-pub struct LogSettings {
-    pub verbose: u8,
-    pub format: LogFormat,
-    pub file: Option<PathBuf>,
-    pub file_max_bytes: u64,
-    pub file_keep: usize,
+pub(crate) struct LogSettings {
+    pub(crate) verbose: u8,
+    pub(crate) format: LogFormat,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) file_max_bytes: u64,
+    pub(crate) file_keep: usize,
 }
 
 /// A timeout of 0 seconds would fire at once; the flags documented seconds, so the least is one.
@@ -105,7 +105,7 @@ fn secs_at_least_one(s: u64) -> Duration {
 }
 
 impl Config {
-    pub fn from_args(a: &ServeArgs) -> Config {
+    pub(crate) fn from_args(a: &ServeArgs) -> Config {
         let instructions = if a.instructions.trim().is_empty() {
             DEFAULT_INSTRUCTIONS.to_owned()
         } else {

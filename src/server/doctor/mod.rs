@@ -18,17 +18,17 @@ use crate::server::flags::ServeArgs;
 use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ok,
     Warn,
     Fail,
@@ -36,13 +36,13 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub status: Verdict,
-    pub detail: String,
+pub(crate) struct Check {
+    pub(crate) name: &'static str,
+    pub(crate) status: Verdict,
+    pub(crate) detail: String,
     /// What to do, when something is to be done.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 fn check(name: &'static str, status: Verdict, detail: impl Into<String>) -> Check {
@@ -69,7 +69,7 @@ fn unix_now() -> i64 {
 }
 
 /// Runs every check; `Ok(true)` when none failed.
-pub async fn run(args: DoctorArgs) -> Result<bool, String> {
+pub(crate) async fn run(args: DoctorArgs) -> Result<bool, String> {
     let app = build_app(&Config::from_args(&args.serve))?;
     let codex = &app.codex;
     let mut checks = Vec::new();
