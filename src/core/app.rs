@@ -4,16 +4,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use codex_client::request::ReasoningEffort;
+use codex_client::request::{ReasoningEffort, ReasoningSummary};
 use codex_client::CodexClient;
 use http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::core::error::ApiError;
 use crate::core::model_map::ModelMap;
-use crate::core::prepare::Defaults;
 use crate::core::reasoning_cache::ReasoningCache;
 use crate::core::response_store::ResponseStore;
+
+/// Server-wide settings that shape every translated request.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub instructions: String,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    pub reasoning_summary: Option<ReasoningSummary>,
+}
 
 pub struct App {
     pub codex: CodexClient,

@@ -105,6 +105,11 @@ impl ApiError {
     }
 }
 
+/// A 400 about one field of the request.
+pub fn bad(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
 /// "in 2h 5m (at 2026-11-25T12:00:00Z)": when a limit resets, for people.
 pub fn describe_reset(resets_at: i64, now: i64) -> String {
     let secs = (resets_at - now).max(0) as u64;

@@ -9,11 +9,13 @@ pub(crate) mod driver;
 pub(crate) mod error;
 pub(crate) mod exchange;
 pub(crate) mod fold;
+pub(crate) mod json;
 pub(crate) mod memory;
 pub(crate) mod model_map;
 pub(crate) mod prepare;
 pub(crate) mod reasoning_cache;
 pub(crate) mod response_store;
+pub(crate) mod typecheck;
 
 /// Seconds since the Unix epoch; 0 if the clock is before it.
 pub(crate) fn unix_now() -> i64 {

@@ -11,7 +11,7 @@ use codex_client::request::{
 };
 use codex_client::ResponsesRequest;
 
-use super::app::App;
+use super::app::{App, Defaults};
 use super::error::ApiError;
 
 /// What a request asks for, in no API's words.
@@ -139,14 +139,6 @@ impl Plan {
             model: slug,
         }
     }
-}
-
-/// Server-wide settings that shape every translated request.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    pub instructions: String,
-    pub reasoning_effort: Option<ReasoningEffort>,
-    pub reasoning_summary: Option<ReasoningSummary>,
 }
 
 /// The model name split into the catalog slug and an effort suffix (`gpt-6.2-sol-high`,

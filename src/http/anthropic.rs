@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::api::anthropic::count;
 use crate::api::anthropic::error::AnthropicError;
 use crate::api::anthropic::render::{Meta, Sse, Whole};
-use crate::api::anthropic::request::MessagesRequest;
+use crate::api::anthropic::wire::MessagesRequest;
 pub(crate) use crate::api::anthropic::{error, known_fields};
 use crate::core::app::App;
 use crate::core::driver;

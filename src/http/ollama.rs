@@ -18,7 +18,9 @@ use crate::api::ollama::request::{
 };
 use crate::api::ollama::resolve_model;
 use crate::api::ollama::translate::Spec;
-pub(crate) use crate::api::ollama::{error, known_fields, models};
+pub(crate) mod models;
+
+pub(crate) use crate::api::ollama::{error, known_fields};
 use crate::core::app::App;
 use crate::core::driver;
 use crate::core::error::ApiError;
@@ -51,15 +53,8 @@ pub async fn chat(
         plan,
         session: session_id(&headers),
     };
-    let mut clock = UpstreamClock::default();
-    let t = clock.time(prepare(&app, spec.plan()?)).await?;
-    let log = RequestLog {
-        model: Some(t.model),
-        ..RequestLog::default()
-    };
-    let exchange = clock.time(Exchange::begin(&app, t.request)).await?;
-    let answer = Answer::new(req.model, false, plan.show, started);
-    answer_with_log(app, exchange, answer, req.stream == Some(false), clock, log).await
+    let answer = Answer::new(req.model.clone(), false, plan.show, started);
+    drive(app, spec, answer, req.stream == Some(false)).await
 }
 
 pub async fn generate(
@@ -91,26 +86,24 @@ pub async fn generate(
         plan,
         session: session_id(&headers),
     };
+    let answer = Answer::new(req.model.clone(), true, plan.show, started);
+    drive(app, spec, answer, req.stream == Some(false)).await
+}
+
+/// Prepares and sends the request; the answer, streamed or whole, carries what the request log needs.
+async fn drive(
+    app: Arc<App>,
+    spec: Spec<'_>,
+    answer: Answer,
+    whole: bool,
+) -> Result<Response, OllamaError> {
     let mut clock = UpstreamClock::default();
     let t = clock.time(prepare(&app, spec.plan()?)).await?;
-    let log = RequestLog {
+    let mut log = RequestLog {
         model: Some(t.model),
         ..RequestLog::default()
     };
     let exchange = clock.time(Exchange::begin(&app, t.request)).await?;
-    let answer = Answer::new(req.model, true, plan.show, started);
-    answer_with_log(app, exchange, answer, req.stream == Some(false), clock, log).await
-}
-
-/// The answer, streamed or whole, carrying what the request log needs.
-async fn answer_with_log(
-    app: Arc<App>,
-    exchange: Exchange,
-    answer: Answer,
-    whole: bool,
-    mut clock: UpstreamClock,
-    mut log: RequestLog,
-) -> Result<Response, OllamaError> {
     let mut resp = if whole {
         let body = clock
             .time(driver::collect(&app, exchange, Whole::new(answer)))

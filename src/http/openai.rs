@@ -18,12 +18,15 @@ use serde_json::{json, Value};
 use crate::api::openai::chat_render::{Framer, Meta, Whole};
 use crate::api::openai::chat_request::ChatRequest;
 use crate::api::openai::responses_render::{compaction_resource, error_object};
-use crate::api::openai::responses_request::{bad, instructions, items, CreateResponse};
+use crate::api::openai::responses_request::{instructions, items};
 use crate::api::openai::responses_turn::{finish, ResponseTurn};
-pub(crate) use crate::api::openai::{known_fields, models};
+use crate::api::openai::responses_wire::CreateResponse;
+pub(crate) mod models;
+
+pub(crate) use crate::api::openai::known_fields;
 use crate::core::app::App;
 use crate::core::driver;
-use crate::core::error::ApiError;
+use crate::core::error::{bad, ApiError};
 use crate::core::exchange::Exchange;
 use crate::core::prepare::{prepare, session_id, split_model};
 use crate::core::unix_now;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use codex_client::auth::REFRESH_URL_OVERRIDE_ENV;
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
+use crate::core::app::Defaults;
 use crate::core::app::{App, UpstreamLimit};
 use crate::core::model_map::ModelMap;
-use crate::core::prepare::Defaults;
 use crate::core::reasoning_cache::ReasoningCache;
 use crate::core::response_store::ResponseStore;
 use crate::server::config::Config;

@@ -13,6 +13,7 @@ mod codex_cli_exec;
 mod commands;
 mod config;
 mod doctor;
+mod drift;
 mod faults;
 mod fidelity;
 mod forwarding;

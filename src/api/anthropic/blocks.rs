@@ -2,11 +2,41 @@
 //! tool_use), each opened, filled and closed in turn; a whole message applies the same block events.
 
 use codex_client::Usage;
-use serde_json::Map;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::render::{BlockDelta, OutBlock};
-use super::request::{signature, Thinking};
+use super::translate::{signature, Thinking};
 use crate::core::fold::{arguments_object, FinishReason, Piece};
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutBlock {
+    Text {
+        text: String,
+    },
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Map<String, Value>,
+    },
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type")]
+pub enum BlockDelta {
+    #[serde(rename = "text_delta")]
+    Text { text: String },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: String },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: String },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: String },
+}
 
 /// What happens to the content blocks, in order.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,8 @@
 //! The JSON types of the fields Anthropic's Messages API defines, used or not by codex-serve, so a
 //! wrong-typed value is refused as Anthropic refuses it ("temperature: Input should be a valid number").
 
-use crate::http::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
-use crate::http::typecheck::{Known, Wording};
+use crate::core::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
+use crate::core::typecheck::{Known, Wording};
 
 pub const MESSAGES_CHECK: Known = Known(&MESSAGES, Wording::Anthropic);
 

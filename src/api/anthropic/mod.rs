@@ -10,4 +10,5 @@ pub mod count;
 pub mod error;
 pub mod known_fields;
 pub mod render;
-pub mod request;
+pub mod translate;
+pub mod wire;

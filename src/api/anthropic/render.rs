@@ -8,9 +8,9 @@ use codex_client::Usage;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::blocks::{BlockEvent, Blocks, Content};
+use super::blocks::{BlockDelta, BlockEvent, Blocks, Content, OutBlock};
 use super::error::{anthropic_message, error_type, ErrorDetail};
-use super::request::Thinking;
+use super::translate::Thinking;
 use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
 use crate::core::fold::{FinishReason, Piece};
@@ -67,36 +67,6 @@ fn usage(u: Option<Usage>) -> MessageUsage {
             thinking_tokens: u.output_tokens_details.reasoning_tokens,
         }),
     }
-}
-
-#[derive(Serialize, Clone, Debug, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OutBlock {
-    Text {
-        text: String,
-    },
-    Thinking {
-        thinking: String,
-        signature: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        input: Map<String, Value>,
-    },
-}
-
-#[derive(Serialize, Clone, Debug, PartialEq)]
-#[serde(tag = "type")]
-pub enum BlockDelta {
-    #[serde(rename = "text_delta")]
-    Text { text: String },
-    #[serde(rename = "thinking_delta")]
-    Thinking { thinking: String },
-    #[serde(rename = "signature_delta")]
-    Signature { signature: String },
-    #[serde(rename = "input_json_delta")]
-    InputJson { partial_json: String },
 }
 
 #[derive(Serialize)]

@@ -4,8 +4,8 @@
 //! bool"). Fields Ollama decodes itself (`keep_alive`, `think`, `format`, `images`) are left to the
 //! request parser.
 
-use crate::http::typecheck::Shape::{self, Arr, Bool, Go, Int, Obj, Str};
-use crate::http::typecheck::{Known, Wording};
+use crate::core::typecheck::Shape::{self, Arr, Bool, Go, Int, Obj, Str};
+use crate::core::typecheck::{Known, Wording};
 
 pub const CHAT_CHECK: Known = Known(&CHAT, Wording::Ollama("ChatRequest"));
 pub const GENERATE_CHECK: Known = Known(&GENERATE, Wording::Ollama("GenerateRequest"));

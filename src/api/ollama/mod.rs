@@ -6,7 +6,6 @@
 
 pub mod error;
 pub mod known_fields;
-pub mod models;
 pub mod render;
 pub mod request;
 pub mod response;

@@ -3,8 +3,8 @@
 //! wrong-typed value is refused as OpenAI refuses it. `tests/python/test_known_fields.py` checks these
 //! tables against the OpenAPI document, field by field.
 
-use crate::http::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
-use crate::http::typecheck::{Known, Wording};
+use crate::core::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
+use crate::core::typecheck::{Known, Wording};
 
 pub const CHAT_CHECK: Known = Known(&CHAT, Wording::OpenAi);
 pub const RESPONSES_CHECK: Known = Known(&RESPONSES, Wording::OpenAi);

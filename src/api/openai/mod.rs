@@ -3,7 +3,7 @@
 pub mod chat_render;
 pub mod chat_request;
 pub mod known_fields;
-pub mod models;
 pub mod responses_render;
 pub mod responses_request;
 pub mod responses_turn;
+pub mod responses_wire;

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::responses_request::{CreateResponse, Echo, Lookup};
+use super::responses_wire::{CreateResponse, Echo, Lookup};
 use crate::core::app::App;
 use crate::core::error::ApiError;
 use crate::core::prepare::{prepare, PreparedTurn};

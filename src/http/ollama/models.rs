@@ -8,13 +8,13 @@ use axum::Json;
 use codex_client::ModelInfo;
 use serde_json::{Map, Value};
 
-use super::error::OllamaError;
-use super::request::ShowRequest;
-use super::resolve_model;
-use super::response::{Details, Show, TagModel, Tags, Version};
+use crate::api::ollama::error::OllamaError;
+use crate::api::ollama::request::ShowRequest;
+use crate::api::ollama::resolve_model;
+use crate::api::ollama::response::{Details, Show, TagModel, Tags, Version};
 use crate::core::app::App;
 use crate::core::error::ApiError;
-use crate::http::json::parse_json;
+use crate::core::json::parse_json;
 
 /// What the catalog says the model can do, in Ollama's words. Every model takes text and function
 /// tools; thinking and vision are as the catalog has them.

@@ -2,7 +2,7 @@
 //! check, and a backend stream that ends before its last event. Every API now goes through one
 //! preparation step and one answer driver; these tests hold each of them to the same behaviour.
 
-mod common;
+use crate::common;
 
 use codex_mock::{sse_frame, text_events, Chunk, Reply};
 use common::{Options, Server};
