@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use codex_client::Usage;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::blocks::{BlockDelta, BlockEvent, Blocks, Content, OutBlock};
 use super::error::{anthropic_message, error_type, ErrorDetail};

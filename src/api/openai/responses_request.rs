@@ -6,7 +6,6 @@ use codex_client::request::{
     ContentPart, InputItem, ReasoningEffort, ReasoningSummary, Role, TextControls, TextFormat,
     Tool, ToolOutput,
 };
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat_request::tool_choice;
