@@ -13,8 +13,6 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::error::ApiError;
-
 /// The JSON types a field takes.
 #[derive(Debug)]
 pub(crate) enum Shape {

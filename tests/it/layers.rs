@@ -22,7 +22,6 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 #[test]
-#[ignore = "until the engine moves into src/core and src/api (issue 14, branch core)"]
 fn src_has_no_upward_import_and_no_import_cycle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let problems = check(&root.join("src"), LAYERS);

@@ -6,7 +6,6 @@ use codex_client::request::{
     ContentPart, InputItem, ReasoningEffort, ReasoningSummary, Role, TextControls, TextFormat,
     Tool, ToolOutput,
 };
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat_request::tool_choice;
@@ -344,7 +343,7 @@ fn text_format(v: Value) -> Result<TextFormat, ApiError> {
 }
 
 impl CreateResponse {
-    pub fn translate(
+    pub(crate) fn translate(
         self,
         lookup: &Lookup<'_>,
         session: Option<&str>,
