@@ -133,13 +133,15 @@ fn check(src: &Path, layers: &[(&str, u8)]) -> Vec<String> {
         }
     }
 
+    // One line per file and module imported from, however many of its items the file names.
+    let mut reported = BTreeSet::new();
     for i in &imports {
         let target = longest_module(&modules, &i.target);
         let (Some(from), Some(to)) = (i.from.first(), target.first()) else {
             continue;
         };
         if let (Some(lf), Some(lt)) = (layer(from), layer(to)) {
-            if lt > lf {
+            if lt > lf && reported.insert((i.file.clone(), target.clone())) {
                 problems.push(format!(
                     "{}: `{}` ({from}, layer {lf}, imports {to}, layer {lt})",
                     i.file, i.written
