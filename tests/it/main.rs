@@ -16,6 +16,7 @@ mod doctor;
 mod faults;
 mod fidelity;
 mod forwarding;
+mod layers;
 mod limits;
 mod live;
 mod login;

@@ -1,7 +1,7 @@
 //! The process holds the user's Codex tokens: keep them out of core dumps and away from other processes
 //! of the same user that would attach a debugger. Best effort: a failure is logged, never fatal.
 
-pub fn apply() {
+pub(crate) fn apply() {
     use nix::sys::resource::{setrlimit, Resource};
     if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
         tracing::debug!(error = %e, "could not disable core dumps");

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-const SYSTEMD_SOCKET: &str = include_str!("../systemd/codex-serve.socket");
-const SYSTEMD_SERVICE: &str = include_str!("../systemd/codex-serve.service");
-const LAUNCHD_PLIST: &str = include_str!("../launchd/local.codex-serve.plist");
+const SYSTEMD_SOCKET: &str = include_str!("../../systemd/codex-serve.socket");
+const SYSTEMD_SERVICE: &str = include_str!("../../systemd/codex-serve.service");
+const LAUNCHD_PLIST: &str = include_str!("../../launchd/local.codex-serve.plist");
 
 /// What the shipped files name, replaced by the real paths when installing.
 const TEMPLATE_EXEC: &str = "%h/.cargo/bin/codex-serve";
@@ -16,7 +16,7 @@ const TEMPLATE_HOME: &str = "/Users/YOU";
 const LAUNCHD_LABEL: &str = "local.codex-serve";
 
 #[derive(Args, Debug)]
-pub struct ServiceArgs {
+pub(crate) struct ServiceArgs {
     #[command(subcommand)]
     action: Action,
 
@@ -34,7 +34,7 @@ enum Action {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     #[error("cannot tell where this binary is: {0}")]
     Exe(std::io::Error),
     #[error("no home directory (HOME is unset); pass --unit-dir")]
@@ -59,7 +59,7 @@ struct Unit {
     text: String,
 }
 
-pub fn main(args: ServiceArgs) -> ExitCode {
+pub(crate) fn main(args: ServiceArgs) -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

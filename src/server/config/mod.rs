@@ -7,9 +7,10 @@
 //! not given there or in the environment. So the file accepts exactly what the flags do, and a flag added
 //! to `ServeArgs` is a config key with nothing more to write.
 
-pub mod codex_cli;
-pub mod file;
-pub mod show;
+pub(crate) mod codex_cli;
+pub(crate) mod file;
+pub(crate) mod settings;
+pub(crate) mod show;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -19,12 +20,13 @@ use std::sync::OnceLock;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches};
 
-pub use codex_cli::CodexCliConfig;
-pub use file::FileError;
+pub(crate) use codex_cli::CodexCliConfig;
+pub(crate) use file::FileError;
+pub(crate) use settings::{Config, ListenSettings, LogSettings};
 
 /// Where one setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Flag,
     Env(String),
     File {
@@ -41,7 +43,7 @@ pub enum Origin {
 
 impl Origin {
     /// `flag`, `env`, `file`, `codex-cli`, `default`: the stable names scripts read.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Origin::Flag => "flag",
             Origin::Env(_) => "env",
@@ -54,24 +56,24 @@ impl Origin {
 
 /// What the loading found, for `config`, `status` and the start-up log.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// The config file looked at, whether or not it exists.
-    pub file: Option<PathBuf>,
-    pub file_found: bool,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) file_found: bool,
     /// Origin of each flag whose value is not the default, by clap id.
-    pub origins: BTreeMap<String, Origin>,
-    pub codex_cli: CodexCliConfig,
+    pub(crate) origins: BTreeMap<String, Origin>,
+    pub(crate) codex_cli: CodexCliConfig,
     /// Settings of the codex CLI that were taken (cli key, codex-serve flag).
-    pub taken_from_cli: Vec<(&'static str, &'static str)>,
+    pub(crate) taken_from_cli: Vec<(&'static str, &'static str)>,
     /// Not fatal, logged once logging is up.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Every settable flag in `--help` order: (long name, clap id, the value in force as the command line
     /// would spell it, `None` when unset).
-    pub values: Vec<(String, String, Option<String>)>,
+    pub(crate) values: Vec<(String, String, Option<String>)>,
 }
 
 impl Report {
-    pub fn origin(&self, id: &str) -> Origin {
+    pub(crate) fn origin(&self, id: &str) -> Origin {
         self.origins.get(id).cloned().unwrap_or(Origin::Default)
     }
 }
@@ -79,12 +81,12 @@ impl Report {
 static REPORT: OnceLock<Report> = OnceLock::new();
 
 /// The report of this process's start, once [`load`] ran.
-pub fn report() -> Option<&'static Report> {
+pub(crate) fn report() -> Option<&'static Report> {
     REPORT.get()
 }
 
 /// The start-up lines about settings, once logging is up.
-pub fn log_start() {
+pub(crate) fn log_start() {
     let Some(r) = report() else { return };
     if let (Some(path), true) = (&r.file, r.file_found) {
         tracing::info!(config = %path.display(), "settings read from the config file");
@@ -101,7 +103,7 @@ pub fn log_start() {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     #[error(transparent)]
     Clap(#[from] clap::Error),
     #[error(
@@ -113,7 +115,7 @@ pub enum LoadError {
 }
 
 /// `$XDG_CONFIG_HOME/codex-serve`, else `~/.config/codex-serve`.
-pub fn dir() -> Option<PathBuf> {
+pub(crate) fn dir() -> Option<PathBuf> {
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         // The XDG spec says to ignore a relative value.
@@ -127,12 +129,12 @@ pub fn dir() -> Option<PathBuf> {
 }
 
 /// The config file used when `--config` is not given.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     dir().map(|d| d.join("config.toml"))
 }
 
 /// The codex CLI's home when no flag names it: `$CODEX_HOME`, else `~/.codex`.
-pub fn default_codex_home() -> PathBuf {
+pub(crate) fn default_codex_home() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
@@ -156,7 +158,7 @@ fn given(m: &ArgMatches, id: &str) -> bool {
 
 /// Parses the process's command line with the config files applied, and keeps the report for
 /// [`report`].
-pub fn load<P: CommandFactory + FromArgMatches>() -> Result<P, LoadError> {
+pub(crate) fn load<P: CommandFactory + FromArgMatches>() -> Result<P, LoadError> {
     let (m, report) = resolve(P::command(), std::env::args_os().collect())?;
     let parsed = P::from_arg_matches(&m)?;
     let _ = REPORT.set(report);
@@ -165,12 +167,15 @@ pub fn load<P: CommandFactory + FromArgMatches>() -> Result<P, LoadError> {
 
 /// The matches for `argv` with the config file and the codex CLI's settings applied below the flags and
 /// the environment.
-pub fn resolve(cmd: Command, argv: Vec<OsString>) -> Result<(ArgMatches, Report), LoadError> {
+pub(crate) fn resolve(
+    cmd: Command,
+    argv: Vec<OsString>,
+) -> Result<(ArgMatches, Report), LoadError> {
     let first = cmd.clone().try_get_matches_from(&argv)?;
     let Some(serve) = serve_matches(&first) else {
         return Ok((first, Report::default()));
     };
-    let flags = crate::cli::ServeArgs::augment_args(Command::new("codex-serve"));
+    let flags = crate::server::flags::ServeArgs::augment_args(Command::new("codex-serve"));
     let mut report = Report::default();
     for arg in file::settable(&flags) {
         let id = arg.get_id().as_str();
@@ -289,6 +294,3 @@ pub fn resolve(cmd: Command, argv: Vec<OsString>) -> Result<(ArgMatches, Report)
     }
     Ok((last, report))
 }
-
-#[cfg(test)]
-mod tests;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The CLI's key and the `serve` flag (clap id and long name) it is a default for.
-pub const MAPPED: &[(&str, &str, &str)] = &[
+pub(crate) const MAPPED: &[(&str, &str, &str)] = &[
     ("openai_base_url", "upstream_url", "upstream-url"),
     ("chatgpt_base_url", "chatgpt_base_url", "chatgpt-base-url"),
     ("model", "model", "model"),
@@ -40,20 +40,20 @@ struct File {
 
 /// What was found: the file, the profile in force, and the values of the mapped keys.
 #[derive(Debug, Default, Clone)]
-pub struct CodexCliConfig {
-    pub path: PathBuf,
-    pub found: bool,
-    pub profile: Option<String>,
+pub(crate) struct CodexCliConfig {
+    pub(crate) path: PathBuf,
+    pub(crate) found: bool,
+    pub(crate) profile: Option<String>,
     /// `(cli key, value, where: "profile x" or "top level")`, strings only.
-    pub values: Vec<(&'static str, String, String)>,
+    pub(crate) values: Vec<(&'static str, String, String)>,
     /// `cli_auth_credentials_store` (`file`, `keyring`, `auto`), if set.
-    pub credentials_store: Option<String>,
+    pub(crate) credentials_store: Option<String>,
     /// Problems that made a key (or the file) unusable; logged, never fatal.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl CodexCliConfig {
-    pub fn value(&self, cli_key: &str) -> Option<&str> {
+    pub(crate) fn value(&self, cli_key: &str) -> Option<&str> {
         self.values
             .iter()
             .find(|(k, _, _)| *k == cli_key)
@@ -73,7 +73,7 @@ fn get<'a>(k: &'a Keys, name: &str) -> Option<&'a toml::Value> {
 }
 
 /// Reads `codex_home/config.toml`. A missing file is no settings; an unreadable or broken one is a warning.
-pub fn read(codex_home: &Path) -> CodexCliConfig {
+pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
     let path = codex_home.join("config.toml");
     let mut out = CodexCliConfig {
         path: path.clone(),

@@ -1,18 +1,18 @@
 //! The bearer key TCP clients must send: from `CODEX_SERVE_API_KEY`, from `--api-key-file`, or generated
 //! once into a 0600 file in the user's config directory.
 
-use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use subtle::ConstantTimeEq;
 
-pub const KEY_ENV: &str = "CODEX_SERVE_API_KEY";
+use crate::http::guard::ApiKey;
+
+pub(crate) const KEY_ENV: &str = "CODEX_SERVE_API_KEY";
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     #[error("cannot read the API key file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -37,71 +37,38 @@ pub enum KeyError {
     Random(String),
 }
 
-/// A key that never prints.
-pub struct ApiKey {
-    secret: Vec<u8>,
-    /// Where it came from, for the start-up message.
-    pub source: KeySource,
-}
-
+/// Where the key came from, for the start-up message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     Env,
     File(PathBuf),
     /// Generated at this start into this file.
     Generated(PathBuf),
 }
 
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKey")
-            .field("secret", &"<redacted>")
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl ApiKey {
-    /// Constant time in the key's content (a length mismatch returns early: the length is no secret).
-    pub fn matches(&self, presented: &[u8]) -> bool {
-        bool::from(self.secret.as_slice().ct_eq(presented))
-    }
-}
-
 /// `$XDG_CONFIG_HOME/codex-serve/api-key`, else `~/.config/codex-serve/api-key`.
-pub fn default_key_path() -> Option<PathBuf> {
-    crate::config::dir().map(|d| d.join("api-key"))
+pub(crate) fn default_key_path() -> Option<PathBuf> {
+    crate::server::config::dir().map(|d| d.join("api-key"))
 }
 
 /// The key, by precedence: `--api-key-file`, then `CODEX_SERVE_API_KEY`, then the default file (made now
 /// if it does not exist).
-pub fn resolve(file: Option<&Path>) -> Result<ApiKey, KeyError> {
+pub(crate) fn resolve(file: Option<&Path>) -> Result<(ApiKey, KeySource), KeyError> {
     if let Some(path) = file {
-        return read_file(path).map(|secret| ApiKey {
-            secret,
-            source: KeySource::File(path.to_owned()),
-        });
+        return read_file(path)
+            .map(|secret| (ApiKey::new(secret), KeySource::File(path.to_owned())));
     }
     if let Some(v) = std::env::var_os(KEY_ENV) {
         let v = v.into_encoded_bytes().trim_ascii().to_vec();
         if v.is_empty() {
             return Err(KeyError::EmptyEnv);
         }
-        return Ok(ApiKey {
-            secret: v,
-            source: KeySource::Env,
-        });
+        return Ok((ApiKey::new(v), KeySource::Env));
     }
     let path = default_key_path().ok_or(KeyError::NoConfigDir)?;
     match create(&path)? {
-        Some(secret) => Ok(ApiKey {
-            secret,
-            source: KeySource::Generated(path),
-        }),
-        None => read_file(&path).map(|secret| ApiKey {
-            secret,
-            source: KeySource::File(path),
-        }),
+        Some(secret) => Ok((ApiKey::new(secret), KeySource::Generated(path))),
+        None => read_file(&path).map(|secret| (ApiKey::new(secret), KeySource::File(path))),
     }
 }
 
@@ -180,18 +147,5 @@ mod tests {
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert!(matches!(read_file(&path), Err(KeyError::TooOpen { .. })));
-    }
-
-    #[test]
-    fn compares_whole_keys_only() {
-        let key = ApiKey {
-            secret: b"csk-abc".to_vec(),
-            source: KeySource::Env,
-        };
-        assert!(key.matches(b"csk-abc"));
-        assert!(!key.matches(b"csk-ab"));
-        assert!(!key.matches(b"csk-abcd"));
-        assert!(!key.matches(b""));
-        assert!(!format!("{key:?}").contains("abc"));
     }
 }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 #[derive(Debug, thiserror::Error)]
-pub enum TcpError {
+pub(crate) enum TcpError {
     #[error(
         "--tcp {0:?}: expected ADDR:PORT (127.0.0.1:8080, [::1]:8080, localhost:8080) or a port"
     )]
@@ -23,7 +23,7 @@ pub enum TcpError {
 }
 
 /// `ADDR:PORT`, `localhost:PORT`, or a bare `PORT` (on 127.0.0.1).
-pub fn parse_addr(s: &str) -> Result<SocketAddr, TcpError> {
+pub(crate) fn parse_addr(s: &str) -> Result<SocketAddr, TcpError> {
     let s = s.trim();
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Ok(addr);
@@ -39,12 +39,12 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, TcpError> {
         .map_err(|_| TcpError::Parse(s.to_owned()))
 }
 
-pub fn is_loopback(addr: &SocketAddr) -> bool {
+pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().to_canonical().is_loopback()
 }
 
 /// Refuses a non-loopback address unless `allow_remote`.
-pub fn check_reach(addr: SocketAddr, allow_remote: bool) -> Result<(), TcpError> {
+pub(crate) fn check_reach(addr: SocketAddr, allow_remote: bool) -> Result<(), TcpError> {
     if is_loopback(&addr) || allow_remote {
         Ok(())
     } else {
@@ -52,7 +52,7 @@ pub fn check_reach(addr: SocketAddr, allow_remote: bool) -> Result<(), TcpError>
     }
 }
 
-pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, TcpError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, TcpError> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| TcpError::Bind { addr, source })

@@ -10,7 +10,7 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::geteuid;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SocketError {
+pub(crate) enum SocketError {
     #[error(
         "another codex-serve is already listening on {0}; stop it or pass a different --socket"
     )]
@@ -32,7 +32,7 @@ pub enum SocketError {
 }
 
 /// `$XDG_RUNTIME_DIR/codex-serve/codex-serve.sock`, else a per-user directory under the temp dir.
-pub fn default_socket_path() -> PathBuf {
+pub(crate) fn default_socket_path() -> PathBuf {
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(run) => PathBuf::from(run).join("codex-serve"),
         None => std::env::temp_dir().join(format!("codex-serve-{}", geteuid().as_raw())),
@@ -41,20 +41,20 @@ pub fn default_socket_path() -> PathBuf {
 }
 
 /// A socket we bound: the listener, and the file that goes away with `file`.
-pub struct BoundSocket {
-    pub listener: tokio::net::UnixListener,
-    pub file: SocketFile,
+pub(crate) struct BoundSocket {
+    pub(crate) listener: tokio::net::UnixListener,
+    pub(crate) file: SocketFile,
 }
 
 impl BoundSocket {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.file.path
     }
 }
 
 /// The socket file we created; removed when this is dropped, if it is still the one we created. Sockets
 /// handed over by a service manager never get one of these, so they are never unlinked.
-pub struct SocketFile {
+pub(crate) struct SocketFile {
     path: PathBuf,
     ino: u64,
 }
@@ -69,7 +69,7 @@ impl Drop for SocketFile {
 }
 
 /// Prepares the directory, clears a stale socket, and binds at 0600.
-pub fn bind(path: &Path, is_default: bool) -> Result<BoundSocket, SocketError> {
+pub(crate) fn bind(path: &Path, is_default: bool) -> Result<BoundSocket, SocketError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

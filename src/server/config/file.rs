@@ -10,7 +10,7 @@ use toml::{Spanned, Value};
 
 /// Why a config file was refused. Each names the file, the line and the key, and says what to do.
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error("cannot read {}: {reason}", path.display())]
     Unreadable { path: PathBuf, reason: String },
     #[error("{}:{line}: {message} (fix the TOML syntax)", path.display())]
@@ -54,18 +54,18 @@ pub enum FileError {
 
 /// One key of the file, turned into the command-line words that set it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The clap id of the flag (`max_body_bytes`).
-    pub id: String,
+    pub(crate) id: String,
     /// The flag's long name (`max-body-bytes`), as the file spells keys.
-    pub key: String,
-    pub line: usize,
+    pub(crate) key: String,
+    pub(crate) line: usize,
     /// `--max-body-bytes=1048576`, one word per value (none for `false`).
-    pub words: Vec<String>,
+    pub(crate) words: Vec<String>,
 }
 
 /// Line (1-based) of byte offset `at` in `text`.
-pub fn line_of(text: &str, at: usize) -> usize {
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')
@@ -102,7 +102,7 @@ fn is_integer_flag(arg: &Arg) -> bool {
 }
 
 /// The flags a file may set: every argument of `serve` with a long name, except `--config` itself.
-pub fn settable(serve: &Command) -> impl Iterator<Item = &Arg> {
+pub(crate) fn settable(serve: &Command) -> impl Iterator<Item = &Arg> {
     serve
         .get_arguments()
         .filter(|a| a.get_long().is_some_and(|l| l != "config"))
@@ -110,7 +110,7 @@ pub fn settable(serve: &Command) -> impl Iterator<Item = &Arg> {
 }
 
 /// Reads and checks `path` against the flags of `serve`.
-pub fn read(path: &Path, serve: &Command) -> Result<Vec<Entry>, FileError> {
+pub(crate) fn read(path: &Path, serve: &Command) -> Result<Vec<Entry>, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError::Unreadable {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -118,7 +118,7 @@ pub fn read(path: &Path, serve: &Command) -> Result<Vec<Entry>, FileError> {
     parse(path, &text, serve)
 }
 
-pub fn parse(path: &Path, text: &str, serve: &Command) -> Result<Vec<Entry>, FileError> {
+pub(crate) fn parse(path: &Path, text: &str, serve: &Command) -> Result<Vec<Entry>, FileError> {
     let table: BTreeMap<Spanned<String>, Spanned<Value>> =
         toml::from_str(text).map_err(|e| FileError::Syntax {
             path: path.to_owned(),
@@ -204,7 +204,7 @@ fn scalar(arg: &Arg, v: &Value) -> Result<String, &'static str> {
 }
 
 /// Runs the flag's own value parser over `words`; the message is clap's, without its "error:" and usage.
-pub fn check(serve: &Command, words: &[String]) -> Result<(), String> {
+pub(crate) fn check(serve: &Command, words: &[String]) -> Result<(), String> {
     if words.is_empty() {
         return Ok(());
     }
@@ -226,7 +226,7 @@ mod tests {
     use clap::Args;
 
     fn serve() -> Command {
-        crate::cli::ServeArgs::augment_args(Command::new("serve"))
+        crate::server::flags::ServeArgs::augment_args(Command::new("serve"))
     }
 
     fn err(text: &str) -> String {

@@ -1,9 +1,13 @@
+//! The config file and the codex CLI's settings applied below the flags, through the whole command line.
+
 use std::ffi::OsString;
 
 use clap::CommandFactory;
 
-use super::*;
-use crate::cli::Cli;
+use clap::ArgMatches;
+
+use super::Cli;
+use crate::server::config::{resolve, Origin, Report};
 
 fn run(args: &[&str], file: &str) -> (ArgMatches, Report, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");

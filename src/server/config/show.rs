@@ -4,15 +4,15 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::{Origin, Report};
-use crate::cli::ServeArgs;
+use crate::server::flags::ServeArgs;
 
 #[derive(Args, Debug, Clone)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 fn describe(o: &Origin) -> String {
@@ -43,7 +43,7 @@ fn origin_json(o: &Origin) -> Value {
 }
 
 /// The file line of the report, for people.
-pub fn file_line(r: &Report) -> String {
+pub(crate) fn file_line(r: &Report) -> String {
     match (&r.file, r.file_found) {
         (Some(p), true) => format!("{} (read)", p.display()),
         (Some(p), false) => format!("{} (none: defaults apply)", p.display()),
@@ -53,7 +53,7 @@ pub fn file_line(r: &Report) -> String {
     }
 }
 
-pub fn codex_cli_line(r: &Report) -> String {
+pub(crate) fn codex_cli_line(r: &Report) -> String {
     let c = &r.codex_cli;
     if !c.found {
         return format!("{} (none)", c.path.display());
@@ -73,7 +73,7 @@ pub fn codex_cli_line(r: &Report) -> String {
 }
 
 /// `credits  12.50 left` / `unlimited` / `none`.
-pub fn credits_line(c: &codex_client::limits::Credits) -> String {
+pub(crate) fn credits_line(c: &codex_client::limits::Credits) -> String {
     if c.unlimited == Some(true) {
         return "credits   unlimited".into();
     }
@@ -85,7 +85,7 @@ pub fn credits_line(c: &codex_client::limits::Credits) -> String {
 }
 
 /// For `status --json`: the files read and the codex CLI's settings that were taken.
-pub fn summary_json(r: &Report) -> Value {
+pub(crate) fn summary_json(r: &Report) -> Value {
     json!({
         "file": {"path": r.file, "found": r.file_found},
         "codex_cli": codex_cli_json(r),
@@ -102,7 +102,7 @@ fn codex_cli_json(r: &Report) -> Value {
     })
 }
 
-pub fn run(args: &ConfigArgs) -> Result<(), String> {
+pub(crate) fn run(args: &ConfigArgs) -> Result<(), String> {
     let empty = Report::default();
     let r = super::report().unwrap_or(&empty);
     if args.json {

@@ -2,10 +2,10 @@
 //! one connection loop they all share: connection limits (each listener its own; TCP connections without
 //! the key in a small pool with a short deadline), header limits, idle exit, graceful shutdown.
 
-pub mod activation;
-pub mod tcp;
+pub(crate) mod activation;
+pub(crate) mod tcp;
 mod unauth;
-pub mod unix;
+pub(crate) mod unix;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,21 +28,21 @@ use crate::http::guard::ConnAuth;
 use unauth::UnauthPool;
 
 #[derive(Debug, Clone)]
-pub struct ConnLimits {
+pub(crate) struct ConnLimits {
     /// A client must send its request headers within this time (slow-loris bound).
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// Connections served at once by each listener, counted apart: TCP clients never take the Unix
     /// socket's. Further clients wait in that listener's kernel backlog.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Of a TCP listener's connections, how many may be waiting to send a request with the key; one more
     /// closes the oldest of them.
-    pub max_unauth_connections: usize,
+    pub(crate) max_unauth_connections: usize,
     /// A TCP connection that has not sent a request with the key this long after it opened is closed.
-    pub unauth_header_timeout: Duration,
+    pub(crate) unauth_header_timeout: Duration,
     /// Most bytes of request head a connection may buffer.
-    pub max_header_bytes: usize,
+    pub(crate) max_header_bytes: usize,
     /// How long running requests may finish after a shutdown signal.
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
 }
 
 impl Default for ConnLimits {
@@ -68,34 +68,34 @@ struct Unauth {
 /// The two faces of the app: as is for the Unix socket and stdio (private to the user by construction),
 /// and behind `http::guard` (Host check, CORS, key) for anything that came in over TCP.
 #[derive(Clone)]
-pub struct Routers {
-    pub local: Router,
-    pub network: Router,
+pub(crate) struct Routers {
+    pub(crate) local: Router,
+    pub(crate) network: Router,
 }
 
 /// Something that yields connections.
-pub enum Source {
+pub(crate) enum Source {
     Unix(UnixListener),
     Tcp(TcpListener),
     /// A single connection already open (stdio, or an inetd-style socket from `Accept=yes`).
     One(Conn),
 }
 
-pub enum Conn {
+pub(crate) enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
     Stdio(tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>),
 }
 
 impl Conn {
-    pub fn stdio() -> Conn {
+    pub(crate) fn stdio() -> Conn {
         Conn::Stdio(tokio::io::join(tokio::io::stdin(), tokio::io::stdout()))
     }
 }
 
 /// Why the accept loop stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// SIGTERM or SIGINT.
     Signal,
     /// `--idle-timeout` passed with no connection open.
@@ -154,7 +154,7 @@ async fn accept(source: Source, limits: ConnLimits, to_serve: mpsc::Sender<(Conn
 /// Serves every source until `shutdown` resolves, `idle_timeout` passes with no connection open, or (with
 /// only single-connection sources) the last connection ends. On a signal, running requests and streams
 /// get `limits.shutdown_grace` to finish; past it they are dropped, which cancels their upstream requests.
-pub async fn serve(
+pub(crate) async fn serve(
     sources: Vec<Source>,
     routers: Routers,
     limits: ConnLimits,

@@ -12,17 +12,19 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cli::{build_app, ServeArgs};
 use crate::http::error::describe_reset;
-use crate::listen;
+use crate::server::app::build_app;
+use crate::server::config::Config;
+use crate::server::flags::ServeArgs;
+use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 fn unix_now() -> i64 {
@@ -129,8 +131,8 @@ fn bar(name: &str, w: Option<&codex_client::limits::RateLimitWindow>, now: i64) 
     )
 }
 
-pub async fn status(args: StatusArgs) -> Result<(), String> {
-    let app = build_app(&args.serve)?;
+pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
+    let app = build_app(&Config::from_args(&args.serve))?;
     let login = login(app.codex.auth().login_info().await);
     let socket = args
         .serve
@@ -150,7 +152,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     } else {
         None
     };
-    let settings = crate::config::report();
+    let settings = crate::server::config::report();
     let now = unix_now();
     let (version, version_source) = app.codex.client_version();
 
@@ -161,7 +163,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
             "socket": {"path": socket, "answering": answering,
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
             "limits": limits,
-            "settings": settings.map(crate::config::show::summary_json),
+            "settings": settings.map(crate::server::config::show::summary_json),
             "client_version": {"version": version, "source": version_source,
                                "follows_codex_cli": codex_client::PINNED_CLI_VERSION},
         });
@@ -229,7 +231,7 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
             println!("{}", bar("primary", l.primary.as_ref(), now));
             println!("{}", bar("secondary", l.secondary.as_ref(), now));
             if let Some(c) = &l.credits {
-                println!("  {}", crate::config::show::credits_line(c));
+                println!("  {}", crate::server::config::show::credits_line(c));
             }
             let age = now - l.captured_at;
             let from = match l.source.as_deref() {
@@ -248,23 +250,26 @@ pub async fn status(args: StatusArgs) -> Result<(), String> {
     }
     if let Some(r) = settings {
         println!();
-        println!("Settings   {}", crate::config::show::file_line(r));
-        println!("  codex CLI {}", crate::config::show::codex_cli_line(r));
+        println!("Settings   {}", crate::server::config::show::file_line(r));
+        println!(
+            "  codex CLI {}",
+            crate::server::config::show::codex_cli_line(r)
+        );
     }
     Ok(())
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct ModelsArgs {
+pub(crate) struct ModelsArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
-pub async fn models(args: ModelsArgs) -> Result<(), String> {
-    let app = build_app(&args.serve)?;
+pub(crate) async fn models(args: ModelsArgs) -> Result<(), String> {
+    let app = build_app(&Config::from_args(&args.serve))?;
     let (list, source) = app.codex.models().await;
     let source_text = match source {
         CatalogSource::Backend => "from the backend, for this account",

@@ -14,7 +14,7 @@ struct Open {
     size: u64,
 }
 
-pub struct RotatingFile {
+pub(crate) struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     keep: usize,
@@ -32,7 +32,7 @@ fn open(path: &Path) -> io::Result<Open> {
 }
 
 impl RotatingFile {
-    pub fn new(path: &Path, max_bytes: u64, keep: usize) -> io::Result<Arc<RotatingFile>> {
+    pub(crate) fn new(path: &Path, max_bytes: u64, keep: usize) -> io::Result<Arc<RotatingFile>> {
         Ok(Arc::new(RotatingFile {
             path: path.to_owned(),
             max_bytes: max_bytes.max(1024),
@@ -80,7 +80,7 @@ impl RotatingFile {
 }
 
 /// What tracing writes each event through: one `write_all` of a formatted line per event.
-pub struct Writer(pub Arc<RotatingFile>);
+pub(crate) struct Writer(pub Arc<RotatingFile>);
 
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

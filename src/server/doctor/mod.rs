@@ -11,22 +11,24 @@ use clap::Args;
 use codex_client::{AuthError, AuthMode, CatalogSource};
 use serde::Serialize;
 
-use crate::cli::{build_app, ServeArgs};
 use crate::http::error::describe_reset;
-use crate::listen;
+use crate::server::app::build_app;
+use crate::server::config::Config;
+use crate::server::flags::ServeArgs;
+use crate::server::listen;
 
 #[derive(Args, Debug, Clone)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Print JSON, for scripts.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ok,
     Warn,
     Fail,
@@ -34,13 +36,13 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub status: Verdict,
-    pub detail: String,
+pub(crate) struct Check {
+    pub(crate) name: &'static str,
+    pub(crate) status: Verdict,
+    pub(crate) detail: String,
     /// What to do, when something is to be done.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 fn check(name: &'static str, status: Verdict, detail: impl Into<String>) -> Check {
@@ -67,8 +69,8 @@ fn unix_now() -> i64 {
 }
 
 /// Runs every check; `Ok(true)` when none failed.
-pub async fn run(args: DoctorArgs) -> Result<bool, String> {
-    let app = build_app(&args.serve)?;
+pub(crate) async fn run(args: DoctorArgs) -> Result<bool, String> {
+    let app = build_app(&Config::from_args(&args.serve))?;
     let codex = &app.codex;
     let mut checks = Vec::new();
     let now = unix_now();
@@ -156,8 +158,8 @@ pub async fn run(args: DoctorArgs) -> Result<bool, String> {
         .serve
         .api_key_file
         .clone()
-        .or_else(crate::apikey::default_key_path);
-    let config_file = crate::config::report().and_then(|r| r.file.clone());
+        .or_else(crate::server::apikey::default_key_path);
+    let config_file = crate::server::config::report().and_then(|r| r.file.clone());
     checks.push(local::permissions(
         &auth_file,
         &socket,
@@ -166,7 +168,7 @@ pub async fn run(args: DoctorArgs) -> Result<bool, String> {
     ));
 
     // A running server.
-    checks.push(match crate::status::health(&socket).await {
+    checks.push(match crate::server::status::health(&socket).await {
         Some(version) => check(
             "server",
             Verdict::Ok,
@@ -289,5 +291,5 @@ pub(crate) fn unit_dir() -> Option<PathBuf> {
     if cfg!(target_os = "macos") {
         return std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/LaunchAgents"));
     }
-    crate::config::dir().and_then(|d| d.parent().map(|p| p.join("systemd").join("user")))
+    crate::server::config::dir().and_then(|d| d.parent().map(|p| p.join("systemd").join("user")))
 }

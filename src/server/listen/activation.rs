@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use nix::sys::socket::{getsockname, getsockopt, sockopt, AddressFamily, SockType, SockaddrLike};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ActivationError {
+pub(crate) enum ActivationError {
     #[error("bad socket activation environment (LISTEN_FDS/LISTEN_FDNAMES): {0}")]
     Env(io::Error),
     #[error("activated socket fd {fd} ({name}): {why}")]
@@ -19,13 +19,14 @@ pub enum ActivationError {
         name: String,
         why: String,
     },
+    #[cfg(target_os = "macos")]
     #[error("launchd socket activation failed: {0}")]
     Launchd(io::Error),
 }
 
 /// One socket handed over, by kind.
 #[derive(Debug)]
-pub enum Handed {
+pub(crate) enum Handed {
     UnixListener(std::os::unix::net::UnixListener),
     TcpListener(std::net::TcpListener),
     /// inetd style (`Accept=yes`): one connection, already accepted.
@@ -34,18 +35,18 @@ pub enum Handed {
 }
 
 #[derive(Debug)]
-pub struct HandedSocket {
+pub(crate) struct HandedSocket {
     /// `LISTEN_FDNAMES` entry (systemd's default is the socket unit's name), for the logs.
-    pub name: String,
-    pub socket: Handed,
+    pub(crate) name: String,
+    pub(crate) socket: Handed,
 }
 
 /// The `Sockets` entry in the LaunchAgent plist that codex-serve takes.
 #[cfg(target_os = "macos")]
-pub const LAUNCHD_SOCKETS: &str = "Listeners";
+pub(crate) const LAUNCHD_SOCKETS: &str = "Listeners";
 
 /// Every socket this platform's service manager handed over; none when it did not start us.
-pub fn handed_over() -> Result<Vec<HandedSocket>, ActivationError> {
+pub(crate) fn handed_over() -> Result<Vec<HandedSocket>, ActivationError> {
     let sockets = from_systemd()?;
     #[cfg(target_os = "macos")]
     let sockets = {
@@ -57,7 +58,7 @@ pub fn handed_over() -> Result<Vec<HandedSocket>, ActivationError> {
 }
 
 /// Sockets from systemd, when `LISTEN_PID` names this process; none otherwise.
-pub fn from_systemd() -> Result<Vec<HandedSocket>, ActivationError> {
+pub(crate) fn from_systemd() -> Result<Vec<HandedSocket>, ActivationError> {
     let fds: Vec<RawFd> = sd_notify::listen_fds()
         .map_err(ActivationError::Env)?
         .collect();
@@ -85,7 +86,7 @@ pub fn from_systemd() -> Result<Vec<HandedSocket>, ActivationError> {
 }
 
 /// Sorts a handed-over fd into a listener or a connection, Unix or TCP; anything else is refused.
-pub fn classify(fd: OwnedFd, name: String) -> Result<HandedSocket, ActivationError> {
+pub(crate) fn classify(fd: OwnedFd, name: String) -> Result<HandedSocket, ActivationError> {
     let raw = fd.as_raw_fd();
     let unsupported = |why: String| ActivationError::Unsupported {
         fd: raw,
@@ -117,7 +118,7 @@ pub fn classify(fd: OwnedFd, name: String) -> Result<HandedSocket, ActivationErr
 
 /// Sockets from launchd's `Sockets` dictionary entry `name`; none when launchd did not start us.
 #[cfg(target_os = "macos")]
-pub fn from_launchd(name: &str) -> Result<Vec<HandedSocket>, ActivationError> {
+pub(crate) fn from_launchd(name: &str) -> Result<Vec<HandedSocket>, ActivationError> {
     use std::ffi::{c_char, c_int};
     extern "C" {
         // <launch.h>, in libSystem: hands over (once) the fds launchd opened for a Sockets entry.
@@ -171,12 +172,12 @@ fn take_launchd_fds(activate: ActivateFn, name: &str) -> io::Result<Vec<OwnedFd>
 }
 
 /// Tells systemd (when `NOTIFY_SOCKET` is set) that start-up is done.
-pub fn notify_ready() {
+pub(crate) fn notify_ready() {
     notify(sd_notify::NotifyState::Ready, "READY=1");
 }
 
 /// Tells systemd the service is on its way out, so it does not count the exit as a crash.
-pub fn notify_stopping() {
+pub(crate) fn notify_stopping() {
     notify(sd_notify::NotifyState::Stopping, "STOPPING=1");
 }
 
