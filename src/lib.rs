@@ -32,6 +32,8 @@ pub(crate) mod fold;
 #[cfg(test)]
 mod fuzz;
 pub(crate) mod http;
+#[cfg(test)]
+mod in_process;
 pub(crate) mod memory;
 pub(crate) mod ollama;
 pub(crate) mod openai;

@@ -14,7 +14,6 @@ mod commands;
 mod config;
 mod doctor;
 mod faults;
-mod fidelity;
 mod forwarding;
 mod layers;
 mod limits;
