@@ -4,7 +4,9 @@
 //! cases run in milliseconds; what needs a real process (sockets, signals, activation, stdio, logs) stays
 //! in `tests/it`. The harness mirrors the spawned one's (`tests/it/common`) so a case moves over unchanged.
 
+mod anthropic;
 mod fidelity;
+mod ollama;
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use tower::ServiceExt;
 use crate::server::config::Config;
 use crate::server::flags::ServeArgs;
 
-const ACCOUNT: &str = "acc-test-1";
+pub(crate) const ACCOUNT: &str = "acc-test-1";
 
 /// `codex-serve`'s serve flags, parsed the way the binary parses them.
 #[derive(Parser)]
@@ -95,6 +97,24 @@ impl Server {
         }
     }
 
+    /// The last `POST /responses` the backend received.
+    pub(crate) fn last_upstream(&self) -> codex_mock::RecordedRequest {
+        self.mock
+            .requests()
+            .into_iter()
+            .rfind(|r| r.path == "/responses")
+            .expect("an upstream request")
+    }
+
+    /// How many `POST /responses` the backend received.
+    pub(crate) fn upstream_count(&self) -> usize {
+        self.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/responses")
+            .count()
+    }
+
     pub(crate) async fn post(&self, path: &str, body: Value) -> Reply {
         self.request("POST", path, Some(body)).await
     }
@@ -127,13 +147,19 @@ impl Server {
         let req = req.body(Body::from(body)).expect("request");
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
 pub(crate) struct Reply {
     pub(crate) status: u16,
+    pub(crate) headers: axum::http::HeaderMap,
     pub(crate) body: Bytes,
 }
 
@@ -145,6 +171,41 @@ impl Reply {
 
     pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The lines of an NDJSON body, each parsed.
+    pub(crate) fn ndjson(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("line is not JSON ({e}): {l:?}"))
+            })
+            .collect()
+    }
+
+    /// `(event name, data)` of each SSE frame, in order.
+    pub(crate) fn sse_events(&self) -> Vec<(String, Value)> {
+        self.text()
+            .split("\n\n")
+            .filter(|f| !f.trim().is_empty())
+            .map(|frame| {
+                let mut name = String::new();
+                let mut data = Value::Null;
+                for line in frame.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = n.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(d)
+                            .unwrap_or_else(|e| panic!("data is not JSON ({e}): {d:?}"));
+                    }
+                }
+                (name, data)
+            })
+            .collect()
     }
 
     /// The `data:` payloads of an SSE body, in order.
@@ -198,4 +259,43 @@ pub(crate) fn conversation(body: &Value) -> Vec<Value> {
         }
     }
     items
+}
+
+/// The system text codex-serve sent upstream: the leading `developer` message, as the codex CLI 0.171
+/// sends its prompt (no top-level `instructions`).
+pub(crate) fn sent_instructions(body: &Value) -> String {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["type"] == "message")
+        .filter(|i| i["role"] == "developer")
+        .map(|i| i["content"][0]["text"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default()
+}
+
+/// The client's tools as sent upstream, whatever the model's shape: top-level `tools` (classic) or the
+/// `additional_tools` item with the function tools in the `functions` namespace (Responses Lite),
+/// flattened back into one list.
+pub(crate) fn sent_tools(body: &Value) -> Vec<Value> {
+    let listed = match body.get("tools") {
+        Some(Value::Array(tools)) => tools.clone(),
+        _ => body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["type"] == "additional_tools")
+            .and_then(|i| i["tools"].as_array().cloned())
+            .unwrap_or_default(),
+    };
+    listed
+        .into_iter()
+        .flat_map(|t| {
+            if t["type"] == "namespace" && t["name"] == "functions" {
+                t["tools"].as_array().cloned().unwrap_or_default()
+            } else {
+                vec![t]
+            }
+        })
+        .collect()
 }

@@ -5,7 +5,6 @@
 mod common;
 
 mod activation;
-mod anthropic;
 mod auth;
 mod chat;
 mod codex_cli_client;
@@ -20,7 +19,6 @@ mod limits;
 mod live;
 mod login;
 mod login_kill;
-mod ollama;
 mod operator;
 mod parity;
 mod responses;
