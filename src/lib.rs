@@ -25,18 +25,11 @@
 // Nothing a client, the network or a file controls may panic the server; tests may.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub(crate) mod anthropic;
-pub(crate) mod app;
-pub(crate) mod bounded;
-pub(crate) mod fold;
+pub(crate) mod api;
+pub(crate) mod core;
 #[cfg(test)]
 mod fuzz;
 pub(crate) mod http;
 #[cfg(test)]
 mod in_process;
-pub(crate) mod memory;
-pub(crate) mod ollama;
-pub(crate) mod openai;
-pub(crate) mod reasoning_cache;
 pub mod server;
-pub(crate) mod upstream;

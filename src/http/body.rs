@@ -17,7 +17,7 @@ use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::ApiError;
-use crate::app::App;
+use crate::core::app::App;
 
 pub(crate) async fn read(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let declared = declared_length(req.headers());

@@ -18,7 +18,7 @@ use axum::Router;
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::error::ApiError;
+use crate::core::error::ApiError;
 
 /// The bearer key TCP clients must send. It never prints; where it came from is the server's business.
 pub(crate) struct ApiKey {

@@ -1,11 +1,15 @@
 //! The router and what applies to every route: body limit, request ids, one log line per request, the
 //! OpenAI error shape for unknown routes and methods.
 
+pub(crate) mod answer;
+pub(crate) mod anthropic;
 pub(crate) mod body;
 pub(crate) mod error;
 pub(crate) mod guard;
 pub(crate) mod json;
 pub(crate) mod observe;
+pub(crate) mod ollama;
+pub(crate) mod openai;
 pub(crate) mod typecheck;
 
 use std::sync::Arc;
@@ -18,8 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
 
-use crate::app::App;
-use crate::{anthropic, ollama, openai};
+use crate::core::app::App;
 use error::ApiError;
 
 /// The router for the Unix socket and stdio, whose access control is the socket itself.
@@ -53,36 +56,36 @@ fn build(
         .route("/v1/models/{id}", get(openai::models::get))
         .route(
             "/v1/chat/completions",
-            post(openai::chat::completions).layer(middleware::from_fn_with_state(
+            post(openai::completions).layer(middleware::from_fn_with_state(
                 openai::known_fields::CHAT_CHECK,
                 typecheck::layer,
             )),
         )
         .route(
             "/v1/responses",
-            post(openai::responses::create)
+            post(openai::create)
                 .layer(middleware::from_fn_with_state(
                     openai::known_fields::RESPONSES_CHECK,
                     typecheck::layer,
                 ))
-                .get(openai::responses::websocket),
+                .get(openai::websocket),
         )
-        .route("/v1/responses/compact", post(openai::responses::compact))
+        .route("/v1/responses/compact", post(openai::compact))
         .route(
             "/v1/responses/{id}",
-            get(openai::responses::get).delete(openai::responses::delete),
+            get(openai::get).delete(openai::delete),
         )
         .route("/v1/codex/limits", get(limits))
         .route(
             "/v1/messages",
-            post(anthropic::messages::create).layer(middleware::from_fn_with_state(
+            post(anthropic::create).layer(middleware::from_fn_with_state(
                 anthropic::known_fields::MESSAGES_CHECK,
                 typecheck::layer,
             )),
         )
         .route(
             "/v1/messages/count_tokens",
-            post(anthropic::messages::count_tokens).layer(middleware::from_fn_with_state(
+            post(anthropic::count_tokens).layer(middleware::from_fn_with_state(
                 anthropic::known_fields::MESSAGES_CHECK,
                 typecheck::layer,
             )),
@@ -100,14 +103,14 @@ fn build(
         )
         .route(
             "/api/chat",
-            post(ollama::chat::chat).layer(middleware::from_fn_with_state(
+            post(ollama::chat).layer(middleware::from_fn_with_state(
                 ollama::known_fields::CHAT_CHECK,
                 typecheck::layer,
             )),
         )
         .route(
             "/api/generate",
-            post(ollama::chat::generate).layer(middleware::from_fn_with_state(
+            post(ollama::generate).layer(middleware::from_fn_with_state(
                 ollama::known_fields::GENERATE_CHECK,
                 typecheck::layer,
             )),

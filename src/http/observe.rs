@@ -14,7 +14,11 @@ use axum::response::Response;
 use codex_client::tally::Tally;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::app::App;
+use crate::core::app::App;
+
+/// The request's id (`x-request-id`, or made here), for handlers that put it in their answer.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) String);
 
 /// Set by handlers on their response: what the log line and the overhead header need to know.
 #[derive(Clone, Debug, Default)]
@@ -55,10 +59,10 @@ pub(crate) type Transport = &'static str;
 
 pub(crate) async fn observe(
     State((app, transport)): State<(Arc<App>, Transport)>,
-    req: Request<Body>,
+    mut req: Request<Body>,
     next: Next,
 ) -> Response {
-    crate::memory::request_started();
+    crate::core::memory::request_started();
     let started = Instant::now();
     let id = req
         .headers()
@@ -69,6 +73,7 @@ pub(crate) async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(id.clone()));
     // A stream started while handling this request reports its tokens here, even after the headers.
     let tally = Tally::default();
     let mut resp = tally.clone().scope(next.run(req)).await;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use codex_client::auth::REFRESH_URL_OVERRIDE_ENV;
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
-use crate::anthropic::model_map::ModelMap;
-use crate::app::{App, UpstreamLimit};
-use crate::openai::response_store::ResponseStore;
-use crate::reasoning_cache::ReasoningCache;
+use crate::core::app::Defaults;
+use crate::core::app::{App, UpstreamLimit};
+use crate::core::model_map::ModelMap;
+use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::response_store::ResponseStore;
 use crate::server::config::Config;
-use crate::upstream::Defaults;
 
 pub(crate) fn build_app(config: &Config) -> Result<App, String> {
     let (c, limits) = (&config.codex, &config.limits);
@@ -64,7 +64,7 @@ pub(crate) fn build_app(config: &Config) -> Result<App, String> {
             limits.reasoning_cache_max_bytes,
             limits.reasoning_cache_ttl,
         ),
-        upstream: UpstreamLimit::new(limits.max_upstream, limits.max_queue),
+        upstream_limit: UpstreamLimit::new(limits.max_upstream, limits.max_queue),
         responses: ResponseStore::new(
             limits.response_store_max,
             limits.response_store_max_bytes,

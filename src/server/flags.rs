@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use codex_client::auth::DEFAULT_AUTH_URL;
 use codex_client::request::ReasoningEffort;
 
-use crate::anthropic::model_map::{parse_rule, Rule};
+use crate::core::model_map::{parse_rule, Rule};
 use crate::server::listen::tcp;
 
 pub(crate) const DEFAULT_INSTRUCTIONS: &str = "You are a helpful assistant.";

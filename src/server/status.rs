@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::http::error::describe_reset;
+use crate::core::error::describe_reset;
 use crate::server::app::build_app;
 use crate::server::config::Config;
 use crate::server::flags::ServeArgs;

@@ -12,6 +12,7 @@ mod codex_cli_exec;
 mod commands;
 mod config;
 mod doctor;
+mod drift;
 mod faults;
 mod forwarding;
 mod layers;

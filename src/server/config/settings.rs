@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
 
-use crate::anthropic::model_map::Rule;
+use crate::core::model_map::Rule;
 use crate::server::flags::{LogFormat, ServeArgs, SummaryArg, DEFAULT_INSTRUCTIONS};
 
 #[derive(Debug, Clone)]

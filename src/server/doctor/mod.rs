@@ -11,7 +11,7 @@ use clap::Args;
 use codex_client::{AuthError, AuthMode, CatalogSource};
 use serde::Serialize;
 
-use crate::http::error::describe_reset;
+use crate::core::error::describe_reset;
 use crate::server::app::build_app;
 use crate::server::config::Config;
 use crate::server::flags::ServeArgs;

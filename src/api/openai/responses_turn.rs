@@ -1,0 +1,264 @@
+//! The Responses API's turn: one response in flight, whatever carries it (SSE, one object, a WebSocket).
+//! It pulls the backend's events, makes each one schema-valid (see `responses_render`), tracks the
+//! output, and on a clean finish keeps the conversation for `previous_response_id`. Events are JSON
+//! values here on purpose: this route promises OpenAI's event objects, including fields codex-serve does
+//! not interpret.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use codex_client::request::InputItem;
+use codex_client::{CodexError, ResponseEvent, ResponseStream, StreamEvent};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::responses_wire::{CreateResponse, Echo, Lookup};
+use crate::core::app::App;
+use crate::core::error::ApiError;
+use crate::core::prepare::{prepare, PreparedTurn};
+use crate::core::response_store::replay_item;
+use crate::core::unix_now;
+
+/// One response in flight: the backend's events in, OpenAI's events out.
+pub struct ResponseTurn {
+    pub(super) app: Arc<App>,
+    pub(super) upstream: ResponseStream,
+    /// `None` for a turn answered locally (`generate: false`).
+    pub(super) _slot: Option<OwnedSemaphorePermit>,
+    pub(super) echo: Echo,
+    pub(super) model: String,
+    pub(super) created_at: i64,
+    pub(super) id: Option<String>,
+    pub(super) seq: u64,
+    /// The conversation so far, to keep when this turn finishes cleanly; `None` with `store: false`
+    /// outside a WebSocket.
+    pub(super) history: Option<Vec<InputItem>>,
+    /// Keep the finished conversation in the store (`store` was not false).
+    pub(super) store: bool,
+    /// The finished response's id and conversation, for the socket that ran it.
+    pub(super) finished: Option<(String, Arc<Vec<InputItem>>)>,
+    pub(super) output: BTreeMap<u32, Value>,
+    /// Item ids and function names by output index, for events that leave them out.
+    pub(super) item_ids: HashMap<u32, String>,
+    pub(super) names: HashMap<u32, String>,
+    pub(super) last_index: u32,
+    /// The backend's own error code and message of a `response.failed`, before mapping to the schema.
+    pub(super) failure: Option<(String, String)>,
+    /// The backend's first event, read before the turn is handed on so that its wait counts as the
+    /// backend's (time to first byte), not codex-serve's.
+    pub(super) first: Option<Result<StreamEvent, CodexError>>,
+    /// Prompt and completion tokens of the finished response, for the request log.
+    pub(super) tokens: Option<(u64, u64)>,
+    pub(super) done: bool,
+}
+
+impl ResponseTurn {
+    /// Checks, translates and sends the request; the turn then yields its events.
+    pub async fn start(
+        app: Arc<App>,
+        mut req: CreateResponse,
+        session: Option<&str>,
+        socket_last: Option<&(String, Arc<Vec<InputItem>>)>,
+    ) -> Result<ResponseTurn, ApiError> {
+        app.fill_model(&mut req.model);
+        let on_socket = socket_last.is_some();
+        let lookup = Lookup {
+            app: &app,
+            socket_last: socket_last
+                .filter(|(id, _)| !id.is_empty())
+                .map(|(id, items)| (id.as_str(), items.as_slice())),
+        };
+        let mut prepared = req.translate(&lookup, session)?;
+        let PreparedTurn { request, model } = prepare(&app, prepared.plan).await?;
+        let sent = request.reasoning.as_ref();
+        prepared.echo.reasoning = json!({
+            "effort": sent.and_then(|r| r.effort).map(|e| e.as_str()),
+            "summary": sent.and_then(|r| r.summary),
+        });
+        let history = (prepared.remember || on_socket).then(|| {
+            let mut h = prepared.history_prefix.clone();
+            h.extend(request.input.iter().cloned());
+            h
+        });
+        let (slot, mut upstream) = if prepared.generate {
+            let slot = app.upstream_limit.acquire().await?;
+            (Some(slot), app.codex.stream(request).await?)
+        } else {
+            (None, ResponseStream::local(no_generation()))
+        };
+        let first = upstream.next().await;
+        Ok(ResponseTurn {
+            app,
+            upstream,
+            _slot: slot,
+            echo: prepared.echo,
+            model,
+            created_at: unix_now(),
+            id: None,
+            seq: 0,
+            history,
+            store: prepared.remember,
+            finished: None,
+            output: BTreeMap::new(),
+            item_ids: HashMap::new(),
+            names: HashMap::new(),
+            last_index: 0,
+            failure: None,
+            first,
+            tokens: None,
+            done: false,
+        })
+    }
+
+    /// The next event, schema-valid; `None` after the last one. An `Err` ends the turn.
+    pub async fn next(&mut self) -> Option<Result<Value, ApiError>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let next = match self.first.take() {
+                Some(first) => Some(first),
+                None => self.upstream.next().await,
+            };
+            let ev = match next {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e.into()));
+                }
+                Some(Ok(ev)) => ev,
+            };
+            let Some(mut value) = ev.value().filter(Value::is_object) else {
+                continue;
+            };
+            // The backend's own `codex.*` events (rate limits, metadata) are not Responses API events.
+            if value["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("codex."))
+            {
+                continue;
+            }
+            let terminal = ev.event.is_terminal();
+            self.normalize(&mut value);
+            if terminal {
+                self.done = true;
+                let usage = &value["response"]["usage"];
+                self.tokens = usage["input_tokens"]
+                    .as_u64()
+                    .zip(usage["output_tokens"].as_u64());
+                if matches!(ev.event, ResponseEvent::Completed { .. }) {
+                    self.remember(&value);
+                }
+            }
+            return Some(Ok(value));
+        }
+    }
+
+    /// The response id and conversation of a turn that completed, once.
+    pub fn take_finished(&mut self) -> Option<(String, Arc<Vec<InputItem>>)> {
+        self.finished.take()
+    }
+
+    /// The catalog slug the turn runs on.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Prompt and completion tokens, once the response finished.
+    pub fn tokens(&self) -> Option<(u64, u64)> {
+        self.tokens
+    }
+
+    /// The sequence number the next event (or an error of ours) gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.seq
+    }
+
+    pub(super) fn id(&mut self, from_backend: Option<&str>) -> String {
+        if self.id.is_none() {
+            self.id = Some(
+                from_backend
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("resp_{}", uuid::Uuid::new_v4().simple())),
+            );
+        }
+        self.id.clone().unwrap_or_default()
+    }
+
+    pub(super) fn remember(&mut self, completed: &Value) {
+        let Some(mut history) = self.history.take() else {
+            return;
+        };
+        let Some(response) = completed.get("response") else {
+            return;
+        };
+        let Some(id) = response.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        if let Some(out) = response.get("output").and_then(Value::as_array) {
+            history.extend(out.iter().filter_map(replay_item));
+        }
+        let history = Arc::new(history);
+        if self.store {
+            self.app
+                .responses
+                .put(id.to_owned(), response.clone(), history.as_ref().clone());
+        }
+        self.finished = Some((id.to_owned(), history));
+    }
+}
+
+/// The events of a request that asks for no generation: created, then completed with no output and
+/// no usage. The turn fills in the rest of each response object as for any other.
+fn no_generation() -> Vec<StreamEvent> {
+    let id = format!("resp_{}", uuid::Uuid::new_v4().simple());
+    let usage = json!({"input_tokens": 0, "output_tokens": 0, "total_tokens": 0});
+    [
+        json!({"type": "response.created", "response": {"id": id, "status": "in_progress"}}),
+        json!({"type": "response.completed", "response": {"id": id, "status": "completed", "output": [], "usage": usage}}),
+    ]
+    .into_iter()
+    .filter_map(|v| StreamEvent::parse(v.to_string()).ok())
+    .collect()
+}
+
+/// Runs a turn to its end and returns the final response object; a failure before then is an error.
+pub async fn finish(turn: &mut ResponseTurn) -> Result<Value, ApiError> {
+    while let Some(ev) = turn.next().await {
+        let mut ev = ev?;
+        match ev.get("type").and_then(Value::as_str) {
+            Some("response.completed" | "response.incomplete") => {
+                return Ok(ev
+                    .get_mut("response")
+                    .map(Value::take)
+                    .unwrap_or(Value::Null));
+            }
+            Some("response.failed") => {
+                let (code, message) = turn.failure.clone().unwrap_or_else(|| {
+                    (
+                        "response_failed".into(),
+                        "the Codex backend reported a failed response".into(),
+                    )
+                });
+                return Err(CodexError::Failed { code, message }.into());
+            }
+            Some("error") => {
+                return Err(CodexError::Failed {
+                    code: ev["code"].as_str().unwrap_or("upstream_error").to_owned(),
+                    message: ev["message"]
+                        .as_str()
+                        .unwrap_or("the Codex backend reported an error")
+                        .to_owned(),
+                }
+                .into());
+            }
+            _ => {}
+        }
+    }
+    Err(CodexError::StreamClosed.into())
+}

@@ -1,0 +1,223 @@
+//! Finished responses of `/v1/responses`, kept so a client can continue with `previous_response_id`.
+//!
+//! The backend runs with `store: false` and refuses `previous_response_id`, so this process keeps the
+//! conversation: each stored response holds the full item list (its input, and its output as input items,
+//! encrypted reasoning included) that the next turn is built on. In memory only, per user process; bounded
+//! by count and bytes, oldest out first, with a time to live.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use codex_client::request::{ContentPart, InputItem, Role, SummaryText};
+use serde_json::Value;
+
+use crate::core::bounded::BoundedMap;
+
+pub struct Stored {
+    /// The response object as the client received it.
+    pub response: Value,
+    /// Input and output of the whole conversation up to this response, ready to send upstream again.
+    pub items: Arc<Vec<InputItem>>,
+}
+
+pub struct ResponseStore {
+    map: BoundedMap<String, Arc<Stored>>,
+    /// The id of each output item of a stored response, to the response: how `item_reference` input
+    /// items (the AI SDK's way to replay earlier output) are found again.
+    item_ids: BoundedMap<String, String>,
+}
+
+/// An output item of a response, as an input item of the next turn; `None` for items that cannot be
+/// replayed (built-in tool calls).
+pub fn replay_item(item: &Value) -> Option<InputItem> {
+    let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
+    match item.get("type").and_then(Value::as_str)? {
+        "message" => {
+            let content: Vec<ContentPart> = item
+                .get("content")?
+                .as_array()?
+                .iter()
+                .filter_map(|c| match c.get("type").and_then(Value::as_str) {
+                    Some("output_text") => Some(ContentPart::OutputText {
+                        text: c
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    }),
+                    Some("refusal") => Some(ContentPart::OutputText {
+                        text: c
+                            .get("refusal")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            (!content.is_empty()).then_some(InputItem::Message {
+                role: Role::Assistant,
+                content,
+            })
+        }
+        "compaction" => Some(InputItem::Compaction {
+            encrypted_content: s("encrypted_content")?,
+        }),
+        "function_call" => Some(InputItem::FunctionCall {
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            arguments: s("arguments").unwrap_or_default(),
+        }),
+        "custom_tool_call" => Some(InputItem::CustomToolCall {
+            status: s("status"),
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            input: s("input").unwrap_or_default(),
+        }),
+        "web_search_call" => Some(InputItem::WebSearchCall {
+            status: s("status"),
+            action: item.get("action").cloned(),
+        }),
+        "tool_search_call" => Some(InputItem::ToolSearchCall {
+            call_id: s("call_id"),
+            status: s("status"),
+            execution: s("execution"),
+            arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
+        }),
+        "reasoning" => Some(InputItem::Reasoning {
+            summary: summary_of(item),
+            encrypted_content: s("encrypted_content"),
+        }),
+        _ => None,
+    }
+}
+
+/// The summary texts of a reasoning item.
+pub fn summary_of(item: &Value) -> Vec<SummaryText> {
+    item.get("summary")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .map(|t| SummaryText { text: t.to_owned() })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ResponseStore {
+    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
+        ResponseStore {
+            map: BoundedMap::new(max_entries, max_bytes, ttl),
+            item_ids: BoundedMap::new(max_entries.saturating_mul(16), max_bytes / 8, ttl),
+        }
+    }
+
+    /// The output item with this id of a stored response, as an input item.
+    pub fn item(&self, item_id: &str) -> Option<InputItem> {
+        let response_id = self.item_ids.get(item_id)?;
+        let stored = self.map.get(&response_id)?;
+        stored
+            .response
+            .get("output")?
+            .as_array()?
+            .iter()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(item_id))
+            .and_then(replay_item)
+    }
+
+    pub fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
+        // A rough size: the JSON of both halves.
+        let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
+        let item_ids: Vec<String> = response
+            .get("output")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let stored = Arc::new(Stored {
+            response,
+            items: Arc::new(items),
+        });
+        if self.map.insert(id.clone(), stored, bytes) {
+            for item_id in item_ids {
+                let bytes = item_id.len() + id.len();
+                self.item_ids.insert(item_id, id.clone(), bytes);
+            }
+        } else {
+            tracing::debug!(
+                bytes,
+                "response not kept for previous_response_id (too large, or keeping none)"
+            );
+        }
+    }
+
+    /// The stored response, unless unknown or expired.
+    pub fn get(&self, id: &str) -> Option<Arc<Stored>> {
+        self.map.get(id)
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        self.map.remove(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replays_messages_calls_and_reasoning_but_not_builtins() {
+        let msg = replay_item(
+            &json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi"}]}),
+        );
+        assert_eq!(msg, Some(InputItem::text(Role::Assistant, "hi")));
+        let call =
+            replay_item(&json!({"type":"function_call","call_id":"c","name":"f","arguments":"{}"}));
+        assert!(matches!(call, Some(InputItem::FunctionCall { .. })));
+        let r = replay_item(
+            &json!({"type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"E"}),
+        );
+        assert!(
+            matches!(r, Some(InputItem::Reasoning { encrypted_content: Some(ref e), .. }) if e == "E")
+        );
+        // The backend's own searches are replayed as the codex CLI replays them.
+        assert!(matches!(
+            replay_item(
+                &json!({"type":"web_search_call","status":"completed","action":{"type":"search"}})
+            ),
+            Some(InputItem::WebSearchCall { .. })
+        ));
+        assert_eq!(replay_item(&json!({"type":"local_shell_call"})), None);
+    }
+
+    #[test]
+    fn bounded_and_expiring() {
+        let s = ResponseStore::new(2, 1 << 20, Duration::from_secs(60));
+        for i in 0..3 {
+            s.put(
+                format!("r{i}"),
+                json!({"id": i}),
+                vec![InputItem::text(Role::User, "x")],
+            );
+        }
+        assert!(s.get("r0").is_none());
+        s.put(
+            "r9".into(),
+            json!({"output": [{"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "E"}]}),
+            vec![],
+        );
+        assert!(matches!(s.item("rs_1"), Some(InputItem::Reasoning { .. })));
+        assert!(s.item("rs_2").is_none());
+        assert!(s.get("r2").is_some());
+        assert!(s.remove("r2"));
+        assert!(s.get("r2").is_none());
+        let expired = ResponseStore::new(10, 1 << 20, Duration::from_millis(0));
+        expired.put("r".into(), json!({}), vec![]);
+        assert!(expired.get("r").is_none());
+    }
+}

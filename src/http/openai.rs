@@ -1,0 +1,440 @@
+//! The OpenAI API's routes: `POST /v1/chat/completions` (translate, prepare, drive, answer as one
+//! object or as chunks), and the Responses API: `POST /v1/responses` (SSE or one object),
+//! `GET`/`DELETE /v1/responses/{id}`, `POST /v1/responses/compact`, and WebSocket mode on
+//! `GET /v1/responses`.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use codex_client::request::{CompactRequest, InputItem};
+use serde_json::{json, Value};
+
+// The routes of the OpenAI API that are not driven answers.
+use crate::api::openai::chat_render::{Framer, Meta, Whole};
+use crate::api::openai::chat_request::ChatRequest;
+use crate::api::openai::responses_render::{compaction_resource, error_object};
+use crate::api::openai::responses_request::{instructions, items};
+use crate::api::openai::responses_turn::{finish, ResponseTurn};
+use crate::api::openai::responses_wire::CreateResponse;
+pub(crate) mod models;
+
+pub(crate) use crate::api::openai::known_fields;
+use crate::core::app::App;
+use crate::core::driver;
+use crate::core::error::{bad, ApiError};
+use crate::core::exchange::Exchange;
+use crate::core::prepare::{prepare, session_id, split_model};
+use crate::core::unix_now;
+use crate::http::answer::streamed;
+use crate::http::json::parse_json;
+use crate::http::observe::{RequestId, RequestLog, UpstreamClock};
+
+pub async fn completions(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut req: ChatRequest = parse_json(&body)?;
+    app.fill_model(&mut req.model);
+    let streaming = req.stream;
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let plan = req.translate(session_id(&headers).as_deref())?;
+    let mut clock = UpstreamClock::default();
+    let t = clock.time(prepare(&app, plan)).await?;
+    let exchange = clock.time(Exchange::begin(&app, t.request)).await?;
+    let meta = Meta {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: unix_now(),
+        model: t.model,
+    };
+    let mut log = RequestLog {
+        model: Some(meta.model.clone()),
+        ..RequestLog::default()
+    };
+    let mut resp = if streaming {
+        let framer = Framer {
+            meta,
+            include_usage,
+        };
+        streamed(
+            driver::stream(app, exchange, framer),
+            <Framer as driver::Render>::CONTENT_TYPE,
+        )
+    } else {
+        let completion = clock
+            .time(driver::collect(&app, exchange, Whole::new(meta)))
+            .await?;
+        log.tokens = completion
+            .usage
+            .as_ref()
+            .map(|u| (u.prompt_tokens, u.completion_tokens));
+        axum::Json(completion).into_response()
+    };
+    log.upstream = clock.elapsed();
+    resp.extensions_mut().insert(log);
+    Ok(resp)
+}
+
+// ---- Responses -----------------------------------------------------------------------------------------
+
+pub async fn create(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut req: CreateResponse = parse_json(&body)?;
+    req.client_headers = client_codex_headers(&headers);
+    let streaming = req.stream;
+    let session = session_id(&headers);
+    let mut clock = UpstreamClock::default();
+    let mut turn = clock
+        .time(ResponseTurn::start(app, req, session.as_deref(), None))
+        .await?;
+    let mut log = RequestLog {
+        model: Some(turn.model().to_owned()),
+        ..RequestLog::default()
+    };
+    if !streaming {
+        let response = clock.time(finish(&mut turn)).await?;
+        log.upstream = clock.elapsed();
+        log.tokens = response["usage"]["input_tokens"]
+            .as_u64()
+            .zip(response["usage"]["output_tokens"].as_u64());
+        let mut resp = Json(response).into_response();
+        resp.extensions_mut().insert(log);
+        return Ok(resp);
+    }
+    log.upstream = clock.elapsed();
+    let body = futures_util::stream::unfold(turn, |mut turn| async move {
+        let frame = match turn.next().await? {
+            Ok(ev) => {
+                let kind = ev.get("type").and_then(Value::as_str).unwrap_or("message");
+                format!("event: {kind}\ndata: {ev}\n\n")
+            }
+            Err(e) => {
+                // OpenAI's error event is flat; OpenResponses nests the same fields under `error`.
+                let mut ev = error_object(&e);
+                ev["error"] = error_object(&e);
+                ev["type"] = Value::String("error".into());
+                ev["sequence_number"] = Value::from(turn.next_sequence());
+                format!("event: error\ndata: {ev}\n\n")
+            }
+        };
+        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), turn))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.extensions_mut().insert(log);
+    Ok(resp)
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("No response with id '{id}' is kept by this codex-serve (it may have expired or been stored with store: false)"),
+    )
+    .with_param("response_id")
+    .with_code("response_not_found")
+}
+
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app.responses
+        .get(&id)
+        .map(|s| Json(s.response.clone()))
+        .ok_or_else(|| not_found(&id))
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if app.responses.remove(&id) {
+        Ok(Json(
+            json!({"id": id, "object": "response.deleted", "deleted": true}),
+        ))
+    } else {
+        Err(not_found(&id))
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CompactIn {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    instructions: Option<String>,
+    #[serde(default)]
+    previous_response_id: Option<String>,
+}
+
+/// `POST /v1/responses/compact`, passed through to the backend's `/responses/compact`.
+pub async fn compact(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: CompactIn = parse_json(&body)?;
+    let model = req
+        .model
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| bad("model", "`model` is required"))?;
+    let (system, new_items) = items(req.input, &app)?;
+    let mut input = match &req.previous_response_id {
+        Some(id) => app
+            .responses
+            .get(id)
+            .map(|s| s.items.as_ref().clone())
+            .ok_or_else(|| {
+                bad(
+                    "previous_response_id",
+                    format!("Previous response with id '{id}' not found"),
+                )
+                .with_code("previous_response_not_found")
+            })?,
+        None => Vec::new(),
+    };
+    input.extend(new_items);
+    if input.is_empty() {
+        return Err(bad("input", "nothing to compact: `input` is empty"));
+    }
+    let instructions = instructions(req.instructions, system, &app.defaults.instructions);
+    let _slot = app.upstream_limit.acquire().await?;
+    let mut answer = app
+        .codex
+        .compact(&CompactRequest {
+            model: split_model(&model).0.to_owned(),
+            input,
+            instructions,
+        })
+        .await?;
+    Ok(Json(compaction_resource(&mut answer)))
+}
+
+pub async fn websocket(
+    State(app): State<Arc<App>>,
+    id: Option<axum::Extension<RequestId>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let socket_id = id
+        .map(|axum::Extension(RequestId(id))| id)
+        .unwrap_or_default();
+    let session = session_id(&headers);
+    let codex_headers = client_codex_headers(&headers);
+    ws.max_message_size(app.max_body_bytes)
+        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers, socket_id))
+}
+
+async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
+    let mut error = error_object(err);
+    // OpenResponses' WebSocket error frame requires a code: the error type when there is no finer one.
+    if error["code"].is_null() {
+        error["code"] = Value::String(err.kind.into());
+    }
+    let mut frame = json!({"type": "error", "status": err.status.as_u16(), "error": error});
+    if let Some(n) = sequence_number {
+        frame["sequence_number"] = Value::from(n);
+    }
+    socket
+        .send(Message::Text(frame.to_string().into()))
+        .await
+        .is_ok()
+}
+
+/// One conversation per socket: each `response.create` frame runs a turn whose events go back one per
+/// frame. Turns chain through `previous_response_id` like HTTP requests do; the socket's own last
+/// response is kept for that whatever `store` said, as the backend does. A Close frame is answered with
+/// a Close (RFC 6455), also while a turn is running, which then stops.
+async fn session_loop(
+    app: Arc<App>,
+    mut socket: WebSocket,
+    session: Option<String>,
+    codex_headers: Vec<(String, String)>,
+    socket_id: String,
+) {
+    let mut turns = 0u64;
+    // Empty id: nothing finished on this socket yet.
+    let mut last: (String, Arc<Vec<InputItem>>) = (String::new(), Arc::new(Vec::new()));
+    loop {
+        let text = match socket.recv().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) => return close(socket).await,
+            None | Some(Err(_)) => return,
+            // Binary frames are not part of the protocol.
+            Some(Ok(Message::Binary(_))) => {
+                if !send_error(
+                    &mut socket,
+                    &ApiError::invalid("send JSON text frames"),
+                    None,
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+            // Pings are answered by the library.
+            Some(Ok(_)) => continue,
+        };
+        let req = match parse_create(text.as_bytes()) {
+            Ok(mut r) => {
+                r.client_headers.clone_from(&codex_headers);
+                r
+            }
+            Err(e) => {
+                if !send_error(&mut socket, &e, None).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        turns += 1;
+        let started = std::time::Instant::now();
+        let mut clock = UpstreamClock::default();
+        let mut turn = match clock
+            .time(ResponseTurn::start(
+                app.clone(),
+                req,
+                session.as_deref(),
+                Some(&last),
+            ))
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                if !send_error(&mut socket, &e, None).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        // codex-serve's own time on this turn: until its first event, less the backend's wait.
+        let overhead = started.elapsed().saturating_sub(clock.elapsed());
+        loop {
+            tokio::select! {
+                // The turn first: once it has sent its last event its end is ready at once, and a
+                // client's next `response.create` that arrived meanwhile must start a turn, not be
+                // refused as a second one.
+                biased;
+                ev = turn.next() => {
+                    let Some(ev) = ev else { break };
+                    let sent = match ev {
+                        Ok(ev) => socket
+                            .send(Message::Text(ev.to_string().into()))
+                            .await
+                            .is_ok(),
+                        Err(e) => send_error(&mut socket, &e, Some(turn.next_sequence())).await,
+                    };
+                    if !sent {
+                        // The client left: dropping the turn cancels the upstream request.
+                        log_turn(&format!("{socket_id}-{turns}"), &turn, started, &clock, overhead, false);
+                        return;
+                    }
+                }
+                msg = socket.recv() => match msg {
+                    // Dropping the turn cancels the upstream request.
+                    Some(Ok(Message::Close(_))) => return close(socket).await,
+                    None | Some(Err(_)) => return,
+                    Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                        let busy = ApiError::new(
+                            StatusCode::CONFLICT,
+                            "invalid_request_error",
+                            "a response is already in progress on this socket: send the next response.create after it completes",
+                        )
+                        .with_code("conversation_already_has_active_response");
+                        if !send_error(&mut socket, &busy, None).await {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        log_turn(
+            &format!("{socket_id}-{turns}"),
+            &turn,
+            started,
+            &clock,
+            overhead,
+            true,
+        );
+        if let Some(done) = turn.take_finished() {
+            last = done;
+        }
+    }
+}
+
+/// A WebSocket turn is a request of its own: it gets the request log line an HTTP request gets.
+fn log_turn(
+    id: &str,
+    turn: &ResponseTurn,
+    started: std::time::Instant,
+    clock: &UpstreamClock,
+    overhead: std::time::Duration,
+    complete: bool,
+) {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+    let total = started.elapsed();
+    let (prompt_tokens, completion_tokens) = turn.tokens().unzip();
+    tracing::info!(
+        request_id = %id,
+        method = "WS",
+        route = "/v1/responses",
+        model = %turn.model(),
+        status = 200u16,
+        transport = "websocket",
+        stream = true,
+        upstream_ttfb_ms = ms(clock.elapsed()),
+        total_ms = ms(total),
+        overhead_ms = ms(overhead),
+        prompt_tokens,
+        completion_tokens,
+        complete,
+        "request"
+    );
+}
+
+/// The client's `x-codex-*` headers (the codex CLI's), at most 32, to pass on upstream.
+fn client_codex_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-codex-"))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .take(32)
+        .collect()
+}
+
+/// Answers the client's Close frame: the library has queued the echo of its code, which this sends.
+async fn close(mut socket: WebSocket) {
+    let _ = socket.send(Message::Close(None)).await;
+    let _ = futures_util::SinkExt::close(&mut socket).await;
+}
+
+/// A `{"type":"response.create", ...}` frame; the request fields may also sit under `response`.
+fn parse_create(bytes: &[u8]) -> Result<CreateResponse, ApiError> {
+    let mut v: Value = parse_json(bytes)?;
+    if v.get("type").and_then(Value::as_str) != Some("response.create") {
+        return Err(bad("type", "expected a frame of type \"response.create\""));
+    }
+    if let Some(Value::Object(inner)) = v.get_mut("response").map(Value::take) {
+        v = Value::Object(inner);
+    } else if let Value::Object(o) = &mut v {
+        o.remove("type");
+    }
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::invalid(format!("invalid response.create: {e}")))
+}
