@@ -30,4 +30,6 @@ pub(crate) mod core;
 #[cfg(test)]
 mod fuzz;
 pub(crate) mod http;
+#[cfg(test)]
+mod in_process;
 pub mod server;

@@ -16,36 +16,36 @@ use crate::core::response_store::ResponseStore;
 
 /// Server-wide settings that shape every translated request.
 #[derive(Debug, Clone)]
-pub struct Defaults {
-    pub instructions: String,
-    pub reasoning_effort: Option<ReasoningEffort>,
-    pub reasoning_summary: Option<ReasoningSummary>,
+pub(crate) struct Defaults {
+    pub(crate) instructions: String,
+    pub(crate) reasoning_effort: Option<ReasoningEffort>,
+    pub(crate) reasoning_summary: Option<ReasoningSummary>,
 }
 
-pub struct App {
-    pub codex: CodexClient,
-    pub defaults: Defaults,
+pub(crate) struct App {
+    pub(crate) codex: CodexClient,
+    pub(crate) defaults: Defaults,
     /// List `model-effort` names in `/v1/models` too (`--list-effort-variants`).
-    pub list_effort_variants: bool,
+    pub(crate) list_effort_variants: bool,
     /// Encrypted reasoning to replay in front of the assistant turns chat clients send back.
-    pub reasoning: ReasoningCache,
+    pub(crate) reasoning: ReasoningCache,
     /// Bounds the requests in flight to the backend, and the queue waiting for one.
-    pub upstream_limit: UpstreamLimit,
+    pub(crate) upstream_limit: UpstreamLimit,
     /// Finished `/v1/responses` answers, for `previous_response_id`.
-    pub responses: ResponseStore,
+    pub(crate) responses: ResponseStore,
     /// Largest request body (and WebSocket message).
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// How long a request's body may take to arrive once its headers have (`--body-read-timeout`).
-    pub body_read_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
     /// The Ollama version `/api/version` reports (`--ollama-version`).
-    pub ollama_version: String,
+    pub(crate) ollama_version: String,
     /// Claude model names to Codex models, for the Anthropic API (`--model-map`).
-    pub model_map: ModelMap,
+    pub(crate) model_map: ModelMap,
     /// The model for requests that leave `model` empty (`--model`, or the codex CLI's `model`).
-    pub default_model: Option<String>,
+    pub(crate) default_model: Option<String>,
 }
 
-pub struct UpstreamLimit {
+pub(crate) struct UpstreamLimit {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -61,7 +61,7 @@ impl Drop for Waiting<'_> {
 }
 
 impl UpstreamLimit {
-    pub fn new(max_in_flight: usize, max_waiting: usize) -> Self {
+    pub(crate) fn new(max_in_flight: usize, max_waiting: usize) -> Self {
         UpstreamLimit {
             slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
             waiting: AtomicUsize::new(0),
@@ -71,7 +71,7 @@ impl UpstreamLimit {
 
     /// A slot for one upstream request, held until its answer is fully streamed. When every slot is busy
     /// and the queue is full, a 503 the client can retry.
-    pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    pub(crate) async fn acquire(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         if let Ok(p) = self.slots.clone().try_acquire_owned() {
             return Ok(p);
         }
@@ -99,7 +99,7 @@ impl UpstreamLimit {
 
 impl App {
     /// Puts the default model in place of an empty one; without a default the request's check refuses it.
-    pub fn fill_model(&self, model: &mut String) {
+    pub(crate) fn fill_model(&self, model: &mut String) {
         if model.trim().is_empty() {
             if let Some(m) = &self.default_model {
                 model.clone_from(m);
@@ -108,7 +108,11 @@ impl App {
     }
 
     /// Refuses an effort the catalog says the model does not take, listing the ones it does.
-    pub async fn check_effort(&self, model: &str, effort: ReasoningEffort) -> Result<(), ApiError> {
+    pub(crate) async fn check_effort(
+        &self,
+        model: &str,
+        effort: ReasoningEffort,
+    ) -> Result<(), ApiError> {
         let (models, _) = self.codex.models().await;
         let Some(info) = models.iter().find(|m| m.slug == model) else {
             return Ok(());

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub struct BoundedMap<K, V> {
+pub(crate) struct BoundedMap<K, V> {
     inner: Mutex<Inner<K, V>>,
     max_entries: usize,
     max_bytes: usize,
@@ -31,7 +31,7 @@ struct Entry<V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
-    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         BoundedMap {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
@@ -51,7 +51,7 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
 
     /// Keeps `value` (of about `bytes`) under `key`, evicting the oldest entries past the bounds. An
     /// entry larger than the byte bound alone is not kept; returns whether it was.
-    pub fn insert(&self, key: K, value: V, bytes: usize) -> bool {
+    pub(crate) fn insert(&self, key: K, value: V, bytes: usize) -> bool {
         if self.max_entries == 0 || bytes > self.max_bytes {
             return false;
         }
@@ -87,7 +87,7 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
     }
 
     /// The value, unless absent or expired (an expired one is dropped on the way).
-    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -103,7 +103,7 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
         inner.map.get(key).map(|e| e.value.clone())
     }
 
-    pub fn remove<Q>(&self, key: &Q) -> bool
+    pub(crate) fn remove<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -118,13 +118,11 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
         }
     }
 
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
     }
 
-    #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

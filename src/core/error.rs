@@ -11,31 +11,31 @@ use serde::Serialize;
 use super::unix_now;
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub kind: &'static str,
-    pub param: Option<String>,
-    pub code: Option<String>,
-    pub retry_after: Option<Duration>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) kind: &'static str,
+    pub(crate) param: Option<String>,
+    pub(crate) code: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 #[derive(Serialize)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorObject<'a>,
+pub(crate) struct ErrorBody<'a> {
+    pub(crate) error: ErrorObject<'a>,
 }
 
 #[derive(Serialize)]
-pub struct ErrorObject<'a> {
-    pub message: &'a str,
+pub(crate) struct ErrorObject<'a> {
+    pub(crate) message: &'a str,
     #[serde(rename = "type")]
-    pub kind: &'a str,
-    pub param: Option<&'a str>,
-    pub code: Option<&'a str>,
+    pub(crate) kind: &'a str,
+    pub(crate) param: Option<&'a str>,
+    pub(crate) code: Option<&'a str>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -46,21 +46,21 @@ impl ApiError {
         }
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
-    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+    pub(crate) fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
         self
     }
 
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+    pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
     }
 
-    pub fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -69,7 +69,7 @@ impl ApiError {
         .with_code("unknown_url")
     }
 
-    pub fn body(&self) -> ErrorBody<'_> {
+    pub(crate) fn body(&self) -> ErrorBody<'_> {
         ErrorBody {
             error: ErrorObject {
                 message: &self.message,
@@ -81,7 +81,7 @@ impl ApiError {
     }
 
     /// The message with the field it is about, for error shapes that have no `param`.
-    pub fn message_with_param(&self) -> String {
+    pub(crate) fn message_with_param(&self) -> String {
         match &self.param {
             Some(p) if !self.message.contains(p.as_str()) => format!("{} (at `{p}`)", self.message),
             _ => self.message.clone(),
@@ -91,7 +91,7 @@ impl ApiError {
     /// Whether retrying the same request cannot help: a refused request, a model this login cannot
     /// use, or a usage limit (it resets in hours, and `Retry-After` says when). SDKs honour
     /// `x-should-retry: false` and report at once instead of sleeping through `Retry-After`.
-    pub fn is_final(&self) -> bool {
+    pub(crate) fn is_final(&self) -> bool {
         match self.status.as_u16() {
             // Timeouts and conflicts may pass on a second try; a plain rate limit waits a moment.
             408 | 409 => false,
@@ -106,12 +106,12 @@ impl ApiError {
 }
 
 /// A 400 about one field of the request.
-pub fn bad(param: &str, message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(param: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(message).with_param(param)
 }
 
 /// "in 2h 5m (at 2026-11-25T12:00:00Z)": when a limit resets, for people.
-pub fn describe_reset(resets_at: i64, now: i64) -> String {
+pub(crate) fn describe_reset(resets_at: i64, now: i64) -> String {
     let secs = (resets_at - now).max(0) as u64;
     let at = UNIX_EPOCH + Duration::from_secs(resets_at.max(0) as u64);
     let (h, m) = (secs / 3600, (secs % 3600) / 60);

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::fold::{Failure, Folder};
 
 /// A failed response, as the error a client sees.
-pub fn failure_error(f: Failure) -> ApiError {
+pub(crate) fn failure_error(f: Failure) -> ApiError {
     CodexError::Failed {
         code: f.code,
         message: f.message,
@@ -21,7 +21,7 @@ pub fn failure_error(f: Failure) -> ApiError {
 
 /// One request to the backend, from the moment it produced output: it holds the upstream slot until it
 /// is dropped, and yields the events it read while waiting before the rest of the stream.
-pub struct Exchange {
+pub(crate) struct Exchange {
     pending: VecDeque<ResponseEvent>,
     stream: ResponseStream,
     _slot: OwnedSemaphorePermit,
@@ -31,7 +31,7 @@ impl Exchange {
     /// Takes an upstream slot, sends the request and waits for the backend's first output. Until then a
     /// failure (refused request, usage limit, `response.failed`, a cut stream) is an `ApiError` with a
     /// real HTTP status; the lifecycle events read meanwhile are kept for the fold.
-    pub async fn begin(app: &App, req: ResponsesRequest) -> Result<Exchange, ApiError> {
+    pub(crate) async fn begin(app: &App, req: ResponsesRequest) -> Result<Exchange, ApiError> {
         let slot = app.upstream_limit.acquire().await?;
         let mut stream = app.codex.stream(req).await?;
         let mut pending = VecDeque::new();
@@ -67,7 +67,7 @@ impl Exchange {
     }
 
     /// The next backend event; `None` when the stream ended (cleanly or not: the fold tells which).
-    pub async fn next(&mut self) -> Option<Result<ResponseEvent, CodexError>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<ResponseEvent, CodexError>> {
         if let Some(ev) = self.pending.pop_front() {
             return Some(Ok(ev));
         }

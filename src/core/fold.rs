@@ -13,7 +13,7 @@ use codex_client::{OutputItem, ResponseEvent, Usage};
 
 /// A piece of an answer, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Content(&'a str),
     Reasoning(&'a str),
     /// A reasoning item is over (after its text, if any): the encrypted reasoning the backend can resume
@@ -42,7 +42,7 @@ pub enum Piece<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FinishReason {
+pub(crate) enum FinishReason {
     Stop,
     Length,
     ToolCalls,
@@ -50,7 +50,7 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
@@ -62,9 +62,9 @@ impl FinishReason {
 
 /// The stream ended in failure: code and message for the client.
 #[derive(Debug, Clone)]
-pub struct Failure {
-    pub code: String,
-    pub message: String,
+pub(crate) struct Failure {
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 #[derive(Default)]
@@ -75,16 +75,16 @@ struct CallState {
 }
 
 #[derive(Default)]
-pub struct Folder {
+pub(crate) struct Folder {
     /// Function calls by output index (or item id when the index is missing).
     calls: HashMap<String, CallState>,
     next_call_index: u32,
     /// Items whose text arrived as deltas, by output index or item id.
     streamed_text: HashMap<String, ()>,
     streamed_reasoning: bool,
-    pub response_id: Option<String>,
-    pub model: Option<String>,
-    pub created_at: Option<i64>,
+    pub(crate) response_id: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) created_at: Option<i64>,
     done: bool,
     /// Reused to look keys up, so that a delta for an item already noted allocates nothing.
     scratch: String,
@@ -108,12 +108,12 @@ fn write_key(out: &mut String, output_index: Option<u32>, item_id: Option<&str>)
 }
 
 impl Folder {
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.done
     }
 
     /// Feeds one event; `emit` is called with each piece it yields. A failure ends the fold.
-    pub fn push<'a>(
+    pub(crate) fn push<'a>(
         &mut self,
         ev: &'a ResponseEvent,
         emit: &mut dyn FnMut(Piece<'_>),
@@ -349,7 +349,10 @@ impl Folder {
 
 /// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
 /// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
-pub fn arguments_object(name: &str, arguments: &str) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn arguments_object(
+    name: &str,
+    arguments: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     match serde_json::from_str::<serde_json::Value>(arguments) {
         Ok(serde_json::Value::Object(m)) => m,
         _ if arguments.trim().is_empty() => serde_json::Map::new(),

@@ -15,7 +15,7 @@ static STARTED: AtomicU64 = AtomicU64::new(0);
 static WATCHING: AtomicBool = AtomicBool::new(false);
 
 /// Notes that a request started; the first after a quiet spell starts the watch for the next one.
-pub fn request_started() {
+pub(crate) fn request_started() {
     STARTED.fetch_add(1, Ordering::Relaxed);
     if WATCHING.swap(true, Ordering::AcqRel) {
         return;

@@ -7,7 +7,7 @@
 
 /// The built-in rules, after the user's: the largest Claude tiers to the largest Codex model, the
 /// smallest to the small one, anything else Claude to the middle.
-pub const DEFAULT_RULES: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_RULES: &[(&str, &str)] = &[
     ("claude-*opus*", "gpt-5.5"),
     ("claude-*mythos*", "gpt-5.5"),
     ("claude-*sonnet*", "gpt-6.1-terra"),
@@ -16,13 +16,13 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub from: String,
-    pub to: String,
+pub(crate) struct Rule {
+    pub(crate) from: String,
+    pub(crate) to: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct ModelMap {
+pub(crate) struct ModelMap {
     rules: Vec<Rule>,
 }
 
@@ -33,7 +33,7 @@ impl Default for ModelMap {
 }
 
 /// `FROM=TO`, both non-empty.
-pub fn parse_rule(s: &str) -> Result<Rule, String> {
+pub(crate) fn parse_rule(s: &str) -> Result<Rule, String> {
     let (from, to) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FROM=TO (e.g. 'claude-*-opus*=gpt-5.5'), got '{s}'"))?;
@@ -74,7 +74,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 impl ModelMap {
     /// The user's rules, then the defaults.
-    pub fn new(user: Vec<Rule>) -> Self {
+    pub(crate) fn new(user: Vec<Rule>) -> Self {
         let defaults = DEFAULT_RULES.iter().map(|(from, to)| Rule {
             from: (*from).to_owned(),
             to: (*to).to_owned(),
@@ -85,11 +85,15 @@ impl ModelMap {
     }
 
     /// The Codex model for `model`: the first matching rule's, or `model` itself.
-    pub fn map<'a>(&'a self, model: &'a str) -> &'a str {
+    pub(crate) fn map<'a>(&'a self, model: &'a str) -> &'a str {
         self.rules
             .iter()
             .find(|r| glob(&r.from, model))
             .map_or(model, |r| r.to.as_str())
+    }
+
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 }
 

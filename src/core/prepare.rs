@@ -16,35 +16,35 @@ use super::error::ApiError;
 
 /// What a request asks for, in no API's words.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The model as the client named it (the server's default in place of an empty name): errors name it.
-    pub requested: String,
+    pub(crate) requested: String,
     /// The name to look up in the catalog, after the API's own mapping (`--model-map`, Ollama's `:latest`);
     /// an effort suffix (`-high`, `:high`) is still on it.
-    pub target: String,
+    pub(crate) target: String,
     /// `None`: the server's default instructions.
-    pub instructions: Option<String>,
-    pub input: Vec<InputItem>,
-    pub tools: Vec<Tool>,
-    pub tool_choice: Option<ToolChoice>,
-    pub parallel_tool_calls: bool,
-    pub text: Option<TextControls>,
-    pub effort: Want,
-    pub summary: Summary,
+    pub(crate) instructions: Option<String>,
+    pub(crate) input: Vec<InputItem>,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) tool_choice: Option<ToolChoice>,
+    pub(crate) parallel_tool_calls: bool,
+    pub(crate) text: Option<TextControls>,
+    pub(crate) effort: Want,
+    pub(crate) summary: Summary,
     /// The client's own conversation key (`prompt_cache_key`, `user`, `metadata.user_id`).
-    pub cache_key: Option<String>,
+    pub(crate) cache_key: Option<String>,
     /// The `x-session-id` header: the conversation key when the body names none.
-    pub session: Option<String>,
+    pub(crate) session: Option<String>,
     /// Put back the encrypted reasoning of earlier turns, which chat-style clients drop.
-    pub restore_reasoning: bool,
-    pub service_tier: Option<String>,
-    pub client_metadata: Option<serde_json::Map<String, serde_json::Value>>,
-    pub client_headers: Vec<(String, String)>,
+    pub(crate) restore_reasoning: bool,
+    pub(crate) service_tier: Option<String>,
+    pub(crate) client_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) client_headers: Vec<(String, String)>,
 }
 
 /// Which reasoning summary to ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Summary {
+pub(crate) enum Summary {
     /// The server's (`--reasoning-summary`).
     #[default]
     Default,
@@ -61,13 +61,13 @@ impl Default for Want {
 }
 
 /// A plan resolved: the request to send, and the catalog slug it names.
-pub struct PreparedTurn {
-    pub request: ResponsesRequest,
-    pub model: String,
+pub(crate) struct PreparedTurn {
+    pub(crate) request: ResponsesRequest,
+    pub(crate) model: String,
 }
 
 /// The client's own conversation id, the `x-session-id` header, when it sends one.
-pub fn session_id(headers: &http::HeaderMap) -> Option<String> {
+pub(crate) fn session_id(headers: &http::HeaderMap) -> Option<String> {
     headers
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())
@@ -76,7 +76,7 @@ pub fn session_id(headers: &http::HeaderMap) -> Option<String> {
 }
 
 /// The one way a plan becomes the codex request.
-pub async fn prepare(app: &App, mut plan: Plan) -> Result<PreparedTurn, ApiError> {
+pub(crate) async fn prepare(app: &App, mut plan: Plan) -> Result<PreparedTurn, ApiError> {
     let (slug, named) = split_model(&plan.target);
     let slug = slug.to_owned();
     check_model(app, &plan.requested, &slug).await?;
@@ -126,7 +126,7 @@ impl Plan {
 
     /// The request without a catalog (tests): the effort as asked, no model check.
     #[cfg(test)]
-    pub fn offline(self, defaults: &Defaults) -> PreparedTurn {
+    pub(crate) fn offline(self, defaults: &Defaults) -> PreparedTurn {
         let (slug, named) = split_model(&self.target);
         let slug = slug.to_owned();
         let effort = match (named, self.effort) {
@@ -143,7 +143,7 @@ impl Plan {
 
 /// The model name split into the catalog slug and an effort suffix (`gpt-6.2-sol-high`,
 /// `gpt-6.2-sol:high`).
-pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
+pub(crate) fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
     if let Some((base, suffix)) = model.rsplit_once(':') {
         if let Some(e) = ReasoningEffort::parse(suffix) {
             return (base, Some(e));
@@ -169,7 +169,7 @@ pub fn split_model(model: &str) -> (&str, Option<ReasoningEffort>) {
 }
 
 /// Efforts in increasing order of thought, for picking the nearest one a model takes.
-pub fn effort_rank(e: ReasoningEffort) -> i32 {
+pub(crate) fn effort_rank(e: ReasoningEffort) -> i32 {
     match e {
         ReasoningEffort::None => 0,
         ReasoningEffort::Minimal => 1,
@@ -183,7 +183,10 @@ pub fn effort_rank(e: ReasoningEffort) -> i32 {
 }
 
 /// The effort of `allowed` closest to `want` (the higher one on a tie); `want` when `allowed` is empty.
-pub fn nearest_effort(want: ReasoningEffort, allowed: &[ReasoningEffort]) -> ReasoningEffort {
+pub(crate) fn nearest_effort(
+    want: ReasoningEffort,
+    allowed: &[ReasoningEffort],
+) -> ReasoningEffort {
     let target = effort_rank(want);
     allowed
         .iter()
@@ -194,7 +197,7 @@ pub fn nearest_effort(want: ReasoningEffort, allowed: &[ReasoningEffort]) -> Rea
 
 /// What a client asked of the model's reasoning, before the catalog says what the model takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     /// An effort the request names in a field of its own (`reasoning_effort`, `reasoning.effort`): sent
     /// as asked, ahead of one in the model name, and refused if the catalog says the model does not take it.
     Exact(ReasoningEffort),
@@ -208,7 +211,7 @@ pub enum Want {
 
 /// The effort to send: an effort named in the model name is taken as asked (and refused if the catalog
 /// says the model does not take it); a wish is fitted to what the catalog lists.
-pub async fn choose_effort(
+pub(crate) async fn choose_effort(
     app: &App,
     slug: &str,
     named: Option<ReasoningEffort>,
@@ -240,14 +243,14 @@ pub async fn choose_effort(
 
 /// False only when the catalog came from the backend and does not have the model; with the built-in
 /// list (backend unreachable) the backend is left to decide.
-pub async fn known_model(app: &App, slug: &str) -> bool {
+pub(crate) async fn known_model(app: &App, slug: &str) -> bool {
     let (models, source) = app.codex.models().await;
     source == codex_client::CatalogSource::Fallback || models.iter().any(|m| m.slug == slug)
 }
 
 /// The one refusal of a model the login lacks, whichever API asked: 404 `model_not_found`, naming the
 /// model as the client wrote it (and what `--model-map` made of it, when that differs).
-pub async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), ApiError> {
+pub(crate) async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), ApiError> {
     // A login that cannot be used is the error to report, before the catalog falls back to the
     // built-in list and hides why.
     app.codex.auth().credentials().await?;
@@ -272,7 +275,7 @@ pub async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), A
 /// A conversation's cache key when the client gives none: stable across the turns of one conversation
 /// because it only covers what does not change as the conversation grows (model, instructions, the first
 /// user message).
-pub fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
+pub(crate) fn derived_cache_key(model: &str, instructions: &str, input: &[InputItem]) -> String {
     let first_user = input.iter().find_map(|i| match i {
         InputItem::Message {
             role: Role::User,

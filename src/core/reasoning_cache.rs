@@ -22,21 +22,21 @@ enum Key {
     Text(u64),
 }
 
-pub struct ReasoningCache {
+pub(crate) struct ReasoningCache {
     map: BoundedMap<Key, Arc<Vec<InputItem>>>,
 }
 
 /// What one assistant turn produced, collected while its events go by.
 #[derive(Debug, Default)]
-pub struct Turn {
-    pub reasoning: Vec<InputItem>,
-    pub call_ids: Vec<String>,
-    pub text: String,
+pub(crate) struct Turn {
+    pub(crate) reasoning: Vec<InputItem>,
+    pub(crate) call_ids: Vec<String>,
+    pub(crate) text: String,
 }
 
 impl Turn {
     /// Notes what a finished output item means for the next request's history.
-    pub fn observe(&mut self, ev: &ResponseEvent) {
+    pub(crate) fn observe(&mut self, ev: &ResponseEvent) {
         let ResponseEvent::OutputItemDone { item, .. } = ev else {
             return;
         };
@@ -92,14 +92,14 @@ fn size(items: &[InputItem]) -> usize {
 }
 
 impl ReasoningCache {
-    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ReasoningCache {
             map: BoundedMap::new(max_entries, max_bytes, ttl),
         }
     }
 
     /// Remembers a finished turn's reasoning under its call ids and its text.
-    pub fn remember(&self, turn: Turn) {
+    pub(crate) fn remember(&self, turn: Turn) {
         if turn.reasoning.is_empty() {
             return;
         }
@@ -119,7 +119,7 @@ impl ReasoningCache {
     }
 
     /// Puts remembered reasoning back in front of the assistant turns of a replayed history.
-    pub fn restore(&self, input: Vec<InputItem>) -> Vec<InputItem> {
+    pub(crate) fn restore(&self, input: Vec<InputItem>) -> Vec<InputItem> {
         let mut out = Vec::with_capacity(input.len());
         // Where the current assistant turn (its text and its calls) began, and whether it got its reasoning.
         let mut turn: Option<(usize, bool)> = None;

@@ -13,14 +13,14 @@ use serde_json::Value;
 
 use crate::core::bounded::BoundedMap;
 
-pub struct Stored {
+pub(crate) struct Stored {
     /// The response object as the client received it.
-    pub response: Value,
+    pub(crate) response: Value,
     /// Input and output of the whole conversation up to this response, ready to send upstream again.
-    pub items: Arc<Vec<InputItem>>,
+    pub(crate) items: Arc<Vec<InputItem>>,
 }
 
-pub struct ResponseStore {
+pub(crate) struct ResponseStore {
     map: BoundedMap<String, Arc<Stored>>,
     /// The id of each output item of a stored response, to the response: how `item_reference` input
     /// items (the AI SDK's way to replay earlier output) are found again.
@@ -29,7 +29,7 @@ pub struct ResponseStore {
 
 /// An output item of a response, as an input item of the next turn; `None` for items that cannot be
 /// replayed (built-in tool calls).
-pub fn replay_item(item: &Value) -> Option<InputItem> {
+pub(crate) fn replay_item(item: &Value) -> Option<InputItem> {
     let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
     match item.get("type").and_then(Value::as_str)? {
         "message" => {
@@ -95,7 +95,7 @@ pub fn replay_item(item: &Value) -> Option<InputItem> {
 }
 
 /// The summary texts of a reasoning item.
-pub fn summary_of(item: &Value) -> Vec<SummaryText> {
+pub(crate) fn summary_of(item: &Value) -> Vec<SummaryText> {
     item.get("summary")
         .and_then(Value::as_array)
         .map(|a| {
@@ -108,7 +108,7 @@ pub fn summary_of(item: &Value) -> Vec<SummaryText> {
 }
 
 impl ResponseStore {
-    pub fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ResponseStore {
             map: BoundedMap::new(max_entries, max_bytes, ttl),
             item_ids: BoundedMap::new(max_entries.saturating_mul(16), max_bytes / 8, ttl),
@@ -116,7 +116,7 @@ impl ResponseStore {
     }
 
     /// The output item with this id of a stored response, as an input item.
-    pub fn item(&self, item_id: &str) -> Option<InputItem> {
+    pub(crate) fn item(&self, item_id: &str) -> Option<InputItem> {
         let response_id = self.item_ids.get(item_id)?;
         let stored = self.map.get(&response_id)?;
         stored
@@ -128,7 +128,7 @@ impl ResponseStore {
             .and_then(replay_item)
     }
 
-    pub fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
+    pub(crate) fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
         // A rough size: the JSON of both halves.
         let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
         let item_ids: Vec<String> = response
@@ -156,11 +156,11 @@ impl ResponseStore {
     }
 
     /// The stored response, unless unknown or expired.
-    pub fn get(&self, id: &str) -> Option<Arc<Stored>> {
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Stored>> {
         self.map.get(id)
     }
 
-    pub fn remove(&self, id: &str) -> bool {
+    pub(crate) fn remove(&self, id: &str) -> bool {
         self.map.remove(id)
     }
 }

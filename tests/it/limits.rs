@@ -421,7 +421,7 @@ async fn loris(addr: SocketAddr, every: Duration, stop: tokio_util::sync::Cancel
 
 /// F5: 1,100 TCP connections without the key, each dribbling a header line every 3 s, do not make the
 /// owner wait on the Unix socket. Bounded: the attack stops after its samples. The figures go to stderr
-/// (`cargo test --test limits slow_loris -- --nocapture`).
+/// (`cargo test --test it limits::slow_loris -- --nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_loris_over_tcp_does_not_delay_the_socket() {
     let hard = raise_nofile();

@@ -1,5 +1,5 @@
 //! Against the real Codex backend with the real login in ~/.codex (or $CODEX_HOME). Not run by default:
-//! `cargo test --test live -- --ignored` on a machine where `codex login` has been done.
+//! `cargo test --test it live:: -- --ignored` on a machine where `codex login` has been done.
 
 use crate::common;
 

@@ -5,7 +5,6 @@
 mod common;
 
 mod activation;
-mod anthropic;
 mod auth;
 mod chat;
 mod codex_cli_client;
@@ -15,14 +14,12 @@ mod config;
 mod doctor;
 mod drift;
 mod faults;
-mod fidelity;
 mod forwarding;
 mod layers;
 mod limits;
 mod live;
 mod login;
 mod login_kill;
-mod ollama;
 mod operator;
 mod parity;
 mod responses;

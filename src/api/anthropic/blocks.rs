@@ -10,7 +10,7 @@ use crate::core::fold::{arguments_object, FinishReason, Piece};
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum OutBlock {
+pub(crate) enum OutBlock {
     Text {
         text: String,
     },
@@ -27,7 +27,7 @@ pub enum OutBlock {
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type")]
-pub enum BlockDelta {
+pub(crate) enum BlockDelta {
     #[serde(rename = "text_delta")]
     Text { text: String },
     #[serde(rename = "thinking_delta")]
@@ -40,7 +40,7 @@ pub enum BlockDelta {
 
 /// What happens to the content blocks, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BlockEvent {
+pub(crate) enum BlockEvent {
     Start(u32, OutBlock),
     Delta(u32, BlockDelta),
     Stop(u32),
@@ -55,14 +55,14 @@ enum Open {
 }
 
 /// Turns pieces into block events: one block open at a time, closed when something else begins.
-pub struct Blocks {
+pub(crate) struct Blocks {
     thinking: Thinking,
     open: Open,
     next: u32,
 }
 
 impl Blocks {
-    pub fn new(thinking: Thinking) -> Blocks {
+    pub(crate) fn new(thinking: Thinking) -> Blocks {
         Blocks {
             thinking,
             open: Open::None,
@@ -103,7 +103,7 @@ impl Blocks {
     }
 
     /// Feeds one piece; returns the finish when it is the end.
-    pub fn piece(
+    pub(crate) fn piece(
         &mut self,
         p: Piece<'_>,
         out: &mut Vec<BlockEvent>,
@@ -194,14 +194,14 @@ impl Blocks {
 
 /// Applies block events to build the content of a whole message.
 #[derive(Default)]
-pub struct Content {
-    pub blocks: Vec<OutBlock>,
+pub(crate) struct Content {
+    pub(crate) blocks: Vec<OutBlock>,
     /// The argument text of each tool_use block so far, by block index.
     json: Vec<String>,
 }
 
 impl Content {
-    pub fn apply(&mut self, ev: BlockEvent) {
+    pub(crate) fn apply(&mut self, ev: BlockEvent) {
         match ev {
             BlockEvent::Start(_, b) => {
                 self.blocks.push(b);

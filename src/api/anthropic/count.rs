@@ -9,9 +9,9 @@
 use codex_client::request::{ContentPart, InputItem, Tool, ToolOutput};
 
 /// Tokens for one image, whatever its size.
-pub const IMAGE_TOKENS: u64 = 765;
+pub(crate) const IMAGE_TOKENS: u64 = 765;
 /// Tokens for the framing of one input item (role, separators).
-pub const ITEM_TOKENS: u64 = 4;
+pub(crate) const ITEM_TOKENS: u64 = 4;
 
 #[derive(Default)]
 struct Tally {
@@ -34,7 +34,7 @@ impl Tally {
     }
 }
 
-pub fn input_tokens(instructions: &str, input: &[InputItem], tools: &[Tool]) -> u64 {
+pub(crate) fn input_tokens(instructions: &str, input: &[InputItem], tools: &[Tool]) -> u64 {
     let mut t = Tally::default();
     t.text(instructions);
     for item in input {

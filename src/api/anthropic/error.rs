@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::core::error::ApiError;
 
 #[derive(Debug)]
-pub struct AnthropicError(pub ApiError);
+pub(crate) struct AnthropicError(pub ApiError);
 
 impl From<ApiError> for AnthropicError {
     fn from(e: ApiError) -> Self {
@@ -22,21 +22,21 @@ impl From<codex_client::CodexError> for AnthropicError {
 }
 
 #[derive(Serialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub error: ErrorDetail,
+    pub(crate) kind: &'static str,
+    pub(crate) error: ErrorDetail,
 }
 
 #[derive(Serialize)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub message: String,
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
 }
 
 /// Anthropic's error type for a status.
-pub fn error_type(status: StatusCode) -> &'static str {
+pub(crate) fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 => "authentication_error",
         403 => "permission_error",
@@ -57,7 +57,7 @@ fn dotted(param: &str) -> String {
 /// The message as Anthropic's API words a refusal: `location: what is wrong`, with serde's phrases in
 /// the validator's words ("Field required"). Clients such as Claude Code recognise some refusals by
 /// these words (a refused `system` role, a document or image block) and retry without what was refused.
-pub fn anthropic_message(e: &ApiError) -> String {
+pub(crate) fn anthropic_message(e: &ApiError) -> String {
     let mut message = e.message.clone();
     let mut location = e.param.as_deref().map(dotted);
     if let Some(rest) = message.strip_prefix("invalid request: ") {
@@ -86,7 +86,7 @@ pub fn anthropic_message(e: &ApiError) -> String {
 }
 
 impl AnthropicError {
-    pub fn body(&self) -> ErrorBody {
+    pub(crate) fn body(&self) -> ErrorBody {
         ErrorBody {
             kind: "error",
             error: ErrorDetail {

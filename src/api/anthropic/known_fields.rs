@@ -4,7 +4,7 @@
 use crate::core::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
 use crate::core::typecheck::{Known, Wording};
 
-pub const MESSAGES_CHECK: Known = Known(&MESSAGES, Wording::Anthropic);
+pub(crate) const MESSAGES_CHECK: Known = Known(&MESSAGES, Wording::Anthropic);
 
 const OBJ: Shape = Obj(&[]);
 
@@ -28,7 +28,7 @@ const BLOCK: Shape = Obj(&[
 
 const MESSAGE: Shape = Obj(&[("role", Str), ("content", OneOf(&[Str, Arr(&BLOCK)]))]);
 
-pub static MESSAGES: Shape = Obj(&[
+pub(crate) static MESSAGES: Shape = Obj(&[
     ("model", Str),
     ("messages", Arr(&MESSAGE)),
     ("max_tokens", Int),

@@ -5,10 +5,10 @@
 //! typed Responses request; answers come from the shared event folder as Anthropic's content blocks.
 //! Errors are Anthropic's `{"type":"error","error":{"type","message"}}`.
 
-pub mod blocks;
-pub mod count;
-pub mod error;
-pub mod known_fields;
-pub mod render;
-pub mod translate;
-pub mod wire;
+pub(crate) mod blocks;
+pub(crate) mod count;
+pub(crate) mod error;
+pub(crate) mod known_fields;
+pub(crate) mod render;
+pub(crate) mod translate;
+pub(crate) mod wire;

@@ -19,14 +19,14 @@ use crate::core::fold::{FinishReason, Piece};
 const PING_AFTER: Duration = Duration::from_secs(10);
 
 /// Who the answer is, and the input estimate `message_start` carries until the backend counts it.
-pub struct Meta {
-    pub id: String,
-    pub model: String,
-    pub estimate: u64,
+pub(crate) struct Meta {
+    pub(crate) id: String,
+    pub(crate) model: String,
+    pub(crate) estimate: u64,
 }
 
 #[derive(Serialize)]
-pub struct Message {
+pub(crate) struct Message {
     id: String,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -35,15 +35,15 @@ pub struct Message {
     content: Vec<OutBlock>,
     stop_reason: Option<&'static str>,
     stop_sequence: Option<String>,
-    pub usage: MessageUsage,
+    pub(crate) usage: MessageUsage,
 }
 
 #[derive(Serialize)]
-pub struct MessageUsage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+pub(crate) struct MessageUsage {
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
     cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
+    pub(crate) cache_read_input_tokens: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_tokens_details: Option<OutputDetails>,
 }
@@ -153,13 +153,13 @@ fn write_blocks(events: &[BlockEvent], buf: &mut Vec<u8>) {
 }
 
 /// The streamed message.
-pub struct Sse {
+pub(crate) struct Sse {
     meta: Meta,
     blocks: Blocks,
 }
 
 impl Sse {
-    pub fn new(meta: Meta, thinking: Thinking) -> Sse {
+    pub(crate) fn new(meta: Meta, thinking: Thinking) -> Sse {
         Sse {
             meta,
             blocks: Blocks::new(thinking),
@@ -228,14 +228,14 @@ impl Render for Sse {
 }
 
 /// The whole message.
-pub struct Whole {
+pub(crate) struct Whole {
     meta: Meta,
     blocks: Blocks,
     content: Content,
 }
 
 impl Whole {
-    pub fn new(meta: Meta, thinking: Thinking) -> Whole {
+    pub(crate) fn new(meta: Meta, thinking: Thinking) -> Whole {
         Whole {
             meta,
             blocks: Blocks::new(thinking),

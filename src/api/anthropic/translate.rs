@@ -16,7 +16,7 @@ use crate::core::prepare::{Plan, Summary, Want};
 
 /// How thinking blocks are returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thinking {
+pub(crate) enum Thinking {
     /// No thinking blocks (thinking not enabled).
     Off,
     /// Thinking blocks with the reasoning summary.
@@ -28,35 +28,40 @@ pub enum Thinking {
 /// The signature of a thinking block carries the backend's encrypted reasoning, so that a client which
 /// replays its thinking blocks (as Anthropic requires in a tool loop) gives the backend its reasoning back.
 /// Other signatures (Anthropic's own) mean nothing to the Codex backend and are dropped.
-pub const SIGNATURE_PREFIX: &str = "codex-serve.reasoning.v1:";
+pub(crate) const SIGNATURE_PREFIX: &str = "codex-serve.reasoning.v1:";
 
-pub fn signature(encrypted_content: &str) -> String {
+pub(crate) fn signature(encrypted_content: &str) -> String {
     format!("{SIGNATURE_PREFIX}{encrypted_content}")
 }
 
-pub fn encrypted_content(signature: &str) -> Option<&str> {
+pub(crate) fn encrypted_content(signature: &str) -> Option<&str> {
     signature
         .strip_prefix(SIGNATURE_PREFIX)
         .filter(|e| !e.is_empty())
 }
 
 /// What a translated request leaves for the handler to decide with the catalog.
-pub struct Translated {
-    pub instructions: String,
-    pub input: Vec<InputItem>,
-    pub tools: Vec<Tool>,
-    pub tool_choice: Option<ToolChoice>,
-    pub parallel_tool_calls: bool,
-    pub text: Option<TextControls>,
-    pub thinking: Thinking,
-    pub want: Want,
-    pub cache_key: Option<String>,
-    pub priority: bool,
+pub(crate) struct Translated {
+    pub(crate) instructions: String,
+    pub(crate) input: Vec<InputItem>,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) tool_choice: Option<ToolChoice>,
+    pub(crate) parallel_tool_calls: bool,
+    pub(crate) text: Option<TextControls>,
+    pub(crate) thinking: Thinking,
+    pub(crate) want: Want,
+    pub(crate) cache_key: Option<String>,
+    pub(crate) priority: bool,
 }
 
 impl Translated {
     /// The neutral plan: `requested` as the client named the model, `target` what `--model-map` makes of it.
-    pub fn into_plan(self, requested: String, target: String, session: Option<String>) -> Plan {
+    pub(crate) fn into_plan(
+        self,
+        requested: String,
+        target: String,
+        session: Option<String>,
+    ) -> Plan {
         Plan {
             requested,
             target,
@@ -80,7 +85,7 @@ impl Translated {
 
 /// `budget_tokens` as an effort: Claude Code's "think" (4k) is low, "think hard" (10k) medium,
 /// "ultrathink" (32k) high, anything larger the most there is.
-pub fn budget_effort(budget: u64) -> ReasoningEffort {
+pub(crate) fn budget_effort(budget: u64) -> ReasoningEffort {
     match budget {
         0..4096 => ReasoningEffort::Low,
         4096..16384 => ReasoningEffort::Medium,
@@ -399,7 +404,7 @@ fn json_format(f: JsonOutputFormat, param: &str) -> Result<TextFormat, ApiError>
 }
 
 impl MessagesRequest {
-    pub fn translate(self) -> Result<Translated, ApiError> {
+    pub(crate) fn translate(self) -> Result<Translated, ApiError> {
         if self.messages.is_empty() {
             return Err(bad("messages", "at least one message is required"));
         }

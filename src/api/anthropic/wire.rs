@@ -7,45 +7,42 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
-pub struct MessagesRequest {
-    pub model: String,
-    pub messages: Vec<MessageParam>,
-    /// Not used (the backend picks the length), but parsed: a value that is no count is a 400, as at
-    /// Anthropic.
-    #[allow(dead_code)]
+pub(crate) struct MessagesRequest {
+    pub(crate) model: String,
+    pub(crate) messages: Vec<MessageParam>,
     #[serde(default)]
-    pub max_tokens: Option<u64>,
+    pub(crate) max_tokens: Option<u64>,
     #[serde(default)]
-    pub system: Option<TextOrBlocks>,
+    pub(crate) system: Option<TextOrBlocks>,
     #[serde(default)]
-    pub stream: bool,
+    pub(crate) stream: bool,
     #[serde(default)]
-    pub tools: Option<Vec<ToolParam>>,
+    pub(crate) tools: Option<Vec<ToolParam>>,
     #[serde(default)]
-    pub tool_choice: Option<ToolChoiceParam>,
+    pub(crate) tool_choice: Option<ToolChoiceParam>,
     #[serde(default)]
-    pub thinking: Option<ThinkingParam>,
+    pub(crate) thinking: Option<ThinkingParam>,
     #[serde(default)]
-    pub output_config: Option<OutputConfig>,
+    pub(crate) output_config: Option<OutputConfig>,
     /// The structured-outputs beta's field, before `output_config.format`.
     #[serde(default)]
-    pub output_format: Option<JsonOutputFormat>,
+    pub(crate) output_format: Option<JsonOutputFormat>,
     #[serde(default)]
-    pub metadata: Option<Metadata>,
+    pub(crate) metadata: Option<Metadata>,
     /// `"fast"` asks for the backend's priority tier.
     #[serde(default)]
-    pub speed: Option<String>,
+    pub(crate) speed: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MessageParam {
-    pub role: String,
-    pub content: TextOrBlocks,
+pub(crate) struct MessageParam {
+    pub(crate) role: String,
+    pub(crate) content: TextOrBlocks,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum TextOrBlocks {
+pub(crate) enum TextOrBlocks {
     Text(String),
     Blocks(Vec<Block>),
 }
@@ -53,14 +50,14 @@ pub enum TextOrBlocks {
 /// A content block this server understands, or any other JSON (to name it in an error, or drop it).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Block {
+pub(crate) enum Block {
     Known(ContentBlock),
     Other(Value),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentBlock {
+pub(crate) enum ContentBlock {
     Text {
         text: String,
     },
@@ -86,42 +83,36 @@ pub enum ContentBlock {
         #[serde(default)]
         signature: String,
     },
-    RedactedThinking {},
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ImageSource {
-    Base64 {
-        media_type: String,
+    RedactedThinking {
+        #[serde(default)]
         data: String,
     },
-    Url {
-        url: String,
-    },
-    /// The id is required as at Anthropic, though files are refused later either way.
-    File {
-        #[allow(dead_code)]
-        file_id: String,
-    },
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ToolParam {
-    pub name: String,
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub input_schema: Option<Value>,
-    #[serde(default)]
-    pub strict: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ToolChoiceParam {
+pub(crate) enum ImageSource {
+    Base64 { media_type: String, data: String },
+    Url { url: String },
+    File { file_id: String },
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ToolParam {
+    pub(crate) name: String,
+    #[serde(rename = "type", default)]
+    pub(crate) kind: Option<String>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) input_schema: Option<Value>,
+    #[serde(default)]
+    pub(crate) strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ToolChoiceParam {
     Auto {
         #[serde(default)]
         disable_parallel_tool_use: Option<bool>,
@@ -141,33 +132,33 @@ pub enum ToolChoiceParam {
 /// `enabled` (with `budget_tokens`), `adaptive`, `between_tools` or `disabled`; `display` is `summarized`
 /// or `omitted`.
 #[derive(Debug, Deserialize)]
-pub struct ThinkingParam {
+pub(crate) struct ThinkingParam {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub budget_tokens: Option<u64>,
+    pub(crate) budget_tokens: Option<u64>,
     #[serde(default)]
-    pub display: Option<String>,
+    pub(crate) display: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct OutputConfig {
+pub(crate) struct OutputConfig {
     #[serde(default)]
-    pub effort: Option<String>,
+    pub(crate) effort: Option<String>,
     #[serde(default)]
-    pub format: Option<JsonOutputFormat>,
+    pub(crate) format: Option<JsonOutputFormat>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct JsonOutputFormat {
+pub(crate) struct JsonOutputFormat {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::core::error::ApiError;
 
 #[derive(Debug)]
-pub struct OllamaError(pub ApiError);
+pub(crate) struct OllamaError(pub ApiError);
 
 impl From<ApiError> for OllamaError {
     fn from(e: ApiError) -> Self {
@@ -20,19 +20,19 @@ impl From<codex_client::CodexError> for OllamaError {
 }
 
 #[derive(Serialize)]
-pub struct ErrorLine {
-    pub error: String,
+pub(crate) struct ErrorLine {
+    pub(crate) error: String,
 }
 
 impl OllamaError {
-    pub fn line(&self) -> ErrorLine {
+    pub(crate) fn line(&self) -> ErrorLine {
         ErrorLine {
             error: self.0.message_with_param(),
         }
     }
 
     /// Ollama's answer for a model it does not have.
-    pub fn model_not_found(name: &str) -> OllamaError {
+    pub(crate) fn model_not_found(name: &str) -> OllamaError {
         OllamaError(
             ApiError::new(
                 http::StatusCode::NOT_FOUND,

@@ -7,9 +7,9 @@
 use crate::core::typecheck::Shape::{self, Arr, Bool, Go, Int, Obj, Str};
 use crate::core::typecheck::{Known, Wording};
 
-pub const CHAT_CHECK: Known = Known(&CHAT, Wording::Ollama("ChatRequest"));
-pub const GENERATE_CHECK: Known = Known(&GENERATE, Wording::Ollama("GenerateRequest"));
-pub const SHOW_CHECK: Known = Known(&SHOW, Wording::Ollama("ShowRequest"));
+pub(crate) const CHAT_CHECK: Known = Known(&CHAT, Wording::Ollama("ChatRequest"));
+pub(crate) const GENERATE_CHECK: Known = Known(&GENERATE, Wording::Ollama("GenerateRequest"));
+pub(crate) const SHOW_CHECK: Known = Known(&SHOW, Wording::Ollama("ShowRequest"));
 
 const OPTIONS: Shape = Obj(&[]);
 
@@ -40,7 +40,7 @@ const TOOL: Shape = Obj(&[
     ),
 ]);
 
-pub static CHAT: Shape = Obj(&[
+pub(crate) static CHAT: Shape = Obj(&[
     ("model", Str),
     ("messages", Go("[]api.Message", &Arr(&MESSAGE))),
     ("stream", Bool),
@@ -50,7 +50,7 @@ pub static CHAT: Shape = Obj(&[
     ("shift", Bool),
 ]);
 
-pub static GENERATE: Shape = Obj(&[
+pub(crate) static GENERATE: Shape = Obj(&[
     ("model", Str),
     ("prompt", Str),
     ("suffix", Str),
@@ -64,7 +64,7 @@ pub static GENERATE: Shape = Obj(&[
     ("shift", Bool),
 ]);
 
-pub static SHOW: Shape = Obj(&[
+pub(crate) static SHOW: Shape = Obj(&[
     ("model", Str),
     ("name", Str),
     ("system", Str),

@@ -4,12 +4,12 @@
 //! written as Ollama's NDJSON lines (streaming, the default) or one JSON object (`"stream": false`).
 //! Errors are Ollama's `{"error": "..."}` with the status Ollama would use.
 
-pub mod error;
-pub mod known_fields;
-pub mod render;
-pub mod request;
-pub mod response;
-pub mod translate;
+pub(crate) mod error;
+pub(crate) mod known_fields;
+pub(crate) mod render;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod translate;
 
 use codex_client::request::ReasoningEffort;
 
@@ -17,7 +17,7 @@ use crate::core::prepare::split_model;
 
 /// An Ollama model name as the catalog slug and an effort: `gpt-6.2-sol`, `gpt-6.2-sol:latest`
 /// (Ollama's default tag), `gpt-6.2-sol:high` (a tag naming the effort).
-pub fn resolve_model(name: &str) -> (&str, Option<ReasoningEffort>) {
+pub(crate) fn resolve_model(name: &str) -> (&str, Option<ReasoningEffort>) {
     let name = name.trim();
     let name = name.strip_suffix(":latest").unwrap_or(name);
     split_model(name)

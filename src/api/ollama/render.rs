@@ -17,7 +17,7 @@ use crate::core::fold::{arguments_object, FinishReason, Piece};
 
 /// The answer to a request with nothing to answer, which loads (or, with `keep_alive: 0`, unloads) the
 /// model in Ollama: there is nothing to load here, so it is done at once.
-pub fn loaded_line(model: &str, keep_alive: Option<&Value>, generate: bool) -> Value {
+pub(crate) fn loaded_line(model: &str, keep_alive: Option<&Value>, generate: bool) -> Value {
     let unload = keep_alive.is_some_and(|k| k.as_f64() == Some(0.0) || k.as_str() == Some("0"));
     let reason = if unload { "unload" } else { "load" };
     let created_at = now_rfc3339();
@@ -56,7 +56,7 @@ fn nanos(d: std::time::Duration) -> u64 {
 }
 
 /// One answer being written: who asked, what it showed, when output began, the calls so far.
-pub struct Answer {
+pub(crate) struct Answer {
     model: String,
     generate: bool,
     show_thinking: bool,
@@ -67,7 +67,12 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn new(model: String, generate: bool, show_thinking: bool, started: Instant) -> Answer {
+    pub(crate) fn new(
+        model: String,
+        generate: bool,
+        show_thinking: bool,
+        started: Instant,
+    ) -> Answer {
         Answer {
             model,
             generate,
@@ -222,7 +227,7 @@ impl Render for Answer {
 }
 
 /// The whole answer as one object.
-pub struct Whole {
+pub(crate) struct Whole {
     answer: Answer,
     content: String,
     thinking: String,
@@ -230,7 +235,7 @@ pub struct Whole {
 }
 
 impl Whole {
-    pub fn new(answer: Answer) -> Whole {
+    pub(crate) fn new(answer: Answer) -> Whole {
         Whole {
             answer,
             content: String::new(),

@@ -15,105 +15,105 @@ use crate::core::prepare::Want;
 
 /// `POST /api/chat`.
 #[derive(Debug, Deserialize)]
-pub struct ChatRequest {
-    pub model: String,
+pub(crate) struct ChatRequest {
+    pub(crate) model: String,
     #[serde(default)]
-    pub messages: Option<Vec<Message>>,
+    pub(crate) messages: Option<Vec<Message>>,
     /// Streaming unless `false`.
     #[serde(default)]
-    pub stream: Option<bool>,
+    pub(crate) stream: Option<bool>,
     #[serde(default)]
-    pub format: Option<Format>,
+    pub(crate) format: Option<Format>,
     #[serde(default)]
-    pub tools: Option<Vec<ToolDef>>,
+    pub(crate) tools: Option<Vec<ToolDef>>,
     #[serde(default)]
-    pub think: Option<Think>,
+    pub(crate) think: Option<Think>,
     #[serde(default)]
-    pub keep_alive: Option<Value>,
+    pub(crate) keep_alive: Option<Value>,
 }
 
 /// `POST /api/generate`.
 #[derive(Debug, Deserialize)]
-pub struct GenerateRequest {
-    pub model: String,
+pub(crate) struct GenerateRequest {
+    pub(crate) model: String,
     #[serde(default)]
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     #[serde(default)]
-    pub suffix: Option<String>,
+    pub(crate) suffix: Option<String>,
     #[serde(default)]
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     #[serde(default)]
-    pub images: Option<Vec<String>>,
+    pub(crate) images: Option<Vec<String>>,
     #[serde(default)]
-    pub stream: Option<bool>,
+    pub(crate) stream: Option<bool>,
     #[serde(default)]
-    pub format: Option<Format>,
+    pub(crate) format: Option<Format>,
     #[serde(default)]
-    pub think: Option<Think>,
+    pub(crate) think: Option<Think>,
     #[serde(default)]
-    pub keep_alive: Option<Value>,
+    pub(crate) keep_alive: Option<Value>,
 }
 
 /// `POST /api/show`: `model`, or the older `name`.
 #[derive(Debug, Deserialize)]
-pub struct ShowRequest {
+pub(crate) struct ShowRequest {
     #[serde(default)]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Message {
-    pub role: String,
+pub(crate) struct Message {
+    pub(crate) role: String,
     #[serde(default)]
-    pub content: Option<String>,
+    pub(crate) content: Option<String>,
     /// Base64 image data (a `data:` URL is taken too).
     #[serde(default)]
-    pub images: Option<Vec<String>>,
+    pub(crate) images: Option<Vec<String>>,
     #[serde(default)]
-    pub tool_calls: Option<Vec<ToolCallIn>>,
+    pub(crate) tool_calls: Option<Vec<ToolCallIn>>,
     #[serde(default)]
-    pub tool_name: Option<String>,
+    pub(crate) tool_name: Option<String>,
     #[serde(default)]
-    pub tool_call_id: Option<String>,
+    pub(crate) tool_call_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ToolCallIn {
+pub(crate) struct ToolCallIn {
     #[serde(default)]
-    pub id: Option<String>,
-    pub function: FunctionCallIn,
+    pub(crate) id: Option<String>,
+    pub(crate) function: FunctionCallIn,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionCallIn {
-    pub name: String,
+pub(crate) struct FunctionCallIn {
+    pub(crate) name: String,
     /// An object in Ollama's API; a JSON string is taken too.
     #[serde(default)]
-    pub arguments: Option<Value>,
+    pub(crate) arguments: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ToolDef {
+pub(crate) struct ToolDef {
     #[serde(rename = "type", default)]
-    pub kind: Option<String>,
-    pub function: FunctionDef,
+    pub(crate) kind: Option<String>,
+    pub(crate) function: FunctionDef,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionDef {
-    pub name: String,
+pub(crate) struct FunctionDef {
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub(crate) parameters: Option<Value>,
 }
 
 /// `"json"`, a JSON schema, or `""` for none.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum Format {
+pub(crate) enum Format {
     Named(String),
     Schema(Map<String, Value>),
 }
@@ -121,22 +121,22 @@ pub enum Format {
 /// `true`/`false`, or a level: `"low"`, `"medium"`, `"high"`, `"max"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum Think {
+pub(crate) enum Think {
     On(bool),
     Level(String),
 }
 
 /// What the client asked of the model's reasoning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThinkPlan {
+pub(crate) struct ThinkPlan {
     /// Return reasoning summaries in `thinking`.
-    pub show: bool,
-    pub want: Want,
+    pub(crate) show: bool,
+    pub(crate) want: Want,
 }
 
 impl ThinkPlan {
     /// Ollama thinks by default on models that can: unset is `true`.
-    pub fn of(think: Option<&Think>) -> Result<ThinkPlan, ApiError> {
+    pub(crate) fn of(think: Option<&Think>) -> Result<ThinkPlan, ApiError> {
         let (show, want) = match think {
             None | Some(Think::On(true)) => (true, Want::Default),
             Some(Think::On(false)) => (false, Want::Least),
@@ -161,7 +161,7 @@ impl ThinkPlan {
 }
 
 impl Format {
-    pub fn to_text(&self) -> Result<Option<TextControls>, ApiError> {
+    pub(crate) fn to_text(&self) -> Result<Option<TextControls>, ApiError> {
         let format = match self {
             Format::Named(s) if s.is_empty() => return Ok(None),
             Format::Named(s) if s == "json" => TextFormat::JsonObject,
@@ -186,7 +186,7 @@ impl Format {
 }
 
 /// A base64 image as the data URL the backend takes, its type read from its first bytes.
-pub fn image_url(data: &str, param: &str) -> Result<String, ApiError> {
+pub(crate) fn image_url(data: &str, param: &str) -> Result<String, ApiError> {
     let data = data.trim();
     if data.starts_with("data:image/") {
         return Ok(data.to_owned());
@@ -241,15 +241,15 @@ fn arguments_text(args: Option<Value>) -> String {
 }
 
 /// The conversation: leading system messages as instructions, the rest as input items.
-pub struct Conversation {
-    pub instructions: Vec<String>,
-    pub input: Vec<InputItem>,
+pub(crate) struct Conversation {
+    pub(crate) instructions: Vec<String>,
+    pub(crate) input: Vec<InputItem>,
 }
 
 /// Ollama's tool calls may carry no id; the backend pairs calls and results by id. Calls without one get
 /// an id from their place in the history (stable as the conversation grows, so the prompt cache holds),
 /// and results without one answer the oldest open call of their tool (or the oldest open call).
-pub fn conversation(messages: Vec<Message>) -> Result<Conversation, ApiError> {
+pub(crate) fn conversation(messages: Vec<Message>) -> Result<Conversation, ApiError> {
     let mut instructions = Vec::new();
     let mut input = Vec::with_capacity(messages.len());
     let mut open_calls: Vec<(String, String)> = Vec::new();
@@ -328,7 +328,7 @@ pub fn conversation(messages: Vec<Message>) -> Result<Conversation, ApiError> {
 }
 
 /// `/api/generate`'s prompt and images as the one user message.
-pub fn prompt_input(
+pub(crate) fn prompt_input(
     prompt: String,
     images: Option<Vec<String>>,
 ) -> Result<Vec<InputItem>, ApiError> {
@@ -343,7 +343,7 @@ pub fn prompt_input(
     })
 }
 
-pub fn tools(defs: Option<Vec<ToolDef>>) -> Result<Vec<Tool>, ApiError> {
+pub(crate) fn tools(defs: Option<Vec<ToolDef>>) -> Result<Vec<Tool>, ApiError> {
     defs.unwrap_or_default()
         .into_iter()
         .enumerate()

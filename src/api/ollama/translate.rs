@@ -8,19 +8,19 @@ use crate::core::error::ApiError;
 use crate::core::prepare::{Plan, Summary};
 
 /// Everything a chat or generate request decides about the upstream request.
-pub struct Spec<'a> {
-    pub model: &'a str,
-    pub instructions: Vec<String>,
-    pub input: Vec<InputItem>,
-    pub tools: Vec<Tool>,
-    pub format: Option<&'a Format>,
-    pub plan: ThinkPlan,
-    pub session: Option<String>,
+pub(crate) struct Spec<'a> {
+    pub(crate) model: &'a str,
+    pub(crate) instructions: Vec<String>,
+    pub(crate) input: Vec<InputItem>,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) format: Option<&'a Format>,
+    pub(crate) plan: ThinkPlan,
+    pub(crate) session: Option<String>,
 }
 
 impl Spec<'_> {
     /// The neutral plan, after the checks that are Ollama's own.
-    pub fn plan(self) -> Result<Plan, OllamaError> {
+    pub(crate) fn plan(self) -> Result<Plan, OllamaError> {
         if self.model.trim().is_empty() {
             return Err(ApiError::invalid("model is required")
                 .with_param("model")

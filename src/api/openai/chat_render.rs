@@ -9,16 +9,16 @@ use crate::core::error::ApiError;
 use crate::core::fold::{FinishReason, Piece};
 
 /// Who the answer is: its id, creation time and model.
-pub struct Meta {
-    pub id: String,
-    pub created: i64,
-    pub model: String,
+pub(crate) struct Meta {
+    pub(crate) id: String,
+    pub(crate) created: i64,
+    pub(crate) model: String,
 }
 
 #[derive(Serialize)]
-pub struct ChatUsage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+pub(crate) struct ChatUsage {
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
     total_tokens: u64,
     prompt_tokens_details: PromptDetails,
     completion_tokens_details: CompletionDetails,
@@ -55,13 +55,13 @@ impl From<Usage> for ChatUsage {
 }
 
 #[derive(Serialize)]
-pub struct Completion {
+pub(crate) struct Completion {
     id: String,
     object: &'static str,
     created: i64,
     model: String,
     choices: [Choice; 1],
-    pub usage: Option<ChatUsage>,
+    pub(crate) usage: Option<ChatUsage>,
 }
 
 #[derive(Serialize)]
@@ -146,15 +146,15 @@ struct FunctionDelta<'a> {
 }
 
 /// Builds the whole `chat.completion`.
-pub struct Whole {
-    pub meta: Meta,
+pub(crate) struct Whole {
+    pub(crate) meta: Meta,
     content: String,
     reasoning: String,
     calls: Vec<ToolCall>,
 }
 
 impl Whole {
-    pub fn new(meta: Meta) -> Whole {
+    pub(crate) fn new(meta: Meta) -> Whole {
         Whole {
             meta,
             content: String::new(),
@@ -218,9 +218,9 @@ impl Gather for Whole {
 }
 
 /// Writes chunks for one completion.
-pub struct Framer {
-    pub meta: Meta,
-    pub include_usage: bool,
+pub(crate) struct Framer {
+    pub(crate) meta: Meta,
+    pub(crate) include_usage: bool,
 }
 
 impl Framer {

@@ -14,47 +14,47 @@ use crate::core::error::ApiError;
 use crate::core::prepare::{Plan, Summary, Want};
 
 #[derive(Debug, Deserialize)]
-pub struct ChatRequest {
-    pub model: String,
-    pub messages: Vec<ChatMessage>,
+pub(crate) struct ChatRequest {
+    pub(crate) model: String,
+    pub(crate) messages: Vec<ChatMessage>,
     #[serde(default)]
-    pub stream: bool,
+    pub(crate) stream: bool,
     #[serde(default)]
-    pub stream_options: Option<StreamOptions>,
+    pub(crate) stream_options: Option<StreamOptions>,
     #[serde(default)]
-    pub tools: Option<Vec<ChatTool>>,
+    pub(crate) tools: Option<Vec<ChatTool>>,
     #[serde(default)]
-    pub tool_choice: Option<Value>,
+    pub(crate) tool_choice: Option<Value>,
     #[serde(default)]
-    pub parallel_tool_calls: Option<bool>,
+    pub(crate) parallel_tool_calls: Option<bool>,
     #[serde(default)]
-    pub reasoning_effort: Option<String>,
+    pub(crate) reasoning_effort: Option<String>,
     #[serde(default)]
-    pub response_format: Option<ResponseFormat>,
+    pub(crate) response_format: Option<ResponseFormat>,
     #[serde(default)]
-    pub verbosity: Option<String>,
+    pub(crate) verbosity: Option<String>,
     #[serde(default)]
-    pub prompt_cache_key: Option<String>,
+    pub(crate) prompt_cache_key: Option<String>,
     #[serde(default)]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     #[serde(default)]
-    pub service_tier: Option<String>,
+    pub(crate) service_tier: Option<String>,
     // Refused rather than silently wrong.
     #[serde(default)]
-    pub n: Option<u32>,
+    pub(crate) n: Option<u32>,
     #[serde(default)]
-    pub logprobs: Option<bool>,
+    pub(crate) logprobs: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct StreamOptions {
+pub(crate) struct StreamOptions {
     #[serde(default)]
-    pub include_usage: bool,
+    pub(crate) include_usage: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
-pub enum ChatMessage {
+pub(crate) enum ChatMessage {
     System {
         content: MessageContent,
     },
@@ -80,14 +80,14 @@ pub enum ChatMessage {
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum MessageContent {
+pub(crate) enum MessageContent {
     Text(String),
     Parts(Vec<ContentPartIn>),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentPartIn {
+pub(crate) enum ContentPartIn {
     Text { text: String },
     ImageUrl { image_url: ImageUrl },
     Refusal { refusal: String },
@@ -96,60 +96,60 @@ pub enum ContentPartIn {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ImageUrl {
-    pub url: String,
+pub(crate) struct ImageUrl {
+    pub(crate) url: String,
     #[serde(default)]
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct AssistantToolCall {
-    pub id: String,
+pub(crate) struct AssistantToolCall {
+    pub(crate) id: String,
     #[serde(default)]
-    pub function: Option<FunctionCallIn>,
+    pub(crate) function: Option<FunctionCallIn>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionCallIn {
-    pub name: String,
+pub(crate) struct FunctionCallIn {
+    pub(crate) name: String,
     #[serde(default)]
-    pub arguments: String,
+    pub(crate) arguments: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ChatTool {
+pub(crate) enum ChatTool {
     Function { function: FunctionDef },
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FunctionDef {
-    pub name: String,
+pub(crate) struct FunctionDef {
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub(crate) parameters: Option<Value>,
     #[serde(default)]
-    pub strict: Option<bool>,
+    pub(crate) strict: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     Text,
     JsonObject,
     JsonSchema { json_schema: JsonSchemaFormat },
 }
 
 #[derive(Debug, Deserialize)]
-pub struct JsonSchemaFormat {
-    pub name: String,
+pub(crate) struct JsonSchemaFormat {
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
     #[serde(default)]
-    pub strict: Option<bool>,
+    pub(crate) strict: Option<bool>,
 }
 
 impl MessageContent {
@@ -232,7 +232,7 @@ fn text_part(text: String, assistant: bool) -> ContentPart {
 
 impl ChatRequest {
     /// Checks and translates; `session` is the client's own conversation id (the `X-Session-Id` header).
-    pub fn translate(self, session: Option<&str>) -> Result<Plan, ApiError> {
+    pub(crate) fn translate(self, session: Option<&str>) -> Result<Plan, ApiError> {
         if self.model.trim().is_empty() {
             return Err(ApiError::invalid("`model` must not be empty").with_param("model"));
         }

@@ -6,8 +6,8 @@
 use crate::core::typecheck::Shape::{self, Arr, Bool, Int, Num, Obj, OneOf, Str};
 use crate::core::typecheck::{Known, Wording};
 
-pub const CHAT_CHECK: Known = Known(&CHAT, Wording::OpenAi);
-pub const RESPONSES_CHECK: Known = Known(&RESPONSES, Wording::OpenAi);
+pub(crate) const CHAT_CHECK: Known = Known(&CHAT, Wording::OpenAi);
+pub(crate) const RESPONSES_CHECK: Known = Known(&RESPONSES, Wording::OpenAi);
 
 /// A free-form object (metadata, a JSON schema, options codex-serve passes over).
 const OBJ: Shape = Obj(&[]);
@@ -43,7 +43,7 @@ const CHAT_MESSAGE: Shape = Obj(&[
     ("function_call", Obj(&[("name", Str), ("arguments", Str)])),
 ]);
 
-pub static CHAT: Shape = Obj(&[
+pub(crate) static CHAT: Shape = Obj(&[
     ("model", Str),
     ("messages", Arr(&CHAT_MESSAGE)),
     ("metadata", OBJ),
@@ -127,7 +127,7 @@ const INPUT_ITEM: Shape = Obj(&[
     ("output", OneOf(&[Str, Arr(&RESPONSE_PART)])),
 ]);
 
-pub static RESPONSES: Shape = Obj(&[
+pub(crate) static RESPONSES: Shape = Obj(&[
     ("model", Str),
     ("input", OneOf(&[Str, Arr(&INPUT_ITEM)])),
     ("instructions", Str),

@@ -1,9 +1,9 @@
 //! The OpenAI API: request shapes, their translation to the codex crate's types, and the answers.
 
-pub mod chat_render;
-pub mod chat_request;
-pub mod known_fields;
-pub mod responses_render;
-pub mod responses_request;
-pub mod responses_turn;
-pub mod responses_wire;
+pub(crate) mod chat_render;
+pub(crate) mod chat_request;
+pub(crate) mod known_fields;
+pub(crate) mod responses_render;
+pub(crate) mod responses_request;
+pub(crate) mod responses_turn;
+pub(crate) mod responses_wire;

@@ -320,13 +320,13 @@ fn fill_part(part: &mut Value) {
     }
 }
 
-pub fn error_object(err: &ApiError) -> Value {
+pub(crate) fn error_object(err: &ApiError) -> Value {
     json!({"type": err.kind, "code": err.code, "message": err.message, "param": err.param})
 }
 
 /// The backend's compaction answer as OpenAI's `response.compaction` object: every backend field kept,
 /// the required ones filled.
-pub fn compaction_resource(answer: &mut Value) -> Value {
+pub(crate) fn compaction_resource(answer: &mut Value) -> Value {
     let mut out = match answer.take() {
         Value::Object(o) => o,
         _ => Map::new(),

@@ -343,7 +343,7 @@ fn text_format(v: Value) -> Result<TextFormat, ApiError> {
 }
 
 impl CreateResponse {
-    pub fn translate(
+    pub(crate) fn translate(
         self,
         lookup: &Lookup<'_>,
         session: Option<&str>,

@@ -21,7 +21,7 @@ use crate::core::response_store::replay_item;
 use crate::core::unix_now;
 
 /// One response in flight: the backend's events in, OpenAI's events out.
-pub struct ResponseTurn {
+pub(crate) struct ResponseTurn {
     pub(super) app: Arc<App>,
     pub(super) upstream: ResponseStream,
     /// `None` for a turn answered locally (`generate: false`).
@@ -55,7 +55,7 @@ pub struct ResponseTurn {
 
 impl ResponseTurn {
     /// Checks, translates and sends the request; the turn then yields its events.
-    pub async fn start(
+    pub(crate) async fn start(
         app: Arc<App>,
         mut req: CreateResponse,
         session: Option<&str>,
@@ -112,7 +112,7 @@ impl ResponseTurn {
     }
 
     /// The next event, schema-valid; `None` after the last one. An `Err` ends the turn.
-    pub async fn next(&mut self) -> Option<Result<Value, ApiError>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Value, ApiError>> {
         if self.done {
             return None;
         }
@@ -159,22 +159,22 @@ impl ResponseTurn {
     }
 
     /// The response id and conversation of a turn that completed, once.
-    pub fn take_finished(&mut self) -> Option<(String, Arc<Vec<InputItem>>)> {
+    pub(crate) fn take_finished(&mut self) -> Option<(String, Arc<Vec<InputItem>>)> {
         self.finished.take()
     }
 
     /// The catalog slug the turn runs on.
-    pub fn model(&self) -> &str {
+    pub(crate) fn model(&self) -> &str {
         &self.model
     }
 
     /// Prompt and completion tokens, once the response finished.
-    pub fn tokens(&self) -> Option<(u64, u64)> {
+    pub(crate) fn tokens(&self) -> Option<(u64, u64)> {
         self.tokens
     }
 
     /// The sequence number the next event (or an error of ours) gets.
-    pub fn next_sequence(&self) -> u64 {
+    pub(crate) fn next_sequence(&self) -> u64 {
         self.seq
     }
 
@@ -228,7 +228,7 @@ fn no_generation() -> Vec<StreamEvent> {
 }
 
 /// Runs a turn to its end and returns the final response object; a failure before then is an error.
-pub async fn finish(turn: &mut ResponseTurn) -> Result<Value, ApiError> {
+pub(crate) async fn finish(turn: &mut ResponseTurn) -> Result<Value, ApiError> {
     while let Some(ev) = turn.next().await {
         let mut ev = ev?;
         match ev.get("type").and_then(Value::as_str) {

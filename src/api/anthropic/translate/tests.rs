@@ -180,7 +180,6 @@ mod cases {
 }
 
 mod fuzz {
-    use super::super::*;
     use crate::api::anthropic::wire::*;
     use proptest::prelude::*;
 

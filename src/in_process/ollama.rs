@@ -1,6 +1,6 @@
-//! The Ollama API end to end: the real binary on a Unix socket, a hyper client, the mock backend.
+//! The Ollama API in process: the router, the mock backend.
 
-use crate::common;
+use super::{self as common};
 
 use codex_mock::{sse_frame, sse_reply, text_events, Chunk, Reply};
 use common::{Options, Server};

@@ -1,7 +1,6 @@
-//! The Anthropic Messages API end to end: the real binary on a Unix socket, a hyper client, the mock
-//! backend.
+//! The Anthropic Messages API in process: the router, the mock backend.
 
-use crate::common;
+use super::{self as common};
 
 use codex_mock::{sse_frame, sse_reply, text_events, Chunk, Reply};
 use common::{Options, Server};

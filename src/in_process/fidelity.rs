@@ -1,10 +1,8 @@
 //! OpenAI fidelity beyond plain text: reasoning continuity across a tool loop, images, structured output,
-//! reasoning controls, built-in items, prompt caching.
+//! reasoning controls, built-in items, prompt caching. In process (was tests/fidelity.rs).
 
-use crate::common;
-
+use super::{chat, Options, Server};
 use codex_mock::{sse_reply, Reply};
-use common::{chat, Options, Server};
 use serde_json::{json, Value};
 
 fn last_upstream(s: &Server) -> codex_mock::RecordedRequest {
@@ -51,7 +49,7 @@ async fn tool_loop(stream_first: bool) {
         {"role":"tool","tool_call_id":"call_w1","content":"-3 C, snow"}]});
     let r = s.post("/v1/chat/completions", second).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let input = common::conversation(&last_upstream(&s).body);
+    let input = super::conversation(&last_upstream(&s).body);
     let kinds: Vec<&str> = input
         .iter()
         .map(|i| i["type"].as_str().unwrap_or("message"))
@@ -91,7 +89,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
         {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]});
     let r = s.post("/v1/chat/completions", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let content = &common::conversation(&last_upstream(&s).body)[0]["content"];
+    let content = &super::conversation(&last_upstream(&s).body)[0]["content"];
     assert_eq!(
         content[0],
         json!({"type":"input_text","text":"What is in these?"})
@@ -318,7 +316,7 @@ async fn a_stream_of_only_done_items_still_reaches_the_client() {
         .collect(),
     });
     let r = s
-        .post("/v1/chat/completions", common::chat_stream("x"))
+        .post("/v1/chat/completions", super::chat_stream("x"))
         .await;
     let content: String = r
         .sse_data()
