@@ -10,6 +10,9 @@ use serde_json::Value;
 pub(crate) struct MessagesRequest {
     pub(crate) model: String,
     pub(crate) messages: Vec<MessageParam>,
+    /// Not used (the backend picks the length), but parsed: a value that is no count is a 400, as at
+    /// Anthropic.
+    #[allow(dead_code)]
     #[serde(default)]
     pub(crate) max_tokens: Option<u64>,
     #[serde(default)]
@@ -83,18 +86,24 @@ pub(crate) enum ContentBlock {
         #[serde(default)]
         signature: String,
     },
-    RedactedThinking {
-        #[serde(default)]
-        data: String,
-    },
+    RedactedThinking {},
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ImageSource {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
-    File { file_id: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    /// The id is required as at Anthropic, though files are refused later either way.
+    File {
+        #[allow(dead_code)]
+        file_id: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
