@@ -1,4 +1,4 @@
-//! The in-process test tier: the real [`router`](crate::http::router) over an [`App`](crate::app::App)
+//! The in-process test tier: the real [`router`](crate::http::router) over an [`App`](crate::core::app::App)
 //! built from the same flags the binary parses, against the mock backend, driven with
 //! `tower::ServiceExt::oneshot`. No process, socket or client in between, so translation and fidelity
 //! cases run in milliseconds; what needs a real process (sockets, signals, activation, stdio, logs) stays

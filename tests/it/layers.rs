@@ -19,6 +19,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("api", 3),
     ("http", 4),
     ("server", 5),
+    // Test support: drives the whole router in-process, so it sits above everything.
+    ("in_process", 6),
 ];
 
 #[test]
