@@ -54,12 +54,6 @@ pub(crate) enum Summary {
     Exactly(Option<ReasoningSummary>),
 }
 
-impl Default for Want {
-    fn default() -> Self {
-        Want::Default
-    }
-}
-
 /// A plan resolved: the request to send, and the catalog slug it names.
 pub(crate) struct PreparedTurn {
     pub(crate) request: ResponsesRequest,
@@ -196,12 +190,13 @@ pub(crate) fn nearest_effort(
 }
 
 /// What a client asked of the model's reasoning, before the catalog says what the model takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Want {
     /// An effort the request names in a field of its own (`reasoning_effort`, `reasoning.effort`): sent
     /// as asked, ahead of one in the model name, and refused if the catalog says the model does not take it.
     Exact(ReasoningEffort),
     /// The server's default effort (`--reasoning-effort`, else the backend's).
+    #[default]
     Default,
     /// As little reasoning as the model allows.
     Least,

@@ -164,7 +164,6 @@ async fn the_model_map_is_configurable() {
             "--model-map".into(),
             "claude-haiku-4-5=gpt-5.6-luna".into(),
         ],
-        ..Options::default()
     })
     .await;
     let r = s

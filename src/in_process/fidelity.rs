@@ -154,7 +154,6 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
             "--reasoning-summary".into(),
             "detailed".into(),
         ],
-        ..Options::default()
     })
     .await;
     // The server default.
@@ -207,7 +206,6 @@ async fn effort_variants_are_listed_only_when_asked() {
     assert!(!list.iter().any(|m| m.ends_with("-high")), "{list:?}");
     let with = Server::start_with(Options {
         args: vec!["--list-effort-variants".into()],
-        ..Options::default()
     })
     .await;
     let list = ids(with.request("GET", "/v1/models", None).await.json());

@@ -91,7 +91,6 @@ async fn version_tags_and_show_come_from_the_catalog() {
     // With effort variants, each effort is a tag.
     let s = Server::start_with(Options {
         args: vec!["--list-effort-variants".into()],
-        ..Options::default()
     })
     .await;
     let r = s.request("GET", "/api/tags", None).await;
