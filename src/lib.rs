@@ -15,12 +15,16 @@
 //! 4. `src/http/` — axum: [`router`](http::router), the per-API handlers (`openai.rs`, `ollama.rs`,
 //!    `anthropic.rs`: extract → translate → prepare → drive → response), the layers (`guard`: the TCP
 //!    rules, `observe`: ids, overhead and the request log, `body`: the body read limits), the
-//!    extractors (`json`, `typecheck`) and the `IntoResponse` glue (`error`).
+//!    extractors (`json`, `typecheck`: core's parser and known-field check as a route layer), `answer` (a
+//!    driven answer as a response) and the `IntoResponse` glue (`error`).
 //! 5. `src/server/` — the process: `cli` (which command runs), `flags` (the clap types), `config/` (the
 //!    config file, the codex CLI's config, `codex-serve config`, and [`Config`](server::config::Config),
 //!    every size and limit, between the flags and `App`), `app` (building `App` from a `Config`),
 //!    `logging`, `serve` and `listen/` (listeners and the connection loop), `signals`, `status` (and
 //!    `models`), `service`, `doctor/`, `logfile`, `hardening`, `apikey`.
+//!
+//! Test-only: `fuzz` (arbitrary JSON for the property tests; imports nothing) and `in_process` (the
+//! router driven without a socket; above everything).
 
 // Nothing a client, the network or a file controls may panic the server; tests may.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
