@@ -554,6 +554,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
             token_url_override: std::env::var(REFRESH_URL_OVERRIDE_ENV)
                 .ok()
                 .filter(|v| !v.is_empty()),
+            credentials_store: crate::config::codex_cli::credentials_store(&home),
         },
         http.clone(),
     );
