@@ -18,21 +18,29 @@
 //!   its answer (the CLI writes about 40 ms after its own): the file is re-read for up to 5 s before the
 //!   login is declared gone, with "run `codex login`".
 //!
-//! Storage is behind [`store::read`] and [`store::write`] (the file today; a keyring could take their place).
+//! Storage is behind [`store::load`] and [`store::save`]: auth.json or the OS keyring, as the CLI's
+//! `cli_auth_credentials_store` says ([`CredentialsStore`]). The locks are the same files whichever store
+//! holds the login: the CLI takes them for a keyring save too.
 
+mod keyring;
+mod loaded;
 mod login;
 mod refresh;
 mod store;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
+pub use keyring::{account as keyring_account, KEYRING_SERVICE};
+pub use loaded::StoreProblem;
+use loaded::{Loaded, TORN_READ_RETRIES};
 use login::Login;
 use refresh::{Failure, Reason};
 pub(crate) use store::replace_atomically;
+pub use store::{CredentialsStore, Source as LoginSource};
 
 use crate::headers::Identity;
 use crate::secret::Secret;
@@ -43,9 +51,8 @@ pub const DEFAULT_AUTH_URL: &str = "https://auth.openai.com";
 /// The codex CLI's own override for the token endpoint; honoured so both programs agree.
 pub const REFRESH_URL_OVERRIDE_ENV: &str = "CODEX_REFRESH_TOKEN_URL_OVERRIDE";
 
-/// A torn read (older CLIs truncate, then write) is retried for about half a second in total.
-const TORN_READ_RETRIES: u32 = 40;
-const TORN_READ_PAUSE: Duration = Duration::from_millis(8);
+/// How long a read of the keyring is reused on the hot path; a refresh, a 401 and a save read it again.
+const KEYRING_FRESH: Duration = Duration::from_secs(2);
 /// After `refresh_token_reused`, how long the file is watched for the winner's login.
 const REUSE_PATIENCE: Duration = Duration::from_secs(5);
 const REUSE_POLL: Duration = Duration::from_millis(25);
@@ -58,10 +65,9 @@ const PEER_PATIENCE: Duration = Duration::from_secs(35);
 pub enum AuthError {
     #[error("no Codex login found at {path}: run `codex login` first")]
     NotLoggedIn { path: PathBuf },
-    #[error(
-        "the codex CLI keeps this login in the OS keyring (cli_auth_credentials_store in {config}), which codex-serve cannot read yet: set cli_auth_credentials_store = \"file\" and run `codex login` again"
-    )]
-    InKeyring { config: PathBuf },
+    /// The login is not where the CLI's `cli_auth_credentials_store` says, or that store is unusable.
+    #[error(transparent)]
+    InKeyring(StoreProblem),
     #[error(
         "cannot read the Codex login at {path}: {reason}; run `codex login` to write it again"
     )]
@@ -78,6 +84,15 @@ pub enum AuthError {
     RefreshUnavailable(String),
     #[error("could not save the renewed Codex login to {path}: {reason}")]
     Write { path: PathBuf, reason: String },
+}
+
+/// How fresh a read of the keyring must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// One of the last [`KEYRING_FRESH`] will do (every request).
+    Recent,
+    /// Read after this call began (a refresh, a 401, waiting for another writer).
+    Now,
 }
 
 /// What a request to the backend authenticates with.
@@ -128,6 +143,8 @@ pub struct LoginInfo {
     pub account_id: Option<String>,
     pub access_expires_at: Option<i64>,
     pub last_refresh: Option<SystemTime>,
+    /// Where it was read from: auth.json or the OS keyring.
+    pub source: LoginSource,
 }
 
 /// Where auth.json lives and where refreshes go.
@@ -138,6 +155,8 @@ pub struct AuthConfig {
     pub auth_url: String,
     /// Full token URL that wins over `auth_url` (the codex CLI's `CODEX_REFRESH_TOKEN_URL_OVERRIDE`).
     pub token_url_override: Option<String>,
+    /// Where the codex CLI keeps the login (its `cli_auth_credentials_store`).
+    pub credentials_store: CredentialsStore,
 }
 
 impl AuthConfig {
@@ -151,13 +170,40 @@ impl AuthConfig {
     pub fn auth_file(&self) -> PathBuf {
         self.codex_home.join("auth.json")
     }
+
+    /// Where the login is read from, for people; `source` is where the last read found it (`auto` may
+    /// find it in either).
+    pub fn describe_store(&self, source: Option<LoginSource>) -> String {
+        let keyring = || {
+            format!(
+                "the OS keyring (service \"{KEYRING_SERVICE}\", account \"{}\")",
+                keyring::account(&self.codex_home)
+            )
+        };
+        let file = self.auth_file().display().to_string();
+        match (self.credentials_store, source) {
+            (CredentialsStore::File, _) => file,
+            (CredentialsStore::Keyring, _) => keyring(),
+            (CredentialsStore::Auto, Some(LoginSource::Keyring)) => format!("{} (auto)", keyring()),
+            (CredentialsStore::Auto, Some(LoginSource::File)) => {
+                format!("{file} (auto: the OS keyring has no entry or does not answer)")
+            }
+            (CredentialsStore::Auto, None) => format!("{}, else {file} (auto)", keyring()),
+            (CredentialsStore::Ephemeral, _) => {
+                "the codex CLI's own memory (ephemeral), which other programs cannot read"
+                    .to_owned()
+            }
+        }
+    }
 }
 
-/// One parse of the stored login, and which version of the file it came from.
-#[derive(Debug)]
-struct Loaded {
-    version: store::Version,
-    login: Login,
+impl LoginSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginSource::File => "file",
+            LoginSource::Keyring => "keyring",
+        }
+    }
 }
 
 /// What came of sending one refresh token.
@@ -204,6 +250,8 @@ pub struct AuthManager {
     /// Refresh requests sent so far; a caller compares it before and after the gate to know whether a
     /// refresh ran while it waited.
     attempts: AtomicU64,
+    /// One keyring read at a time: callers arriving meanwhile take its result.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl AuthManager {
@@ -215,6 +263,7 @@ impl AuthManager {
             cache: Mutex::new(None),
             flight: tokio::sync::Mutex::new(Flight::default()),
             attempts: AtomicU64::new(0),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -231,7 +280,7 @@ impl AuthManager {
     /// Credentials for the next request, refreshed first when the access token has expired or expires
     /// within 5 minutes (the codex CLI's margin).
     pub async fn credentials(&self) -> Result<Credentials, AuthError> {
-        let loaded = self.current().await?;
+        let loaded = self.current(Fresh::Recent).await?;
         if loaded.login.needs_refresh(SystemTime::now()) {
             return self.refresh(&loaded, Reason::ProactiveExpiry).await;
         }
@@ -245,7 +294,7 @@ impl AuthManager {
         &self,
         rejected: &Credentials,
     ) -> Result<Credentials, AuthError> {
-        let loaded = self.current().await?;
+        let loaded = self.current(Fresh::Now).await?;
         match (&loaded.login, rejected) {
             (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
                 Err(AuthError::KeyRejected)
@@ -260,7 +309,7 @@ impl AuthManager {
         &self,
         rejected: &Credentials,
     ) -> Result<Credentials, AuthError> {
-        let loaded = self.current().await?;
+        let loaded = self.current(Fresh::Now).await?;
         match (&loaded.login, rejected) {
             (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
                 Err(AuthError::KeyRejected)
@@ -275,7 +324,8 @@ impl AuthManager {
 
     /// Who is logged in, without any secret; reads the file as it is now.
     pub async fn login_info(&self) -> Result<LoginInfo, AuthError> {
-        let loaded = self.current().await?;
+        let loaded = self.current(Fresh::Recent).await?;
+        let source = loaded.source;
         Ok(match &loaded.login {
             Login::ApiKey(_) => LoginInfo {
                 mode: AuthMode::ApiKey,
@@ -284,6 +334,7 @@ impl AuthManager {
                 account_id: None,
                 access_expires_at: None,
                 last_refresh: None,
+                source,
             },
             Login::ChatGpt {
                 account_id,
@@ -298,16 +349,38 @@ impl AuthManager {
                 account_id: account_id.clone(),
                 access_expires_at: *access_exp,
                 last_refresh: *last_refresh,
+                source,
             },
         })
     }
 
-    /// The login as the file holds it now; parsed again only when the file changed.
-    async fn current(&self) -> Result<Arc<Loaded>, AuthError> {
+    /// The stored login now. From auth.json: parsed again only when the file changed. From the keyring
+    /// (or `auto`, which asks it first): read again when `fresh` asks for it, else at most every
+    /// [`KEYRING_FRESH`].
+    async fn current(&self, fresh: Fresh) -> Result<Arc<Loaded>, AuthError> {
         let home = &self.cfg.codex_home;
+        let mode = self.cfg.credentials_store;
+        if mode != CredentialsStore::File {
+            let asked = Instant::now();
+            let recent = |c: &Arc<Loaded>| match fresh {
+                Fresh::Recent => c.fetched.elapsed() < KEYRING_FRESH,
+                Fresh::Now => c.fetched >= asked,
+            };
+            if let Some(hit) = self.cached().filter(recent) {
+                return Ok(hit);
+            }
+            let _one = self.reading.lock().await;
+            if let Some(hit) = self.cached().filter(recent) {
+                return Ok(hit);
+            }
+            let (loaded, _) = loaded::read(home, mode, TORN_READ_RETRIES).await?;
+            let loaded = Arc::new(loaded);
+            self.keep(loaded.clone());
+            return Ok(loaded);
+        }
         let version = match store::current_version(home) {
             Ok(v) => v,
-            Err(e) => return Err(self.missing_error(&store::auth_file(home), e)),
+            Err(e) => return Err(loaded::load_error(home, mode, store::LoadError::from_io(e))),
         };
         if let Some(hit) = self.cached().filter(|c| c.version == version) {
             return Ok(hit);
@@ -322,8 +395,8 @@ impl AuthManager {
         } else {
             TORN_READ_RETRIES
         };
-        let loaded = match read_login(home, attempts).await {
-            Ok(l) => Arc::new(l),
+        let loaded = match loaded::read(home, mode, attempts).await {
+            Ok((l, _)) => Arc::new(l),
             Err(AuthError::Unreadable { .. }) if cached.is_some() => {
                 tracing::debug!("auth.json is being rewritten; using the last good read");
                 return cached.ok_or_else(|| AuthError::NotLoggedIn {
@@ -344,29 +417,6 @@ impl AuthManager {
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
     }
 
-    fn missing_error(&self, path: &Path, e: std::io::Error) -> AuthError {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            return AuthError::Unreadable {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            };
-        }
-        let config = self.cfg.codex_home.join("config.toml");
-        let in_keyring = std::fs::read_to_string(&config).is_ok_and(|text| {
-            text.lines().any(|l| {
-                let l = l.trim();
-                l.starts_with("cli_auth_credentials_store") && l.contains("keyring")
-            })
-        });
-        if in_keyring {
-            AuthError::InKeyring { config }
-        } else {
-            AuthError::NotLoggedIn {
-                path: path.to_owned(),
-            }
-        }
-    }
-
     /// Refreshes the login the caller saw as `seen`: once for all callers of this generation.
     async fn refresh(&self, seen: &Loaded, reason: Reason) -> Result<Credentials, AuthError> {
         let (Some(seen_access), Some(_)) = (seen.login.access(), seen.login.refresh_token()) else {
@@ -377,7 +427,7 @@ impl AuthManager {
 
         // A newer login than the one the caller saw (refreshed by whoever held the gate, or written by
         // another process): use it, whatever its lifetime.
-        let now = self.current().await?;
+        let now = self.current(Fresh::Now).await?;
         let Some(refresh_token) = now.login.refresh_token().cloned() else {
             return Ok(now.login.credentials());
         };
@@ -400,7 +450,7 @@ impl AuthManager {
         // Another codex-serve process on this CODEX_HOME may be refreshing: wait for it (this lock is ours
         // alone; the CLI never takes it), then look again.
         let _peers = self.peer_lock().await;
-        let now = self.current().await?;
+        let now = self.current(Fresh::Now).await?;
         if now.login.access() != Some(seen_access)
             || now.login.refresh_token() != Some(&refresh_token)
         {
@@ -484,37 +534,51 @@ impl AuthManager {
             path: path.clone(),
             reason,
         };
+        let mode = self.cfg.credentials_store;
         let locks = store::lock(home).await;
-        let on_disk = read_login(home, TORN_READ_RETRIES).await?;
+        let (on_disk, raw) = loaded::read(home, mode, TORN_READ_RETRIES).await?;
         if on_disk.login.refresh_token() != Some(sent) {
             drop(locks);
             tracing::info!(
-                "auth.json changed while the token request was in flight; keeping that login"
+                "the stored login changed while the token request was in flight; keeping that login"
             );
             let loaded = Arc::new(on_disk);
             self.keep(loaded.clone());
             return Ok(loaded.login.credentials());
         }
-        let raw = store::read(home).map_err(|e| write_err(e.to_string()))?;
-        let bytes = login::with_answer(&raw.bytes, answer).map_err(write_err)?;
+        let bytes = login::with_answer(&raw, answer).map_err(write_err)?;
         let login = Login::parse(&bytes).map_err(write_err)?;
         let written = match &locks {
-            Ok(_) => store::write(home, &bytes).and_then(|()| store::current_version(home)),
+            Ok(_) => match store::save(home, mode, &bytes).await {
+                Ok(LoginSource::File) => {
+                    store::current_version(home).map(|v| (v, LoginSource::File))
+                }
+                Ok(LoginSource::Keyring) => {
+                    Ok((store::Version::of_secret(&bytes), LoginSource::Keyring))
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
         };
         drop(locks);
-        let version = match written {
-            Ok(version) => {
-                tracing::info!("renewed the Codex login");
-                version
+        let (version, source) = match written {
+            Ok((version, source)) => {
+                tracing::info!(store = ?source, "renewed the Codex login");
+                (version, source)
             }
             Err(e) => {
-                // Kept for the file's current version: a newer file (the CLI's, `codex login`) replaces it.
-                tracing::error!(error = %e, path = %path.display(), "renewed the Codex login but could not save it; using it from memory");
-                raw.version
+                // Kept for the stored login's current version: a newer one (the CLI's, `codex login`)
+                // replaces it.
+                tracing::error!(error = %e, store = mode.as_str(), path = %path.display(), "renewed the Codex login but could not save it; using it from memory");
+                (on_disk.version, on_disk.source)
             }
         };
-        let loaded = Arc::new(Loaded { version, login });
+        let loaded = Arc::new(Loaded {
+            version,
+            login,
+            source,
+            fetched: Instant::now(),
+        });
         self.keep(loaded.clone());
         Ok(loaded.login.credentials())
     }
@@ -523,7 +587,7 @@ impl AuthManager {
     async fn await_newer(&self, spent: &Secret, patience: Duration) -> Option<Credentials> {
         let deadline = Instant::now() + patience;
         loop {
-            if let Ok(now) = self.current().await {
+            if let Ok(now) = self.current(Fresh::Now).await {
                 if now.login.refresh_token().is_some_and(|t| t != spent) {
                     return Some(now.login.credentials());
                 }
@@ -559,45 +623,4 @@ impl AuthManager {
             Err(_) => None,
         }
     }
-}
-
-/// Reads and parses the stored login, retrying briefly when it looks half-written.
-async fn read_login(home: &Path, attempts: u32) -> Result<Loaded, AuthError> {
-    let path = store::auth_file(home);
-    let mut last_reason = String::new();
-    for attempt in 0..attempts.max(1) {
-        if attempt > 0 {
-            // Jittered, so retries do not fall into step with a writer's rhythm.
-            let jitter = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| u64::from(d.subsec_nanos()) % 10)
-                .unwrap_or(5);
-            tokio::time::sleep(TORN_READ_PAUSE + Duration::from_millis(jitter)).await;
-        }
-        let stored = match store::read(home) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(AuthError::NotLoggedIn { path })
-            }
-            Err(e) => {
-                return Err(AuthError::Unreadable {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
-        };
-        match Login::parse(&stored.bytes) {
-            Ok(login) => {
-                return Ok(Loaded {
-                    version: stored.version,
-                    login,
-                })
-            }
-            Err(reason) => last_reason = reason,
-        }
-    }
-    Err(AuthError::Unreadable {
-        path,
-        reason: last_reason,
-    })
 }

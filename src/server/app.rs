@@ -45,6 +45,7 @@ pub(crate) fn build_app(config: &Config) -> Result<App, String> {
             token_url_override: std::env::var(REFRESH_URL_OVERRIDE_ENV)
                 .ok()
                 .filter(|v| !v.is_empty()),
+            credentials_store: crate::server::config::codex_cli::credentials_store(&home),
         },
         http.clone(),
     );

@@ -74,6 +74,8 @@ struct Login {
     account_id: Option<String>,
     access_token_expires_at: Option<i64>,
     last_refresh: Option<String>,
+    /// `file` or `keyring`: where the login was found.
+    source: Option<&'static str>,
     problem: Option<String>,
 }
 
@@ -92,6 +94,7 @@ fn login(info: Result<LoginInfo, codex_client::AuthError>) -> Login {
             last_refresh: i
                 .last_refresh
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            source: Some(i.source.as_str()),
             problem: None,
         },
         Err(e) => Login {
@@ -102,6 +105,7 @@ fn login(info: Result<LoginInfo, codex_client::AuthError>) -> Login {
             account_id: None,
             access_token_expires_at: None,
             last_refresh: None,
+            source: None,
             problem: Some(e.to_string()),
         },
     }
@@ -160,6 +164,7 @@ pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
         let out = json!({
             "login": login,
             "auth_file": app.codex.auth().config().auth_file(),
+            "credentials_store": app.codex.auth().config().credentials_store.as_str(),
             "socket": {"path": socket, "answering": answering,
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
             "limits": limits,
@@ -182,10 +187,20 @@ pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
         codex_client::PINNED_CLI_VERSION
     );
     println!();
-    println!(
-        "Login      {}",
-        app.codex.auth().config().auth_file().display()
-    );
+    let auth = app.codex.auth().config();
+    let source = match login.source {
+        Some("keyring") => Some(codex_client::auth::LoginSource::Keyring),
+        Some(_) => Some(codex_client::auth::LoginSource::File),
+        None => None,
+    };
+    println!("Login      {}", auth.describe_store(source));
+    if auth.credentials_store != codex_client::auth::CredentialsStore::File {
+        println!(
+            "  store     cli_auth_credentials_store = \"{}\" in {}",
+            auth.credentials_store.as_str(),
+            auth.codex_home.join("config.toml").display()
+        );
+    }
     if let Some(problem) = &login.problem {
         println!("  not logged in: {problem}");
     } else {

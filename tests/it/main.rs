@@ -14,6 +14,7 @@ mod config;
 mod doctor;
 mod drift;
 mod faults;
+mod keyring;
 mod forwarding;
 mod layers;
 mod limits;

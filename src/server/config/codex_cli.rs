@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use codex_client::auth::CredentialsStore;
 use serde::Deserialize;
 
 /// The CLI's key and the `serve` flag (clap id and long name) it is a default for.
@@ -46,8 +47,8 @@ pub(crate) struct CodexCliConfig {
     pub(crate) profile: Option<String>,
     /// `(cli key, value, where: "profile x" or "top level")`, strings only.
     pub(crate) values: Vec<(&'static str, String, String)>,
-    /// `cli_auth_credentials_store` (`file`, `keyring`, `auto`), if set.
-    pub(crate) credentials_store: Option<String>,
+    /// `cli_auth_credentials_store`, if set to a value the CLI takes.
+    pub(crate) credentials_store: Option<CredentialsStore>,
     /// Problems that made a key (or the file) unusable; logged, never fatal.
     pub(crate) warnings: Vec<String>,
 }
@@ -67,7 +68,6 @@ fn get<'a>(k: &'a Keys, name: &str) -> Option<&'a toml::Value> {
         "chatgpt_base_url" => k.chatgpt_base_url.as_ref(),
         "model" => k.model.as_ref(),
         "model_reasoning_effort" => k.model_reasoning_effort.as_ref(),
-        "cli_auth_credentials_store" => k.cli_auth_credentials_store.as_ref(),
         _ => None,
     }
 }
@@ -117,11 +117,19 @@ pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
         None => None,
     };
     out.profile = profile.as_ref().map(|(n, _)| n.clone());
-    let names = MAPPED
-        .iter()
-        .map(|(k, _, _)| *k)
-        .chain(["cli_auth_credentials_store"]);
-    for key in names {
+    // Where the login is kept is read at the top level only, as the CLI 0.171 does (its login commands
+    // take no profile).
+    match &file.top.cli_auth_credentials_store {
+        None => {}
+        Some(toml::Value::String(s)) if CredentialsStore::parse(s.trim()).is_some() => {
+            out.credentials_store = CredentialsStore::parse(s.trim());
+        }
+        Some(other) => out.warnings.push(format!(
+            "{}: cli_auth_credentials_store = {other} is not one of \"file\", \"keyring\", \"auto\", \"ephemeral\"; codex-serve reads auth.json",
+            path.display()
+        )),
+    }
+    for key in MAPPED.iter().map(|(k, _, _)| *k) {
         let (value, from) = match profile.as_ref().and_then(|(n, p)| Some((n, get(p, key)?))) {
             Some((n, v)) => (v, format!("profile {n}")),
             None => match get(&file.top, key) {
@@ -131,11 +139,7 @@ pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
         };
         match value {
             toml::Value::String(s) if !s.trim().is_empty() => {
-                if key == "cli_auth_credentials_store" {
-                    out.credentials_store = Some(s.trim().to_owned());
-                } else {
-                    out.values.push((key, s.trim().to_owned(), from));
-                }
+                out.values.push((key, s.trim().to_owned(), from));
             }
             _ => out.warnings.push(format!(
                 "{}: `{key}` is not a non-empty string; codex-serve ignores it",
@@ -144,6 +148,11 @@ pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
         }
     }
     out
+}
+
+/// Where the codex CLI keeps the login of `codex_home` (its default, auth.json, when unset or unusable).
+pub(crate) fn credentials_store(codex_home: &Path) -> CredentialsStore {
+    read(codex_home).credentials_store.unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -171,6 +180,29 @@ mod tests {
             Some("https://proxy.example/backend-api/")
         );
         assert_eq!(c.value("openai_base_url"), None);
+        assert_eq!(c.credentials_store, None);
+    }
+
+    #[test]
+    fn the_credentials_store_is_read_at_the_top_level_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let write =
+            |text: &str| std::fs::write(dir.path().join("config.toml"), text).expect("write");
+        write("cli_auth_credentials_store = \"keyring\"\n");
+        assert_eq!(credentials_store(dir.path()), CredentialsStore::Keyring);
+        write("cli_auth_credentials_store = \"auto\"\n[profiles.p]\ncli_auth_credentials_store = \"file\"\n");
+        assert_eq!(credentials_store(dir.path()), CredentialsStore::Auto);
+        write("[profiles.p]\ncli_auth_credentials_store = \"keyring\"\n");
+        assert_eq!(credentials_store(dir.path()), CredentialsStore::File);
+        write("cli_auth_credentials_store = \"vault\"\n");
+        let c = read(dir.path());
+        assert_eq!(c.credentials_store, None);
+        assert!(
+            c.warnings[0].contains("cli_auth_credentials_store"),
+            "{:?}",
+            c.warnings
+        );
+        assert_eq!(credentials_store(dir.path()), CredentialsStore::File);
     }
 
     #[test]

@@ -80,16 +80,18 @@ pub(crate) async fn run(args: DoctorArgs) -> Result<bool, String> {
     let logged_in = login.is_ok();
     checks.push(match &login {
         Ok(i) => {
+            let from = codex.auth().config().describe_store(Some(i.source));
             let who = i.email.as_deref().unwrap_or("-");
             let plan = i
                 .plan
                 .as_deref()
                 .map(|p| format!(" ({p} plan)"))
                 .unwrap_or_default();
-            let mode = match i.mode {
+            let kind = match i.mode {
                 AuthMode::ChatGpt => "ChatGPT",
                 AuthMode::ApiKey => "API key",
             };
+            let mode = format!("{kind} in {from}");
             match i.access_expires_at {
                 Some(exp) if exp <= now => check(
                     "login",
