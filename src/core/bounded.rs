@@ -118,10 +118,12 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -91,10 +91,6 @@ impl ModelMap {
             .find(|r| glob(&r.from, model))
             .map_or(model, |r| r.to.as_str())
     }
-
-    pub(crate) fn rules(&self) -> &[Rule] {
-        &self.rules
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,6 @@ pub(crate) struct MessagesRequest {
     pub(crate) model: String,
     pub(crate) messages: Vec<MessageParam>,
     #[serde(default)]
-    pub(crate) max_tokens: Option<u64>,
-    #[serde(default)]
     pub(crate) system: Option<TextOrBlocks>,
     #[serde(default)]
     pub(crate) stream: bool,
@@ -83,18 +81,25 @@ pub(crate) enum ContentBlock {
         #[serde(default)]
         signature: String,
     },
-    RedactedThinking {
-        #[serde(default)]
-        data: String,
-    },
+    // Its `data` is Anthropic's encryption, which the Codex backend cannot read.
+    RedactedThinking {},
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ImageSource {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
-    File { file_id: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    // Refused in translation (the backend has no file store); the id is required, as Anthropic has it.
+    File {
+        #[allow(dead_code)]
+        file_id: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
