@@ -86,6 +86,7 @@ pub(crate) enum ContentBlock {
         #[serde(default)]
         signature: String,
     },
+    // Its `data` is Anthropic's encryption, which the Codex backend cannot read.
     RedactedThinking {},
 }
 
