@@ -24,6 +24,7 @@ mod sse;
 pub mod tally;
 pub mod usage;
 pub mod version;
+mod ws;
 
 pub use auth::{AuthConfig, AuthError, AuthManager, AuthMode, Credentials, LoginInfo};
 pub use client::{ClientConfig, CodexClient, ResponseStream};
