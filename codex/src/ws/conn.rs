@@ -138,6 +138,19 @@ impl WsConn {
         })
     }
 
+    /// Whether the backend closed the socket (or it broke) while it sat idle; a socket that has sent
+    /// anything between turns is out of step and counts as closed too. Never waits.
+    pub(crate) fn is_closed(&mut self) -> bool {
+        use futures_util::FutureExt;
+        loop {
+            match self.socket.next().now_or_never() {
+                None => return false,
+                Some(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Some(_) => return true,
+            }
+        }
+    }
+
     /// The headers of the upgrade answer.
     pub(crate) fn upgrade_headers(&self) -> &HeaderMap {
         &self.upgrade_headers
