@@ -225,6 +225,33 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub upstream_retries: u32,
 
+    /// How requests reach the backend: `websocket` (one socket per conversation; a turn that continues
+    /// the last one sends only its new items), `http` (HTTP + SSE, the whole input every time), or
+    /// `auto`: WebSocket for the models whose catalog entry prefers it, HTTP for the others and for a
+    /// while after the backend refused an upgrade.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TRANSPORT",
+        env = "CODEX_SERVE_UPSTREAM_TRANSPORT",
+        default_value = "auto"
+    )]
+    pub upstream_transport: TransportArg,
+
+    /// Upstream WebSockets open at once, busy and idle together. The idle one used longest ago is
+    /// closed to make room; when all are busy a request goes over HTTP + SSE.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub upstream_max_sockets: usize,
+
+    /// Seconds an idle upstream WebSocket stays open for its conversation's next turn.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub upstream_socket_idle: u64,
+
+    /// Don't open upstream WebSockets ahead of a turn: not when a client opens the Responses
+    /// WebSocket, and a client's `generate: false` prewarm is then answered without the backend.
+    #[arg(long)]
+    pub no_upstream_prewarm: bool,
+
     /// The `originator` header sent to the backend (and the user agent's product), as `codex exec`
     /// sends it.
     #[arg(long, value_name = "NAME", default_value = codex_client::client::DEFAULT_ORIGINATOR)]
@@ -271,6 +298,14 @@ pub struct ServeArgs {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    Auto,
+    #[value(name = "websocket")]
+    WebSocket,
+    Http,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,19 +1,15 @@
 //! `POST {base}/responses` with the headers the backend expects, retries before anything streamed, one
 //! refresh-and-retry after a 401, and the answer as a stream of typed events.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use http::HeaderMap;
 use serde_json::Value;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::{error_from_response, transport_message, CodexError};
-use crate::events::{ResponseEvent, StreamEvent};
 use crate::headers::{self, Call, Identity, ResponsesHeaders};
 use crate::limits::{self, LimitStore, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
@@ -21,10 +17,12 @@ use crate::render::{self, TurnIds};
 use crate::request::{CompactRequest, ResponsesRequest};
 use crate::routing::{self, Route, Router};
 use crate::session::Sessions;
-use crate::sse;
+use crate::stream::{sse_events, ResponseStream};
 use crate::tally::Tally;
 use crate::usage::Usage;
 use crate::version::VersionSource;
+use crate::ws::conn::WsSettings;
+use crate::ws::{self, Refusal, UpstreamTransport};
 
 /// The PEM file of extra trusted roots for every https call, as the codex CLI reads it.
 pub const CA_CERTIFICATE_ENV: &str = "CODEX_CA_CERTIFICATE";
@@ -64,6 +62,8 @@ pub struct ClientConfig {
     /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
     /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
     pub max_idle_connections: usize,
+    /// How Responses requests reach the backend (`--upstream-transport`).
+    pub upstream_transport: UpstreamTransport,
 }
 
 impl Default for ClientConfig {
@@ -82,6 +82,7 @@ impl Default for ClientConfig {
             max_event_bytes: 16 * 1024 * 1024,
             cache_dir: None,
             max_idle_connections: 16,
+            upstream_transport: UpstreamTransport::Auto,
         }
     }
 }
@@ -103,6 +104,22 @@ pub struct CodexClient {
     limits: Arc<LimitStore>,
     usage: Arc<Usage>,
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
+    /// The WebSocket transport's settings, or why it cannot be used (its TLS set-up failed).
+    ws: Result<WsSettings, String>,
+    /// A refused upgrade, remembered for a while.
+    ws_refusal: Refusal,
+}
+
+/// A Responses request rendered once, for whichever transport carries it.
+pub(crate) struct Prepared {
+    pub(crate) plain: Bytes,
+    pub(crate) ids: TurnIds,
+    pub(crate) slug: String,
+    pub(crate) turn_metadata: String,
+    pub(crate) lite: bool,
+    pub(crate) client_headers: Vec<(String, String)>,
+    /// `prefer_websockets` of the model's catalog entry.
+    pub(crate) prefer_websockets: bool,
 }
 
 /// Builds the HTTP client shared by the Responses calls and the token endpoint, trusting the roots of
@@ -167,7 +184,18 @@ impl CodexClient {
             identity.clone(),
             limits.clone(),
         ));
+        let ws = ws::client_config(cfg.extra_ca.as_deref())
+            .map(|tls| WsSettings {
+                connect_timeout: cfg.connect_timeout,
+                idle_timeout: cfg.idle_timeout,
+                max_message_bytes: cfg.max_event_bytes,
+                tls,
+                limits: limits.clone(),
+            })
+            .map_err(|e| e.to_string());
         CodexClient {
+            ws,
+            ws_refusal: Refusal::default(),
             http,
             auth,
             cfg,
@@ -247,7 +275,7 @@ impl CodexClient {
         base_url(&self.cfg, mode)
     }
 
-    fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
+    pub(crate) fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
         let snap = limits::from_headers(headers, unix_now())?;
         self.limits.offer(Instant::now(), snap.clone());
         Some(snap)
@@ -303,67 +331,180 @@ impl CodexClient {
         let client_headers = std::mem::take(&mut req.client_headers);
         let rendered = render::render(req, model, &ids, now_ms)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
+        let p = Prepared {
+            plain: Bytes::from(rendered.body),
+            ids,
+            slug,
+            turn_metadata: rendered.turn_metadata,
+            lite: rendered.lite,
+            client_headers,
+            prefer_websockets: model
+                .or(bundled.as_ref())
+                .is_some_and(|m| m.prefer_websockets),
+        };
+        if self.wants_websocket(&p) {
+            match self.stream_websocket(&p).await {
+                Ok((stream, back)) => {
+                    self.usage.on_request();
+                    // One socket per turn until sockets are kept per conversation: closed once done.
+                    tokio::spawn(async move {
+                        if let Some(conn) = back.get().await {
+                            conn.close().await;
+                        }
+                    });
+                    return Ok(stream);
+                }
+                Err(e) if ws::is_refusal(&e) => {
+                    tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
+                        "the Codex backend refused the WebSocket upgrade; using HTTP + SSE");
+                    self.ws_refusal.remember();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.stream_http(&p).await
+    }
+
+    /// Whether `p` goes over the WebSocket: the configured transport, the model's catalog entry, and no
+    /// refusal remembered.
+    fn wants_websocket(&self, p: &Prepared) -> bool {
+        self.cfg
+            .upstream_transport
+            .wants_websocket(p.prefer_websockets)
+            && self.ws.is_ok()
+            && !self.ws_refusal.active()
+    }
+
+    /// `POST {base}/responses` and its SSE answer.
+    async fn stream_http(&self, p: &Prepared) -> Result<ResponseStream, CodexError> {
         // Serialised (and compressed) once; retries resend the same bytes.
-        let plain = Bytes::from(rendered.body);
-        let compressed = zstd::bulk::compress(&plain, 3)
+        let compressed = zstd::bulk::compress(&p.plain, 3)
             .map(Bytes::from)
             .map_err(|e| CodexError::Decode(format!("cannot compress the request: {e}")))?;
-
         let resp = self
             .execute(|creds, route| {
-                let slot = match creds.mode() {
-                    AuthMode::ChatGpt => 0,
-                    AuthMode::ApiKey => 1,
-                };
-                let url = match &self.responses_urls[slot] {
-                    Some(url) => url.clone(),
-                    None => {
+                let url = match self.responses_url(creds, route) {
+                    Ok(url) => url,
+                    Err(_) => {
                         return self
                             .http
                             .post(format!("{}/responses", self.base_url(creds.mode())))
                     }
                 };
-                let url = route
-                    .origin
-                    .as_deref()
-                    .and_then(|o| routing::on_origin(&url, o))
-                    .unwrap_or(url);
                 // The CLI compresses bodies for the ChatGPT backend only.
                 let zstd = creds.mode() == AuthMode::ChatGpt;
                 let mut headers = headers::for_responses(
                     &self.identity,
                     creds,
                     &ResponsesHeaders {
-                        ids: &ids,
-                        model: &slug,
-                        turn_metadata: &rendered.turn_metadata,
-                        lite: rendered.lite,
+                        ids: &p.ids,
+                        model: &p.slug,
+                        turn_metadata: &p.turn_metadata,
+                        lite: p.lite,
                         zstd,
                         routing_override: route.routing_override.as_deref(),
                     },
                 );
-                headers::add_client_codex_headers(&mut headers, &client_headers);
-                let body = if zstd { &compressed } else { &plain };
+                headers::add_client_codex_headers(&mut headers, &p.client_headers);
+                let body = if zstd { &compressed } else { &p.plain };
                 self.http.post(url).headers(headers).body(body.clone())
             })
             .await?;
         // Requests are flowing: the usage endpoint may be asked again (at most once a minute). Only
         // after the backend took this request, so its credentials are fresh and an ask never refreshes.
         self.usage.on_request();
-        Ok(ResponseStream {
-            rate_limits: self.record_limits(resp.headers()),
-            events: Box::pin(events(
+        Ok(ResponseStream::new(
+            self.record_limits(resp.headers()),
+            sse_events(
                 resp,
                 self.cfg.idle_timeout,
                 self.cfg.max_event_bytes,
                 self.limits.clone(),
                 Tally::current(),
-            )),
+            ),
+        ))
+    }
+
+    /// `{base}/responses` for this login, on the workspace's origin when it has one.
+    pub(crate) fn responses_url(
+        &self,
+        creds: &Credentials,
+        route: &Route,
+    ) -> Result<reqwest::Url, CodexError> {
+        let slot = match creds.mode() {
+            AuthMode::ChatGpt => 0,
+            AuthMode::ApiKey => 1,
+        };
+        let url = self.responses_urls[slot].clone().ok_or_else(|| {
+            CodexError::Transport(format!(
+                "the upstream URL {}/responses does not parse",
+                self.base_url(creds.mode())
+            ))
+        })?;
+        Ok(route
+            .origin
+            .as_deref()
+            .and_then(|o| routing::on_origin(&url, o))
+            .unwrap_or(url))
+    }
+
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn ws_settings(&self) -> Result<&WsSettings, CodexError> {
+        self.ws.as_ref().map_err(|e| {
+            CodexError::Transport(format!("the WebSocket transport cannot be used: {e}"))
+        })
+    }
+
+    /// The transport Responses requests take now, for `status`: `websocket`, `http`, or `http` with the
+    /// reason when a refusal is remembered.
+    pub fn transport_status(&self) -> String {
+        match (
+            self.cfg.upstream_transport,
+            self.ws_refusal.since(),
+            &self.ws,
+        ) {
+            (UpstreamTransport::Http, _, _) => "http".into(),
+            (_, _, Err(e)) => format!("http (WebSocket unusable: {e})"),
+            (t, Some(ago), _) => format!(
+                "http (WebSocket upgrade refused {}s ago; {t} tries again after {}s)",
+                ago.as_secs(),
+                ws::REFUSAL_MEMORY.saturating_sub(ago).as_secs()
+            ),
+            (UpstreamTransport::Auto, None, _) => {
+                "auto (WebSocket where the catalog prefers it)".into()
+            }
+            (UpstreamTransport::WebSocket, None, _) => "websocket".into(),
+        }
+    }
+
+    /// After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+    /// another process saved); after a second 401, refresh and retry.
+    pub(crate) async fn recover_unauthorized(
+        &self,
+        step: u32,
+        creds: &Credentials,
+    ) -> Result<Credentials, CodexError> {
+        tracing::info!(
+            step,
+            "the Codex backend answered 401; recovering the login and retrying"
+        );
+        Ok(if step == 1 {
+            self.auth.reload_after_unauthorized(creds).await?
+        } else {
+            self.router.forget(creds).await;
+            self.auth.after_unauthorized(creds).await?
         })
     }
 
     /// The account's workspace route (ChatGPT logins; none for an API key).
-    async fn route(&self, creds: &Credentials) -> Route {
+    pub(crate) async fn route(&self, creds: &Credentials) -> Route {
         match creds.mode() {
             AuthMode::ChatGpt => self.router.route(&self.identity, creds).await,
             AuthMode::ApiKey => Route::default(),
@@ -380,8 +521,6 @@ impl CodexClient {
         build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, CodexError> {
         let mut creds = self.auth.credentials().await?;
-        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
-        // another process saved); after a second 401, refresh and retry.
         let mut unauthorized = 0;
         let mut attempt = 0;
         loop {
@@ -396,16 +535,7 @@ impl CodexClient {
                     if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
                 {
                     unauthorized += 1;
-                    tracing::info!(
-                        step = unauthorized,
-                        "the Codex backend answered 401; recovering the login and retrying"
-                    );
-                    creds = if unauthorized == 1 {
-                        self.auth.reload_after_unauthorized(&creds).await?
-                    } else {
-                        self.router.forget(&creds).await;
-                        self.auth.after_unauthorized(&creds).await?
-                    };
+                    creds = self.recover_unauthorized(unauthorized, &creds).await?;
                     continue;
                 }
                 Ok(Ok(resp)) => {
@@ -547,104 +677,6 @@ impl CodexClient {
     }
 }
 
-/// The events of one answer. Ends after the terminal event (`completed`, `incomplete`, `failed`, `error`);
-/// an end before that is `CodexError::StreamClosed`.
-pub struct ResponseStream {
-    /// The rate-limit snapshot on this answer's headers.
-    pub rate_limits: Option<RateLimitSnapshot>,
-    events: Pin<Box<dyn Stream<Item = Result<StreamEvent, CodexError>> + Send>>,
-}
-
-impl ResponseStream {
-    /// Events answered without the backend: a request that asks for no generation (the codex CLI's
-    /// `generate: false` prewarm) is complete as soon as it is accepted.
-    pub fn local(events: Vec<StreamEvent>) -> ResponseStream {
-        ResponseStream {
-            rate_limits: None,
-            events: Box::pin(futures_util::stream::iter(events.into_iter().map(Ok))),
-        }
-    }
-}
-
-impl Stream for ResponseStream {
-    type Item = Result<StreamEvent, CodexError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.events.as_mut().poll_next(cx)
-    }
-}
-
-enum Phase<S> {
-    Streaming(Pin<Box<S>>),
-    /// After the terminal event: read the body to its end so the connection can be reused.
-    Draining(Pin<Box<S>>),
-}
-
-fn events(
-    resp: reqwest::Response,
-    idle: Duration,
-    max_event: usize,
-    limits: Arc<LimitStore>,
-    tally: Option<Tally>,
-) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
-    let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
-    futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
-        let limits = limits.clone();
-        let tally = tally.clone();
-        async move {
-            match phase? {
-                Phase::Draining(mut frames) => {
-                    let drain = async { while frames.next().await.is_some() {} };
-                    let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
-                    None
-                }
-                Phase::Streaming(mut frames) => {
-                    match tokio::time::timeout(idle, frames.next()).await {
-                        Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
-                        Ok(None) => Some((Err(CodexError::StreamClosed), None)),
-                        Ok(Some(Err(sse::SseError::Io(e)))) => Some((
-                            Err(CodexError::Transport(format!("the stream broke off: {e}"))),
-                            None,
-                        )),
-                        Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                        Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
-                            Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                            Ok(ev) => {
-                                if let ResponseEvent::RateLimits {
-                                    rate_limits: Some(l),
-                                    ..
-                                } = &ev.event
-                                {
-                                    if let Some(snap) = limits::from_event(l, unix_now()) {
-                                        limits.offer(Instant::now(), snap);
-                                    }
-                                }
-                                if let (
-                                    Some(t),
-                                    ResponseEvent::Completed { response }
-                                    | ResponseEvent::Incomplete { response },
-                                ) = (&tally, &ev.event)
-                                {
-                                    if let Some(u) = &response.usage {
-                                        t.record(u.input_tokens, u.output_tokens);
-                                    }
-                                }
-                                let terminal = ev.event.is_terminal();
-                                let next = if terminal {
-                                    Phase::Draining(frames)
-                                } else {
-                                    Phase::Streaming(frames)
-                                };
-                                Some((Ok(ev), Some(next)))
-                            }
-                        },
-                    }
-                }
-            }
-        }
-    })
-}
-
 /// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
 pub(crate) fn chatgpt_base_url(cfg: &ClientConfig) -> String {
     if let Some(base) = &cfg.chatgpt_base_url {
@@ -666,7 +698,7 @@ fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
 }
 
 /// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 200u64 * (1u64 << (attempt - 1).min(6));
     let jitter = SystemTime::now()
         .duration_since(UNIX_EPOCH)
