@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use codex_client::auth::{DEFAULT_AUTH_URL, REFRESH_URL_OVERRIDE_ENV};
 use codex_client::request::{ReasoningEffort, ReasoningSummary};
+use codex_client::ws::UpstreamTransport;
 use codex_client::{AuthConfig, AuthManager, ClientConfig, CodexClient};
 
 use crate::anthropic::model_map::{parse_rule, ModelMap, Rule};
@@ -579,6 +580,16 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         // As many idle connections as requests may be in flight: a burst up to the limit then reuses
         // connections instead of opening new ones.
         max_idle_connections: args.max_upstream.max(1),
+        upstream_transport: match args.upstream_transport {
+            TransportArg::Auto => UpstreamTransport::Auto,
+            TransportArg::WebSocket => UpstreamTransport::WebSocket,
+            TransportArg::Http => UpstreamTransport::Http,
+        },
+        upstream_sockets: codex_client::PoolConfig {
+            max_sockets: args.upstream_max_sockets,
+            idle: Duration::from_secs(args.upstream_socket_idle.max(1)),
+        },
+        upstream_prewarm: !args.no_upstream_prewarm,
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;

@@ -97,13 +97,10 @@ impl Chain {
         }
     }
 
-    /// Items the backend holds (input and output); for the pool's bookkeeping and tests.
+    /// Items the backend holds (input and output).
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.held.input.len()
-    }
-
-    pub(crate) fn response_id(&self) -> &str {
-        &self.response_id
     }
 }
 
@@ -158,6 +155,15 @@ impl Turn {
             unmatchable: false,
             outcome: None,
         }
+    }
+
+    /// The request as sent, whole.
+    pub(crate) fn request(&self) -> &ResponsesRequest {
+        &self.request
+    }
+
+    pub(crate) fn into_request(self) -> ResponsesRequest {
+        self.request
     }
 
     /// Notes one event of the turn's answer.

@@ -14,6 +14,7 @@
 pub(crate) mod chain;
 pub(crate) mod conn;
 pub(crate) mod pool;
+mod pooled;
 mod tls;
 mod upstream;
 

@@ -11,7 +11,7 @@
 //! Generic over the connection so the bookkeeping is tested without a network.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,22 @@ use crate::request::ResponsesRequest;
 
 /// What the pool needs to know of a connection.
 pub(crate) trait Socket: std::marker::Send + 'static {
-    /// False once the peer closed it or it failed: never lent again.
-    fn is_open(&self) -> bool;
+    /// False once the peer closed it or it failed: never lent again. Never waits.
+    fn is_open(&mut self) -> bool;
+
+    /// Closes it for good (politely, where that takes I/O: in the background).
+    fn retire(self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+/// Closes what the pool let go of, outside its lock.
+fn retire_all<C: Socket>(sockets: impl IntoIterator<Item = Idle<C>>) {
+    for s in sockets {
+        s.conn.retire();
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,16 +83,36 @@ pub(crate) struct Pool<C> {
     cfg: PoolConfig,
     inner: Mutex<Inner<C>>,
     opened: AtomicU64,
+    reaper: AtomicBool,
 }
 
 /// What a request gets from the pool.
 pub(crate) enum Checkout<C: Socket> {
-    /// An idle socket of the conversation, with what its backend holds.
+    /// An idle socket of the conversation (in the lease), with what its backend holds.
     Reuse(Lease<C>),
-    /// Room for a new socket: connect, then [`Slot::fill`] it.
-    Open(Slot<C>),
+    /// Room for a new socket: the lease holds none yet; connect and [`Lease::finish`] with it.
+    Open(Lease<C>),
     /// Every socket is busy and the pool is full: this request goes another way (HTTP).
     Full,
+}
+
+/// `Iterator::partition` with a predicate that may take `&mut` (a liveness check reads the socket).
+trait PartitionMut<T> {
+    fn partition_mut(self, f: impl FnMut(&mut T) -> bool) -> (Vec<T>, Vec<T>);
+}
+
+impl<T, I: Iterator<Item = T>> PartitionMut<T> for I {
+    fn partition_mut(self, mut f: impl FnMut(&mut T) -> bool) -> (Vec<T>, Vec<T>) {
+        let (mut yes, mut no) = (Vec::new(), Vec::new());
+        for mut x in self {
+            if f(&mut x) {
+                yes.push(x)
+            } else {
+                no.push(x)
+            }
+        }
+        (yes, no)
+    }
 }
 
 impl<C: Socket> Pool<C> {
@@ -91,15 +125,12 @@ impl<C: Socket> Pool<C> {
                 busy: 0,
             }),
             opened: AtomicU64::new(0),
+            reaper: AtomicBool::new(false),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<C>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn config(&self) -> PoolConfig {
-        self.cfg
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -127,11 +158,12 @@ impl<C: Socket> Pool<C> {
         let mut closed = Vec::new();
         let mut found = None;
         if let Some(list) = inner.idle.get_mut(key) {
-            let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(list).into_iter().partition(|s| {
-                s.binding == binding
-                    && s.conn.is_open()
-                    && now.duration_since(s.since) < self.cfg.idle
-            });
+            let (keep, stale): (Vec<_>, Vec<_>) =
+                std::mem::take(list).into_iter().partition_mut(|s| {
+                    s.binding == binding
+                        && s.conn.is_open()
+                        && now.duration_since(s.since) < self.cfg.idle
+                });
             *list = keep;
             closed = stale;
             // Best: the longest chain `req` continues; then the socket used last (the list is in
@@ -173,17 +205,20 @@ impl<C: Socket> Pool<C> {
                     }
                 }
                 inner.busy += 1;
-                Checkout::Open(Slot {
+                Checkout::Open(Lease {
                     pool: self.clone(),
                     key: key.to_owned(),
                     binding,
-                    filled: false,
+                    conn: None,
+                    send: Send::Full,
+                    reused: false,
+                    done: false,
                 })
             }
         };
         drop(inner);
         // Closing a connection may do I/O: never under the lock.
-        drop(closed);
+        retire_all(closed);
         out
     }
 
@@ -211,7 +246,7 @@ impl<C: Socket> Pool<C> {
         inner.idle.retain(|_, list| {
             let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(list)
                 .into_iter()
-                .partition(|s| s.conn.is_open() && now.duration_since(s.since) < self.cfg.idle);
+                .partition_mut(|s| s.conn.is_open() && now.duration_since(s.since) < self.cfg.idle);
             *list = keep;
             closed.extend(stale);
             !list.is_empty()
@@ -219,17 +254,16 @@ impl<C: Socket> Pool<C> {
         inner.idle_count -= closed.len();
         drop(inner);
         let n = closed.len();
-        drop(closed);
+        retire_all(closed);
         n
     }
 
-    /// Closes every idle socket (shutdown, or the login changed).
-    pub(crate) fn clear(&self) {
-        let mut inner = self.lock();
-        let all = std::mem::take(&mut inner.idle);
-        inner.idle_count = 0;
-        drop(inner);
-        drop(all);
+    /// Starts the reaper once (the first request runs inside the runtime the pool's owner was made
+    /// outside of).
+    pub(crate) fn start_reaper(self: &Arc<Self>) {
+        if !self.reaper.swap(true, Ordering::Relaxed) {
+            self.spawn_reaper();
+        }
     }
 
     /// Starts the task that closes idle sockets; it ends when the pool is dropped.
@@ -250,9 +284,13 @@ impl<C: Socket> Pool<C> {
     fn give_back(&self, key: String, binding: u64, conn: Option<C>, chain: Option<Chain>) {
         let mut inner = self.lock();
         inner.busy -= 1;
-        let Some(conn) = conn.filter(Socket::is_open) else {
+        let Some(mut conn) = conn else {
             return;
         };
+        if !conn.is_open() {
+            drop(inner);
+            return conn.retire();
+        }
         inner.idle_count += 1;
         inner.idle.entry(key).or_default().push(Idle {
             conn,
@@ -263,42 +301,9 @@ impl<C: Socket> Pool<C> {
     }
 }
 
-/// Room reserved for a new socket; dropping it unfilled (the connect failed) gives the room back.
-pub(crate) struct Slot<C: Socket> {
-    pool: Arc<Pool<C>>,
-    key: String,
-    binding: u64,
-    filled: bool,
-}
-
-impl<C: Socket> Slot<C> {
-    /// The new socket, lent for this request.
-    pub(crate) fn fill(mut self, conn: C) -> Lease<C> {
-        self.filled = true;
-        self.pool.opened.fetch_add(1, Ordering::Relaxed);
-        Lease {
-            pool: self.pool.clone(),
-            key: std::mem::take(&mut self.key),
-            binding: self.binding,
-            conn: Some(conn),
-            send: Send::Full,
-            reused: false,
-            done: false,
-        }
-    }
-}
-
-impl<C: Socket> Drop for Slot<C> {
-    fn drop(&mut self) {
-        if !self.filled {
-            self.pool.lock().busy -= 1;
-        }
-    }
-}
-
-/// A socket lent for one request. [`Lease::finish`] returns it with what its backend now holds;
-/// dropped unfinished (the client left mid-answer, the stream broke), the socket is closed: a response
-/// may still be running on it.
+/// A socket lent for one request (or the room for one). [`Lease::finish`] returns the socket with what
+/// its backend now holds; dropped unfinished (the client left mid-answer, the stream broke), the room
+/// is given back and the socket closed: a response may still be running on it.
 pub(crate) struct Lease<C: Socket> {
     pool: Arc<Pool<C>>,
     key: String,
@@ -310,35 +315,35 @@ pub(crate) struct Lease<C: Socket> {
 }
 
 impl<C: Socket> Lease<C> {
-    /// How this request goes out on the socket: whole, or continuing its last response.
+    /// How this request goes out on the lent socket: whole, or continuing its last response.
     pub(crate) fn send(&self) -> &Send {
         &self.send
     }
 
     /// Whether the socket served an earlier request.
+    #[cfg(test)]
     pub(crate) fn reused(&self) -> bool {
         self.reused
     }
 
-    pub(crate) fn conn(&mut self) -> Option<&mut C> {
-        self.conn.as_mut()
+    /// The lent socket, to carry the request; `None` when a new one must be opened.
+    pub(crate) fn take_conn(&mut self) -> Option<C> {
+        self.conn.take()
     }
 
-    /// The request goes whole on `conn` after all (the socket had to be reopened): what the old one's
-    /// backend held is gone.
-    pub(crate) fn replace(&mut self, conn: C) {
-        self.conn = Some(conn);
-        self.send = Send::Full;
-        self.pool.opened.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The request is over: the socket goes back idle with `chain` (what its backend holds now; `None`
-    /// when the response did not complete).
-    pub(crate) fn finish(mut self, chain: Option<Chain>) {
+    /// The request is over: `conn` (the socket that carried it, if it is still good) goes back idle
+    /// with `chain`, what its backend holds now (`None` when the response did not complete).
+    pub(crate) fn finish(mut self, conn: Option<C>, chain: Option<Chain>) {
         self.done = true;
-        let conn = self.conn.take();
         self.pool
             .give_back(std::mem::take(&mut self.key), self.binding, conn, chain);
+    }
+
+    /// Notes that a new socket was opened for this request (for [`PoolStats::opened`]); it, not the one
+    /// lent, is what `finish` gets back.
+    pub(crate) fn opened(&mut self) {
+        self.reused = false;
+        self.pool.opened.fetch_add(1, Ordering::Relaxed);
     }
 }
 

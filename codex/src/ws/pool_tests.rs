@@ -12,7 +12,7 @@ struct Fake {
 }
 
 impl Socket for Fake {
-    fn is_open(&self) -> bool {
+    fn is_open(&mut self) -> bool {
         self.open.load(Ordering::SeqCst)
     }
 }
@@ -78,18 +78,45 @@ fn answered(r: &ResponsesRequest, answer: &str, id: &str) -> Option<Chain> {
     t.finish()
 }
 
+/// A lease with its socket in hand (a new one when the pool has none to lend), as a request holds it.
+struct Held {
+    lease: Lease<Fake>,
+    conn: Fake,
+}
+
+impl Held {
+    fn reused(&self) -> bool {
+        self.lease.reused()
+    }
+
+    fn send(&self) -> &Send {
+        self.lease.send()
+    }
+
+    fn finish(self, chain: Option<Chain>) {
+        self.lease.finish(Some(self.conn), chain)
+    }
+}
+
 fn lease(
     pool: &Arc<Pool<Fake>>,
     net: &mut Net,
     key: &str,
     binding: u64,
     r: &ResponsesRequest,
-) -> Lease<Fake> {
-    match pool.checkout(key, binding, r, false) {
-        Checkout::Reuse(l) => l,
-        Checkout::Open(slot) => slot.fill(net.connect().0),
+) -> Held {
+    let mut lease = match pool.checkout(key, binding, r, false) {
+        Checkout::Reuse(l) | Checkout::Open(l) => l,
         Checkout::Full => panic!("pool full"),
-    }
+    };
+    let conn = match lease.take_conn() {
+        Some(c) => c,
+        None => {
+            lease.opened();
+            net.connect().0
+        }
+    };
+    Held { lease, conn }
 }
 
 fn cfg(max: usize, idle: Duration) -> PoolConfig {
@@ -107,13 +134,13 @@ fn one_socket_per_conversation_reused_across_turns_with_its_chain() {
     let mut l = lease(&pool, &mut net, "conv", 1, &t1);
     assert!(!l.reused());
     assert_eq!(l.send(), &Send::Full);
-    let first_id = l.conn().map(|c| c.id);
+    let first_id = l.conn.id;
     l.finish(answered(&t1, "a1", "resp_1"));
 
     let t2 = req(&["q1", "a1", "q2"]);
     let mut l = lease(&pool, &mut net, "conv", 1, &t2);
     assert!(l.reused());
-    assert_eq!(l.conn().map(|c| c.id), first_id);
+    assert_eq!(l.conn.id, first_id);
     assert_eq!(l.send().previous_response_id(), Some("resp_1"));
     assert_eq!(l.send().held(), Some(2));
     l.finish(answered(&t2, "a2", "resp_2"));
@@ -237,7 +264,10 @@ fn closed_or_abandoned_sockets_are_never_lent_again() {
     // Closed by the peer while idle.
     let (conn, open) = net.connect();
     match pool.checkout("conv", 1, &r, false) {
-        Checkout::Open(slot) => slot.fill(conn).finish(None),
+        Checkout::Open(mut l) => {
+            l.opened();
+            l.finish(Some(conn), None)
+        }
         _ => panic!("expected room"),
     }
     open.store(false, Ordering::SeqCst);
@@ -258,7 +288,7 @@ fn closed_or_abandoned_sockets_are_never_lent_again() {
     // A connect that failed gives its room back.
     let tight = Pool::<Fake>::new(cfg(1, Duration::from_secs(60)));
     match tight.checkout("x", 1, &r, false) {
-        Checkout::Open(slot) => drop(slot),
+        Checkout::Open(l) => drop(l),
         _ => panic!("expected room"),
     }
     assert!(matches!(
