@@ -94,7 +94,10 @@ async fn ws_frames(State(shared): State<Arc<Shared>>) -> Response {
         .iter()
         .map(|f| json!({"connection": f.connection, "bytes": f.bytes, "body": f.body}))
         .collect();
-    json_response(200, &json!({"connections": state.ws_connections, "frames": frames}))
+    json_response(
+        200,
+        &json!({"connections": state.ws_connections, "frames": frames}),
+    )
 }
 
 #[derive(Deserialize)]
