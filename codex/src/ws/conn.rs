@@ -299,6 +299,15 @@ fn upgrade_error(e: WsError) -> CodexError {
         WsError::Http(response) => {
             let status = response.status().as_u16();
             let body = response.body().as_deref().unwrap_or_default();
+            if status < 400 {
+                // An answer that is not 101 (a server without the transport answering the GET): the
+                // upgrade was refused, however it was said.
+                return CodexError::Rejected {
+                    status,
+                    message: format!("the WebSocket upgrade was answered HTTP {status}, not 101"),
+                    code: None,
+                };
+            }
             crate::error::classify(status, body, None, crate::client::unix_now())
         }
         other => read_error(other),
