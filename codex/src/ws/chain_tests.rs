@@ -188,7 +188,8 @@ fn another_shape_starts_a_fresh_chain_but_client_metadata_does_not() {
         Chain::plan(Some(&chain), &next(), false),
         Send::Continue { held: 2, .. }
     ));
-    let changes: Vec<(&str, Box<dyn Fn(&mut ResponsesRequest)>)> = vec![
+    type Change = Box<dyn Fn(&mut ResponsesRequest)>;
+    let changes: Vec<(&str, Change)> = vec![
         ("model", Box::new(|r| r.model = "gpt-6.2-sol".into())),
         (
             "instructions",
@@ -295,7 +296,7 @@ fn only_a_completed_response_with_replayable_output_can_be_continued() {
         json!({"type":"response.completed","response":{}}),
     ] {
         assert!(
-            turn_with(&req, false, &[msg.clone()], terminal.clone()).is_none(),
+            turn_with(&req, false, std::slice::from_ref(&msg), terminal.clone()).is_none(),
             "{terminal}"
         );
     }

@@ -131,14 +131,14 @@ fn one_socket_per_conversation_reused_across_turns_with_its_chain() {
     let pool = Pool::new(cfg(8, Duration::from_secs(60)));
     let mut net = Net::default();
     let t1 = req(&["q1"]);
-    let mut l = lease(&pool, &mut net, "conv", 1, &t1);
+    let l = lease(&pool, &mut net, "conv", 1, &t1);
     assert!(!l.reused());
     assert_eq!(l.send(), &Send::Full);
     let first_id = l.conn.id;
     l.finish(answered(&t1, "a1", "resp_1"));
 
     let t2 = req(&["q1", "a1", "q2"]);
-    let mut l = lease(&pool, &mut net, "conv", 1, &t2);
+    let l = lease(&pool, &mut net, "conv", 1, &t2);
     assert!(l.reused());
     assert_eq!(l.conn.id, first_id);
     assert_eq!(l.send().previous_response_id(), Some("resp_1"));
