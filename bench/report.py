@@ -168,8 +168,8 @@ def main():
         target(f"cold start to first answer < 20 ms ({facts['cold_start_what']})", facts["cold_start_ms"],
                lambda v: v < 20, lambda v: f"{v:.1f} ms")
     w("")
-    w("Streaming forwards each delta before the next is produced: checked by `cargo test --test "
-      "forwarding` (causal, not timed), not by this script.")
+    w("Streaming forwards each delta before the next is produced: checked by `cargo test --test it "
+      "forwarding::` (causal, not timed), not by this script.")
     print("\n".join(out))
 
 

@@ -1,30 +1,32 @@
 //! `POST {base}/responses` with the headers the backend expects, retries before anything streamed, one
 //! refresh-and-retry after a 401, and the answer as a stream of typed events.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use http::HeaderMap;
-use serde_json::Value;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
 use crate::error::{error_from_response, transport_message, CodexError};
-use crate::events::{ResponseEvent, StreamEvent};
-use crate::headers::{self, Call, Identity, ResponsesHeaders};
+use crate::headers::{self, Call, Identity};
 use crate::limits::{self, LimitStore, RateLimitSnapshot};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
 use crate::render::{self, TurnIds};
-use crate::request::{CompactRequest, ResponsesRequest};
+use crate::request::ResponsesRequest;
 use crate::routing::{self, Route, Router};
 use crate::session::Sessions;
-use crate::sse;
-use crate::tally::Tally;
+use crate::stream::ResponseStream;
 use crate::usage::Usage;
 use crate::version::VersionSource;
+use crate::ws::conn::{WsConn, WsSettings};
+use crate::ws::pool::{Pool, PoolConfig, PoolStats};
+use crate::ws::{self, Refusal, UpstreamTransport};
+
+mod over_http;
+
+pub use over_http::http_client;
 
 /// The PEM file of extra trusted roots for every https call, as the codex CLI reads it.
 pub const CA_CERTIFICATE_ENV: &str = "CODEX_CA_CERTIFICATE";
@@ -64,6 +66,13 @@ pub struct ClientConfig {
     /// Idle keep-alive connections to the backend kept for reuse. Below the number of requests in flight
     /// at once, bursts keep opening (and TLS-handshaking) connections the pool then drops.
     pub max_idle_connections: usize,
+    /// How Responses requests reach the backend (`--upstream-transport`).
+    pub upstream_transport: UpstreamTransport,
+    /// Upstream WebSockets kept per conversation: how many, how long idle
+    /// (`--upstream-max-sockets`, `--upstream-socket-idle`).
+    pub upstream_sockets: PoolConfig,
+    /// Whether a `generate: false` request prewarms an upstream socket (`--no-upstream-prewarm`).
+    pub upstream_prewarm: bool,
 }
 
 impl Default for ClientConfig {
@@ -82,6 +91,9 @@ impl Default for ClientConfig {
             max_event_bytes: 16 * 1024 * 1024,
             cache_dir: None,
             max_idle_connections: 16,
+            upstream_transport: UpstreamTransport::Auto,
+            upstream_sockets: PoolConfig::default(),
+            upstream_prewarm: true,
         }
     }
 }
@@ -103,43 +115,57 @@ pub struct CodexClient {
     limits: Arc<LimitStore>,
     usage: Arc<Usage>,
     models: tokio::sync::Mutex<Option<MemoryCatalog>>,
+    /// The WebSocket transport's settings, or why it cannot be used (its TLS set-up failed).
+    ws: Result<WsSettings, String>,
+    /// A refused upgrade, remembered for a while.
+    ws_refusal: Refusal,
+    /// Upstream sockets per conversation, between turns.
+    pub(crate) sockets: Arc<Pool<WsConn>>,
 }
 
-/// Builds the HTTP client shared by the Responses calls and the token endpoint, trusting the roots of
-/// `cfg.extra_ca` besides the system's.
-pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CodexError> {
-    let mut builder = reqwest::Client::builder();
-    if let Some(path) = &cfg.extra_ca {
-        let pem = std::fs::read(path).map_err(|e| {
-            CodexError::Transport(format!(
-                "cannot read the CA certificate file {} ({CA_CERTIFICATE_ENV}): {e}",
-                path.display()
-            ))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            CodexError::Transport(format!(
-                "{} ({CA_CERTIFICATE_ENV}) holds no usable PEM certificate: {e}",
-                path.display()
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(CodexError::Transport(format!(
-                "{} ({CA_CERTIFICATE_ENV}) holds no PEM certificate",
-                path.display()
-            )));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
+/// What rendering a request needs besides the request: its model's catalog entry, the turn's ids.
+pub(crate) struct Renderer<'a> {
+    model: Option<&'a ModelInfo>,
+    ids: TurnIds,
+    now_ms: u64,
+    slug: String,
+    client_headers: Vec<(String, String)>,
+}
+
+impl Renderer<'_> {
+    /// The conversation's session id.
+    pub(crate) fn session(&self) -> &str {
+        &self.ids.session
     }
-    builder
-        .connect_timeout(cfg.connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        // Idle keep-alive connections to the backend are reused, but not hoarded.
-        .pool_max_idle_per_host(cfg.max_idle_connections)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| CodexError::Transport(e.to_string()))
+
+    /// `req` rendered whole (`held: None`), or only the part after the `held` items its socket's
+    /// backend already holds.
+    pub(crate) fn prepare(
+        &self,
+        req: ResponsesRequest,
+        held: Option<usize>,
+    ) -> Result<Prepared, CodexError> {
+        let rendered = render::render_from(req, self.model, &self.ids, self.now_ms, held)
+            .map_err(|e| CodexError::Decode(e.to_string()))?;
+        Ok(Prepared {
+            plain: Bytes::from(rendered.body),
+            ids: self.ids.clone(),
+            slug: self.slug.clone(),
+            turn_metadata: rendered.turn_metadata,
+            lite: rendered.lite,
+            client_headers: self.client_headers.clone(),
+        })
+    }
+}
+
+/// A Responses request rendered once, for whichever transport carries it.
+pub(crate) struct Prepared {
+    pub(crate) plain: Bytes,
+    pub(crate) ids: TurnIds,
+    pub(crate) slug: String,
+    pub(crate) turn_metadata: String,
+    pub(crate) lite: bool,
+    pub(crate) client_headers: Vec<(String, String)>,
 }
 
 impl CodexClient {
@@ -167,7 +193,19 @@ impl CodexClient {
             identity.clone(),
             limits.clone(),
         ));
+        let ws = ws::client_config(cfg.extra_ca.as_deref())
+            .map(|tls| WsSettings {
+                connect_timeout: cfg.connect_timeout,
+                idle_timeout: cfg.idle_timeout,
+                max_message_bytes: cfg.max_event_bytes,
+                tls,
+                limits: limits.clone(),
+            })
+            .map_err(|e| e.to_string());
         CodexClient {
+            ws,
+            ws_refusal: Refusal::default(),
+            sockets: Pool::new(cfg.upstream_sockets),
             http,
             auth,
             cfg,
@@ -247,7 +285,7 @@ impl CodexClient {
         base_url(&self.cfg, mode)
     }
 
-    fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
+    pub(crate) fn record_limits(&self, headers: &HeaderMap) -> Option<RateLimitSnapshot> {
         let snap = limits::from_headers(headers, unix_now())?;
         self.limits.offer(Instant::now(), snap.clone());
         Some(snap)
@@ -261,7 +299,32 @@ impl CodexClient {
     /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
-    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        self.stream_with(req, None).await
+    }
+
+    /// The codex CLI's prewarm: `req` sent with `generate: false` on its conversation's upstream socket,
+    /// which the backend answers without generating; the socket then holds the request, and the next
+    /// turn sends only what it adds. Does nothing off the WebSocket transport or with
+    /// `--no-upstream-prewarm`.
+    pub async fn prewarm(&self, req: ResponsesRequest) -> Result<(), CodexError> {
+        if !self.cfg.upstream_prewarm {
+            return Ok(());
+        }
+        let mut events = self.stream_with(req, Some(false)).await?;
+        while let Some(ev) = events.next().await {
+            if ev?.event.is_terminal() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stream_with(
+        &self,
+        mut req: ResponsesRequest,
+        generate: Option<bool>,
+    ) -> Result<ResponseStream, CodexError> {
         // A login that cannot be used stops here, before the catalog would fall back to the built-in list
         // and hide why.
         self.auth.credentials().await?;
@@ -301,169 +364,140 @@ impl CodexClient {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let client_headers = std::mem::take(&mut req.client_headers);
-        let rendered = render::render(req, model, &ids, now_ms)
-            .map_err(|e| CodexError::Decode(e.to_string()))?;
-        // Serialised (and compressed) once; retries resend the same bytes.
-        let plain = Bytes::from(rendered.body);
-        let compressed = zstd::bulk::compress(&plain, 3)
-            .map(Bytes::from)
-            .map_err(|e| CodexError::Decode(format!("cannot compress the request: {e}")))?;
+        let r = Renderer {
+            model,
+            ids,
+            now_ms,
+            slug,
+            client_headers,
+        };
+        let prefer_websockets = model
+            .or(bundled.as_ref())
+            .is_some_and(|m| m.prefer_websockets);
+        if self.wants_websocket(prefer_websockets) {
+            let lite = model.is_some_and(|m| m.use_responses_lite);
+            match self.stream_pooled(req, &r, lite, generate).await? {
+                Ok(stream) => {
+                    self.usage.on_request();
+                    return Ok(stream);
+                }
+                // Refused, or every socket busy: HTTP + SSE.
+                Err(back) => req = back,
+            }
+        }
+        if generate == Some(false) {
+            // A prewarm only means something on a socket.
+            return Ok(ResponseStream::local(Vec::new()));
+        }
+        self.stream_http(&r.prepare(req, None)?).await
+    }
 
-        let resp = self
-            .execute(|creds, route| {
-                let slot = match creds.mode() {
-                    AuthMode::ChatGpt => 0,
-                    AuthMode::ApiKey => 1,
-                };
-                let url = match &self.responses_urls[slot] {
-                    Some(url) => url.clone(),
-                    None => {
-                        return self
-                            .http
-                            .post(format!("{}/responses", self.base_url(creds.mode())))
-                    }
-                };
-                let url = route
-                    .origin
-                    .as_deref()
-                    .and_then(|o| routing::on_origin(&url, o))
-                    .unwrap_or(url);
-                // The CLI compresses bodies for the ChatGPT backend only.
-                let zstd = creds.mode() == AuthMode::ChatGpt;
-                let mut headers = headers::for_responses(
-                    &self.identity,
-                    creds,
-                    &ResponsesHeaders {
-                        ids: &ids,
-                        model: &slug,
-                        turn_metadata: &rendered.turn_metadata,
-                        lite: rendered.lite,
-                        zstd,
-                        routing_override: route.routing_override.as_deref(),
-                    },
-                );
-                headers::add_client_codex_headers(&mut headers, &client_headers);
-                let body = if zstd { &compressed } else { &plain };
-                self.http.post(url).headers(headers).body(body.clone())
-            })
-            .await?;
-        // Requests are flowing: the usage endpoint may be asked again (at most once a minute). Only
-        // after the backend took this request, so its credentials are fresh and an ask never refreshes.
-        self.usage.on_request();
-        Ok(ResponseStream {
-            rate_limits: self.record_limits(resp.headers()),
-            events: Box::pin(events(
-                resp,
-                self.cfg.idle_timeout,
-                self.cfg.max_event_bytes,
-                self.limits.clone(),
-                Tally::current(),
-            )),
+    /// Remembers that the backend refused the upgrade, for a while.
+    pub(crate) fn refused(&self, e: &CodexError) {
+        tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
+            "the Codex backend refused the WebSocket upgrade; using HTTP + SSE");
+        self.ws_refusal.remember();
+    }
+
+    /// The upstream sockets open now (`status`).
+    pub fn upstream_sockets(&self) -> PoolStats {
+        self.sockets.stats()
+    }
+
+    /// Whether `p` goes over the WebSocket: the configured transport, the model's catalog entry, and no
+    /// refusal remembered.
+    fn wants_websocket(&self, prefer_websockets: bool) -> bool {
+        self.cfg
+            .upstream_transport
+            .wants_websocket(prefer_websockets)
+            && self.ws.is_ok()
+            && !self.ws_refusal.active()
+    }
+
+    /// `{base}/responses` for this login, on the workspace's origin when it has one.
+    pub(crate) fn responses_url(
+        &self,
+        creds: &Credentials,
+        route: &Route,
+    ) -> Result<reqwest::Url, CodexError> {
+        let slot = match creds.mode() {
+            AuthMode::ChatGpt => 0,
+            AuthMode::ApiKey => 1,
+        };
+        let url = self.responses_urls[slot].clone().ok_or_else(|| {
+            CodexError::Transport(format!(
+                "the upstream URL {}/responses does not parse",
+                self.base_url(creds.mode())
+            ))
+        })?;
+        Ok(route
+            .origin
+            .as_deref()
+            .and_then(|o| routing::on_origin(&url, o))
+            .unwrap_or(url))
+    }
+
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn ws_settings(&self) -> Result<&WsSettings, CodexError> {
+        self.ws.as_ref().map_err(|e| {
+            CodexError::Transport(format!("the WebSocket transport cannot be used: {e}"))
+        })
+    }
+
+    /// The transport Responses requests take now, for `status`: `websocket`, `http`, or `http` with the
+    /// reason when a refusal is remembered.
+    pub fn transport_status(&self) -> String {
+        match (
+            self.cfg.upstream_transport,
+            self.ws_refusal.since(),
+            &self.ws,
+        ) {
+            (UpstreamTransport::Http, _, _) => "http".into(),
+            (_, _, Err(e)) => format!("http (WebSocket unusable: {e})"),
+            (t, Some(ago), _) => format!(
+                "http (WebSocket upgrade refused {}s ago; {t} tries again after {}s)",
+                ago.as_secs(),
+                ws::REFUSAL_MEMORY.saturating_sub(ago).as_secs()
+            ),
+            (UpstreamTransport::Auto, None, _) => {
+                "auto (WebSocket where the catalog prefers it)".into()
+            }
+            (UpstreamTransport::WebSocket, None, _) => "websocket".into(),
+        }
+    }
+
+    /// After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
+    /// another process saved); after a second 401, refresh and retry.
+    pub(crate) async fn recover_unauthorized(
+        &self,
+        step: u32,
+        creds: &Credentials,
+    ) -> Result<Credentials, CodexError> {
+        tracing::info!(
+            step,
+            "the Codex backend answered 401; recovering the login and retrying"
+        );
+        Ok(if step == 1 {
+            self.auth.reload_after_unauthorized(creds).await?
+        } else {
+            self.router.forget(creds).await;
+            self.auth.after_unauthorized(creds).await?
         })
     }
 
     /// The account's workspace route (ChatGPT logins; none for an API key).
-    async fn route(&self, creds: &Credentials) -> Route {
+    pub(crate) async fn route(&self, creds: &Credentials) -> Route {
         match creds.mode() {
             AuthMode::ChatGpt => self.router.route(&self.identity, creds).await,
             AuthMode::ApiKey => Route::default(),
         }
-    }
-
-    /// Sends the request `build` makes until the backend answers 2xx. After a 401 it tries once more
-    /// with the same credentials (a token the backend has not caught up with yet), then once with renewed
-    /// ones, as the codex CLI does; and up to `max_retries` more times after transient failures (nothing
-    /// has been streamed at this point, so a retry cannot duplicate output). A renewal or a 404 from a
-    /// workspace origin makes the account's workspace be asked again.
-    async fn execute(
-        &self,
-        build: impl Fn(&Credentials, &Route) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, CodexError> {
-        let mut creds = self.auth.credentials().await?;
-        // After a 401, as the codex CLI: re-read the login and retry (the same token once more, or one
-        // another process saved); after a second 401, refresh and retry.
-        let mut unauthorized = 0;
-        let mut attempt = 0;
-        loop {
-            let route = self.route(&creds).await;
-            let sent =
-                tokio::time::timeout(self.cfg.idle_timeout, build(&creds, &route).send()).await;
-            let err = match sent {
-                Err(_) => CodexError::IdleTimeout(self.cfg.idle_timeout),
-                Ok(Err(e)) => CodexError::Transport(transport_message(&e)),
-                Ok(Ok(resp)) if resp.status().is_success() => return Ok(resp),
-                Ok(Ok(resp))
-                    if resp.status() == reqwest::StatusCode::UNAUTHORIZED && unauthorized < 2 =>
-                {
-                    unauthorized += 1;
-                    tracing::info!(
-                        step = unauthorized,
-                        "the Codex backend answered 401; recovering the login and retrying"
-                    );
-                    creds = if unauthorized == 1 {
-                        self.auth.reload_after_unauthorized(&creds).await?
-                    } else {
-                        self.router.forget(&creds).await;
-                        self.auth.after_unauthorized(&creds).await?
-                    };
-                    continue;
-                }
-                Ok(Ok(resp)) => {
-                    if resp.status() == reqwest::StatusCode::NOT_FOUND && route.origin.is_some() {
-                        self.router.forget(&creds).await;
-                    }
-                    let snap = self.record_limits(resp.headers());
-                    let active = limits::describe_active(resp.headers(), snap.as_ref());
-                    let mut err = error_from_response(resp).await;
-                    if let CodexError::UsageLimit { active_limit, .. } = &mut err {
-                        *active_limit = active;
-                    }
-                    err
-                }
-            };
-            if !err.is_transient() || attempt >= self.cfg.max_retries {
-                return Err(err);
-            }
-            attempt += 1;
-            let delay = backoff(attempt);
-            tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying the Codex request");
-            tokio::time::sleep(delay).await;
-        }
-    }
-
-    /// `POST {base}/responses/compact`: the backend summarises a history into fewer items. The answer is
-    /// the backend's JSON, passed on as it is.
-    pub async fn compact(&self, req: &CompactRequest) -> Result<Value, CodexError> {
-        let body =
-            Bytes::from(serde_json::to_vec(req).map_err(|e| CodexError::Decode(e.to_string()))?);
-        let resp = self
-            .execute(|creds, route| {
-                let url = format!("{}/responses/compact", self.base_url(creds.mode()));
-                let url = match (reqwest::Url::parse(&url), route.origin.as_deref()) {
-                    (Ok(u), Some(o)) => routing::on_origin(&u, o).map(String::from).unwrap_or(url),
-                    _ => url,
-                };
-                let mut headers = headers::for_call(Call::Compact, &self.identity, creds);
-                if let Some(o) = route
-                    .routing_override
-                    .as_deref()
-                    .and_then(|o| o.parse().ok())
-                {
-                    headers.insert("x-openai-account-routing-override", o);
-                }
-                self.http
-                    .post(url)
-                    .headers(headers)
-                    .timeout(self.cfg.idle_timeout)
-                    .body(body.clone())
-            })
-            .await?;
-        self.record_limits(resp.headers());
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
-        serde_json::from_slice(&bytes).map_err(|e| CodexError::Decode(e.to_string()))
     }
 
     /// The model catalog for this login, and where it came from: the backend (asked at most every five
@@ -547,104 +581,6 @@ impl CodexClient {
     }
 }
 
-/// The events of one answer. Ends after the terminal event (`completed`, `incomplete`, `failed`, `error`);
-/// an end before that is `CodexError::StreamClosed`.
-pub struct ResponseStream {
-    /// The rate-limit snapshot on this answer's headers.
-    pub rate_limits: Option<RateLimitSnapshot>,
-    events: Pin<Box<dyn Stream<Item = Result<StreamEvent, CodexError>> + Send>>,
-}
-
-impl ResponseStream {
-    /// Events answered without the backend: a request that asks for no generation (the codex CLI's
-    /// `generate: false` prewarm) is complete as soon as it is accepted.
-    pub fn local(events: Vec<StreamEvent>) -> ResponseStream {
-        ResponseStream {
-            rate_limits: None,
-            events: Box::pin(futures_util::stream::iter(events.into_iter().map(Ok))),
-        }
-    }
-}
-
-impl Stream for ResponseStream {
-    type Item = Result<StreamEvent, CodexError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.events.as_mut().poll_next(cx)
-    }
-}
-
-enum Phase<S> {
-    Streaming(Pin<Box<S>>),
-    /// After the terminal event: read the body to its end so the connection can be reused.
-    Draining(Pin<Box<S>>),
-}
-
-fn events(
-    resp: reqwest::Response,
-    idle: Duration,
-    max_event: usize,
-    limits: Arc<LimitStore>,
-    tally: Option<Tally>,
-) -> impl Stream<Item = Result<StreamEvent, CodexError>> + Send {
-    let frames = Box::pin(sse::data_frames(resp.bytes_stream(), max_event));
-    futures_util::stream::unfold(Some(Phase::Streaming(frames)), move |phase| {
-        let limits = limits.clone();
-        let tally = tally.clone();
-        async move {
-            match phase? {
-                Phase::Draining(mut frames) => {
-                    let drain = async { while frames.next().await.is_some() {} };
-                    let _ = tokio::time::timeout(Duration::from_millis(100), drain).await;
-                    None
-                }
-                Phase::Streaming(mut frames) => {
-                    match tokio::time::timeout(idle, frames.next()).await {
-                        Err(_) => Some((Err(CodexError::IdleTimeout(idle)), None)),
-                        Ok(None) => Some((Err(CodexError::StreamClosed), None)),
-                        Ok(Some(Err(sse::SseError::Io(e)))) => Some((
-                            Err(CodexError::Transport(format!("the stream broke off: {e}"))),
-                            None,
-                        )),
-                        Ok(Some(Err(e))) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                        Ok(Some(Ok(data))) => match StreamEvent::parse(data) {
-                            Err(e) => Some((Err(CodexError::Decode(e.to_string())), None)),
-                            Ok(ev) => {
-                                if let ResponseEvent::RateLimits {
-                                    rate_limits: Some(l),
-                                    ..
-                                } = &ev.event
-                                {
-                                    if let Some(snap) = limits::from_event(l, unix_now()) {
-                                        limits.offer(Instant::now(), snap);
-                                    }
-                                }
-                                if let (
-                                    Some(t),
-                                    ResponseEvent::Completed { response }
-                                    | ResponseEvent::Incomplete { response },
-                                ) = (&tally, &ev.event)
-                                {
-                                    if let Some(u) = &response.usage {
-                                        t.record(u.input_tokens, u.output_tokens);
-                                    }
-                                }
-                                let terminal = ev.event.is_terminal();
-                                let next = if terminal {
-                                    Phase::Draining(frames)
-                                } else {
-                                    Phase::Streaming(frames)
-                                };
-                                Some((Ok(ev), Some(next)))
-                            }
-                        },
-                    }
-                }
-            }
-        }
-    })
-}
-
 /// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
 pub(crate) fn chatgpt_base_url(cfg: &ClientConfig) -> String {
     if let Some(base) = &cfg.chatgpt_base_url {
@@ -666,7 +602,7 @@ fn base_url(cfg: &ClientConfig, mode: AuthMode) -> &str {
 }
 
 /// 200 ms × 2^(n−1), ±10 %, as the codex CLI does.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 200u64 * (1u64 << (attempt - 1).min(6));
     let jitter = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -114,7 +114,12 @@ struct ErrorDetail {
     resets_in_seconds: Option<i64>,
 }
 
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>, now: i64) -> CodexError {
+pub(crate) fn classify(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    now: i64,
+) -> CodexError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let detail = parsed.detail.as_ref().map(|d| match d {
         Value::String(s) => s.clone(),

@@ -51,6 +51,7 @@ pub enum Call {
 }
 
 /// Headers of a Responses request, beyond those of every call.
+#[derive(Clone, Copy)]
 pub struct ResponsesHeaders<'a> {
     pub ids: &'a TurnIds,
     pub model: &'a str,
@@ -152,6 +153,20 @@ pub fn for_responses(id: &Identity, creds: &Credentials, r: &ResponsesHeaders<'_
     put(&mut map, "originator", &id.originator);
     put(&mut map, "user-agent", &id.user_agent);
     put(&mut map, "accept-encoding", ACCEPT_ENCODING);
+    map
+}
+
+/// `openai-beta` on the WebSocket upgrade: the version of the Responses-over-WebSocket protocol.
+pub const RESPONSES_WEBSOCKETS_BETA: &str = "responses_websockets=2026-02-06";
+
+/// Headers of the WebSocket upgrade `GET {base}/responses`: those of a Responses request without the
+/// ones about a body (no body here; each turn is a frame), plus `openai-beta`. tungstenite adds the
+/// handshake's own (`host`, `connection`, `upgrade`, `sec-websocket-version`, `sec-websocket-key`).
+pub fn for_websocket(id: &Identity, creds: &Credentials, r: &ResponsesHeaders<'_>) -> HeaderMap {
+    let mut map = for_responses(id, creds, &ResponsesHeaders { zstd: false, ..*r });
+    map.remove(http::header::ACCEPT);
+    map.remove(http::header::CONTENT_TYPE);
+    put(&mut map, "openai-beta", RESPONSES_WEBSOCKETS_BETA);
     map
 }
 

@@ -52,6 +52,10 @@ pub struct ModelInfo {
     /// Images are sent with `"detail": "original"`.
     #[serde(default)]
     pub supports_image_detail_original: bool,
+    /// Responses go over the WebSocket transport (with `--upstream-transport auto`), as the codex CLI
+    /// sends them for this model.
+    #[serde(default)]
+    pub prefer_websockets: bool,
 }
 
 impl ModelInfo {

@@ -142,8 +142,19 @@ async fn limits(
     Json(serde_json::json!({"object": "codex.rate_limits", "limits": limits}))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// Also how requests reach the backend now, and the upstream WebSockets open (for `status`).
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Json<serde_json::Value> {
+    let s = app.codex.upstream_sockets();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "upstream": {
+            "transport": app.codex.transport_status(),
+            "sockets": {"open": s.busy + s.idle, "busy": s.busy, "idle": s.idle, "opened": s.opened},
+        },
+    }))
 }
 
 /// Some clients (Ollama's among them) check that a server answers at its root.

@@ -35,6 +35,9 @@ pub(crate) fn build_app(config: &Config) -> Result<App, String> {
         // As many idle connections as requests may be in flight: a burst up to the limit then reuses
         // connections instead of opening new ones.
         max_idle_connections: limits.max_upstream.max(1),
+        upstream_transport: c.upstream_transport,
+        upstream_sockets: c.upstream_sockets,
+        upstream_prewarm: c.upstream_prewarm,
         ..ClientConfig::default()
     };
     let http = codex_client::client::http_client(&client_cfg).map_err(|e| e.to_string())?;

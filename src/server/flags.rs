@@ -179,6 +179,33 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub(crate) upstream_retries: u32,
 
+    /// How requests reach the backend: `websocket` (one socket per conversation; a turn that continues
+    /// the last one sends only its new items), `http` (HTTP + SSE, the whole input every time), or
+    /// `auto`: WebSocket for the models whose catalog entry prefers it, HTTP for the others and for a
+    /// while after the backend refused an upgrade.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TRANSPORT",
+        env = "CODEX_SERVE_UPSTREAM_TRANSPORT",
+        default_value = "auto"
+    )]
+    pub(crate) upstream_transport: TransportArg,
+
+    /// Upstream WebSockets open at once, busy and idle together. The idle one used longest ago is
+    /// closed to make room; when all are busy a request goes over HTTP + SSE.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub(crate) upstream_max_sockets: usize,
+
+    /// Seconds an idle upstream WebSocket stays open for its conversation's next turn.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub(crate) upstream_socket_idle: u64,
+
+    /// Don't send a client's `generate: false` prewarm on the conversation's upstream WebSocket (it is
+    /// then answered without the backend).
+    #[arg(long)]
+    pub(crate) no_upstream_prewarm: bool,
+
     /// The `originator` header sent to the backend (and the user agent's product), as `codex exec`
     /// sends it.
     #[arg(long, value_name = "NAME", default_value = codex_client::client::DEFAULT_ORIGINATOR)]
@@ -225,6 +252,24 @@ pub(crate) struct ServeArgs {
 pub(crate) enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportArg {
+    Auto,
+    #[value(name = "websocket")]
+    WebSocket,
+    Http,
+}
+
+impl From<TransportArg> for codex_client::ws::UpstreamTransport {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Auto => Self::Auto,
+            TransportArg::WebSocket => Self::WebSocket,
+            TransportArg::Http => Self::Http,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

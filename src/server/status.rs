@@ -167,6 +167,7 @@ pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
             "credentials_store": app.codex.auth().config().credentials_store.as_str(),
             "socket": {"path": socket, "answering": answering,
                        "version": health.as_ref().and_then(|h| h["version"].as_str())},
+            "upstream": health.as_ref().map(|h| h["upstream"].clone()),
             "limits": limits,
             "settings": settings.map(crate::server::config::show::summary_json),
             "client_version": {"version": version, "source": version_source,
@@ -238,6 +239,25 @@ pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
             h["version"].as_str().unwrap_or("?")
         ),
         None => println!("  no server answers on this socket"),
+    }
+    if let Some(up) = health
+        .as_ref()
+        .map(|h| &h["upstream"])
+        .filter(|u| u.is_object())
+    {
+        let n = |k: &str| up["sockets"][k].as_u64().unwrap_or(0);
+        println!();
+        println!(
+            "Upstream   {}",
+            up["transport"].as_str().unwrap_or("unknown")
+        );
+        println!(
+            "  sockets  {} open ({} busy, {} idle), {} opened since start",
+            n("open"),
+            n("busy"),
+            n("idle"),
+            n("opened")
+        );
     }
     println!();
     println!("Limits");

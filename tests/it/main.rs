@@ -33,3 +33,4 @@ mod socket;
 mod stdio;
 mod tcp;
 mod wire;
+mod ws_turns;

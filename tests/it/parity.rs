@@ -46,6 +46,8 @@ struct Scenario {
     /// The backend stops taking the access token: Responses answer 401 until a refresh.
     reject: bool,
     routing: Option<&'static str>,
+    /// The mock accepts the WebSocket upgrade (otherwise it answers 426, and both clients use HTTP).
+    websocket: bool,
 }
 
 const BASE: Scenario = Scenario {
@@ -57,6 +59,7 @@ const BASE: Scenario = Scenario {
     token_exp: 3600,
     reject: false,
     routing: None,
+    websocket: false,
 };
 
 fn scenarios() -> Vec<Scenario> {
@@ -95,6 +98,11 @@ fn scenarios() -> Vec<Scenario> {
             ..BASE
         },
         Scenario {
+            name: "websocket",
+            websocket: true,
+            ..BASE
+        },
+        Scenario {
             name: "routed",
             routing: Some("us_cr"),
             ..BASE
@@ -111,7 +119,34 @@ async fn scenario_mock(ns: &NetNs, catalog: &Value, sc: &Scenario) -> (MockCodex
     if sc.reject {
         mock.reject_responses_until_refresh();
     }
+    if sc.websocket {
+        mock.set_websocket_status(None);
+    }
     (mock, tokens)
+}
+
+/// What reached `mock`: its log, then each frame sent on an upstream WebSocket as a request of method
+/// `WS` (no headers: those are the upgrade's, in the log).
+fn sent(mock: &MockCodex) -> Vec<LoggedRequest> {
+    let mut log = mock.log();
+    let next = log.len() as u64 + 1;
+    log.extend(
+        mock.ws_frames()
+            .into_iter()
+            .zip(next..)
+            .map(|(f, seq)| LoggedRequest {
+                seq,
+                scheme: format!("ws{}", f.connection),
+                method: "WS".into(),
+                path: "/responses".into(),
+                query: String::new(),
+                headers: Vec::new(),
+                content_encoding: None,
+                body: f.body,
+                status: 0,
+            }),
+    );
+    log
 }
 
 async fn run_cli(ns: &NetNs, bin: &Path, catalog: &Value, sc: &Scenario) -> Vec<LoggedRequest> {
@@ -131,7 +166,7 @@ async fn run_cli(ns: &NetNs, bin: &Path, catalog: &Value, sc: &Scenario) -> Vec<
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = home.exec(ns, bin, &args, TURN).await;
     run.assert_ok(sc.name);
-    mock.log()
+    sent(&mock)
 }
 
 /// codex-serve in the namespace, on a socket, against its own mock over https.
@@ -270,7 +305,7 @@ async fn run_serve(
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         notes.push(format!("codex-serve's log ends:\n{}", tail.join("\n")));
     }
-    (mock.log(), notes)
+    (sent(&mock), notes)
 }
 
 /// The pinned CLI's own model catalog (`codex debug models --bundled`), served by both mocks so that

@@ -85,6 +85,14 @@ impl ResponseTurn {
             let slot = app.upstream_limit.acquire().await?;
             (Some(slot), app.codex.stream(request).await?)
         } else {
+            // The client's prewarm (`generate: false`) prewarms its conversation's upstream socket
+            // too, in the background: the answer here needs nothing from the backend.
+            let (app, request) = (app.clone(), request);
+            tokio::spawn(async move {
+                if let Err(e) = app.codex.prewarm(request).await {
+                    tracing::debug!(error = %e, "the upstream prewarm failed");
+                }
+            });
             (None, ResponseStream::local(no_generation()))
         };
         let first = upstream.next().await;

@@ -33,6 +33,10 @@ pub(crate) struct CodexSettings {
     pub(crate) codex_bin: Option<PathBuf>,
     pub(crate) upstream_idle_timeout: Duration,
     pub(crate) upstream_retries: u32,
+    pub(crate) upstream_transport: codex_client::ws::UpstreamTransport,
+    /// Upstream WebSockets: how many, how long idle.
+    pub(crate) upstream_sockets: codex_client::PoolConfig,
+    pub(crate) upstream_prewarm: bool,
 }
 
 /// What a request gets when it does not say.
@@ -125,6 +129,12 @@ impl Config {
                 codex_bin: a.codex_bin.clone(),
                 upstream_idle_timeout: secs_at_least_one(a.upstream_idle_timeout),
                 upstream_retries: a.upstream_retries,
+                upstream_transport: a.upstream_transport.into(),
+                upstream_sockets: codex_client::PoolConfig {
+                    max_sockets: a.upstream_max_sockets,
+                    idle: secs_at_least_one(a.upstream_socket_idle),
+                },
+                upstream_prewarm: !a.no_upstream_prewarm,
             },
             defaults: RequestDefaults {
                 instructions,

@@ -4,8 +4,9 @@
 //! A form keeps what must be equal and abstracts what must only look alike: fixed values stay as they
 //! are (`version: 0.171.0`), ids become their shape (`<uuidv7>`, `msg_<uuidv7>`, `<jwt>`), free text
 //! becomes `<str>`, numbers `<num>`. Objects keep their keys in order. A request kind is `responses`,
-//! `models`, `accounts` or `token`; anything else the clients call (plugins, settings, WebSocket
-//! upgrades) is not compared.
+//! `models`, `accounts`, `token`, `websocket` (the upgrade `GET /responses`) or, for each frame sent on
+//! an upstream WebSocket (logged with method `WS`), `ws create` / `ws prewarm` (`generate: false`);
+//! anything else the clients call (plugins, settings) is not compared.
 //!
 //! Check names look like `responses header session-id`, `responses body keys`,
 //! `responses input message/developer` (with `input-id` and `input-metadata` checks for the item's id
@@ -61,6 +62,9 @@ pub fn kind(r: &LoggedRequest) -> Option<&'static str> {
         "POST" if path.ends_with("/responses") => Some("responses"),
         "GET" if path.ends_with("/accounts/check") => Some("accounts"),
         "GET" if path.ends_with("/models") && r.header("upgrade").is_none() => Some("models"),
+        "GET" if path.ends_with("/responses") && r.header("upgrade").is_some() => Some("websocket"),
+        "WS" if r.body.get("generate") == Some(&Value::Bool(false)) => Some("ws prewarm"),
+        "WS" => Some("ws create"),
         _ => None,
     }
 }
@@ -71,7 +75,8 @@ pub fn sequence(log: &[LoggedRequest]) -> String {
     let steps: Vec<String> = log
         .iter()
         .filter_map(|r| match kind(r)? {
-            "responses" => Some(format!("responses:{}", r.status)),
+            "responses" | "websocket" => Some(format!("{}:{}", kind(r)?, r.status)),
+            "ws create" | "ws prewarm" => Some(kind(r)?.replace(' ', "-")),
             "models" => None,
             other => Some(other.to_owned()),
         })

@@ -31,6 +31,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_mock/routing", post(routing))
         .route("/_mock/models", post(models))
         .route("/_mock/websocket", post(websocket))
+        .route("/_mock/ws_frames", get(ws_frames))
+        .route("/_mock/ws_drop", post(ws_drop))
 }
 
 /// Every request logged, as `[{seq, scheme, method, path, query, headers: [[name, value]], body, ...}]`.
@@ -80,6 +82,33 @@ async fn websocket(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
     let spec: WebsocketSpec = parse(&body)?;
     let status = spec.status.map(valid_status).transpose()?;
     shared.state().websocket_status = status;
+    Ok(ok())
+}
+
+/// Every frame clients sent on upstream sockets: `[{connection, bytes, body}]`, and how many sockets
+/// were opened.
+async fn ws_frames(State(shared): State<Arc<Shared>>) -> Response {
+    let state = shared.state();
+    let frames: Vec<Value> = state
+        .ws_frames
+        .iter()
+        .map(|f| json!({"connection": f.connection, "bytes": f.bytes, "body": f.body}))
+        .collect();
+    json_response(
+        200,
+        &json!({"connections": state.ws_connections, "frames": frames}),
+    )
+}
+
+#[derive(Deserialize)]
+struct DropSpec {
+    after: usize,
+}
+
+/// `{"after": N}`: the next WebSocket turn drops its socket after N events.
+async fn ws_drop(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
+    let spec: DropSpec = parse(&body)?;
+    shared.state().ws_drops.push_back(spec.after);
     Ok(ok())
 }
 

@@ -5,7 +5,8 @@
 //! ([`MockCodex::ca_pem`]), which is what the official codex CLI needs (it refuses http workspace
 //! origins). Both listeners serve the same state. The routes answer at the root and under
 //! `/backend-api/codex` and `/backend-api/wham` (the CLI's paths); anything else is a 404, and a
-//! WebSocket upgrade is answered 426 (configurable), which makes the CLI fall back to HTTP + SSE.
+//! WebSocket upgrade is answered 426 (configurable), which makes the CLI fall back to HTTP + SSE; with
+//! `set_websocket_status(None)` it is served (`ws.rs`: the same scripted replies, frame by frame).
 //! Request bodies may be zstd-compressed. Every request is kept in a log ([`MockCodex::log`]).
 //!
 //! Replies queued with [`MockCodex::push`] are served in order. With nothing queued the mock answers
@@ -19,6 +20,7 @@
 //! Control endpoints (JSON): `GET /_mock/requests`, `GET /_mock/token_requests`, `GET /_mock/log`,
 //! `GET /_mock/ca` (PEM), `POST /_mock/routing` (`{"override": "us_cr"}`, or null for a personal
 //! account), `POST /_mock/models` (the catalog to serve), `POST /_mock/websocket` (`{"status": 426}`),
+//! `GET /_mock/ws_frames`, `POST /_mock/ws_drop` (`{"after": N}`),
 //! `GET /_mock/connections`, `POST /_mock/reply` (`{"kind": "sse"|"status"|"hang"|"raw", ..}`),
 //! `POST /_mock/token_reply` (`{"kind": "ok"|"status", ..}`), `POST /_mock/issue_tokens`,
 //! `POST /_mock/reset`.
@@ -31,6 +33,7 @@ mod net;
 mod scenarios;
 mod server;
 mod usage;
+mod ws;
 
 pub use usage::default_usage;
 mod tls;
@@ -51,6 +54,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use log::LoggedRequest;
+pub use ws::WsFrame;
 
 pub use events::{
     function_call_events, jwt, reasoning_then_text_events, sse_frame, sse_reply, text_events,
@@ -274,6 +278,22 @@ impl MockCodex {
         self.shared.state().websocket_status = status;
     }
 
+    /// Every frame clients sent on upstream WebSockets, in order.
+    pub fn ws_frames(&self) -> Vec<WsFrame> {
+        self.shared.state().ws_frames.clone()
+    }
+
+    /// How many WebSockets were opened (upgrades accepted) since the start.
+    pub fn ws_connections(&self) -> u64 {
+        self.shared.state().ws_connections
+    }
+
+    /// The next WebSocket turn drops its socket (no close frame) after `events` events (FIFO, one per
+    /// turn): a connection lost mid-turn.
+    pub fn drop_websocket_after(&self, events: usize) {
+        self.shared.state().ws_drops.push_back(events);
+    }
+
     /// Compress every answer (SSE, JSON, token answers) in the first of zstd or gzip the request's
     /// `accept-encoding` offers, as a real server may; off by default.
     pub fn set_compress_answers(&self, on: bool) {
@@ -447,6 +467,12 @@ pub(crate) struct State {
     pub(crate) websocket_status: Option<u16>,
     /// Answers compressed as the request's `accept-encoding` offers ([`MockCodex::set_compress_answers`]).
     pub(crate) compress_answers: bool,
+    /// Frames received on WebSockets.
+    pub(crate) ws_frames: Vec<ws::WsFrame>,
+    /// WebSockets opened so far.
+    pub(crate) ws_connections: u64,
+    /// Queued "drop the socket after N events" commands, one per turn.
+    pub(crate) ws_drops: VecDeque<usize>,
     minted: u64,
 }
 
@@ -514,5 +540,7 @@ impl State {
         self.token_requests.clear();
         self.prompt_cache.clear();
         self.log.clear();
+        self.ws_frames.clear();
+        self.ws_drops.clear();
     }
 }

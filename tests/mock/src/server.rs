@@ -24,7 +24,7 @@ use crate::{control, log, models, now_secs, Chunk, RecordedRequest, Reply, Share
 /// to the mock). Anything else (plugins, analytics, settings) is a 404, as the CLI copes with.
 pub(crate) fn router(shared: Arc<Shared>, scheme: &'static str) -> Router {
     let backend = Router::new()
-        .route("/responses", post(responses))
+        .route("/responses", post(responses).get(crate::ws::upgrade))
         .route("/responses/compact", post(compact))
         .route("/models", get(models::models));
     let accounts = Router::new().route("/accounts/check", get(models::accounts_check));
@@ -56,6 +56,16 @@ pub(crate) type Answer = Result<Response, Fail>;
 pub(crate) struct Fail {
     status: u16,
     body: Value,
+}
+
+impl Fail {
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub(crate) fn body(&self) -> &Value {
+        &self.body
+    }
 }
 
 impl IntoResponse for Fail {
@@ -145,7 +155,7 @@ pub(crate) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail
 }
 
 /// 401 for a token older than [`crate::MockCodex::reject_responses_until_refresh`] asked for.
-fn reject_stale_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
+pub(crate) fn reject_stale_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Fail> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -345,7 +355,7 @@ fn word_count(text: &str) -> u64 {
 }
 
 /// The answer when nothing is queued: an echo of the last user message, or a `mock:` directive.
-async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> {
+pub(crate) async fn default_reply(shared: &Shared, request: &Value) -> Result<Reply, Fail> {
     let text = last_user_text(request);
     let model = request.get("model").and_then(Value::as_str);
     let input_tokens = approx_input_tokens(request);
