@@ -305,7 +305,8 @@ impl CodexClient {
             client_headers,
             prefer_websockets: model
                 .or(bundled.as_ref())
-                .is_some_and(|m| m.prefer_websockets),
+                .and_then(|m| m.prefer_websockets)
+                .unwrap_or(true),
         };
         if self.wants_websocket(&p) {
             match self.stream_websocket(&p).await {
