@@ -1,27 +1,40 @@
 //! codex-serve: the OpenAI, Ollama and Anthropic APIs on a private socket, answered by the Codex backend
-//! with the user's Codex login. `main.rs` only calls [`cli::main`]; everything is here so tests can drive it as a library.
+//! with the user's Codex login. `main.rs` only calls [`server::main`]; nothing else is public.
+//!
+//! # Layout
+//!
+//! Five layers; a layer imports only the layers below it (`tests/it/layers.rs` checks this and that no
+//! modules import each other in a cycle).
+//!
+//! 1. `codex/` — the codex crate (`codex-client`): login and refresh, the Responses client and its
+//!    transports, typed backend events, models, limits. It knows nothing of serving.
+//! 2. `src/core/` — protocol-neutral: `App` and its limits, the neutral error kind, the plan and the one
+//!    `prepare` step, the answer driver, the fold, the caches. No axum types.
+//! 3. `src/api/<api>/` — one folder per API (openai, ollama, anthropic): `wire.rs` (serde types),
+//!    `translate.rs` (wire → plan), `render.rs` (events and errors → the API's wire form). No axum.
+//! 4. `src/http/` — axum: [`router`](http::router), the per-API handlers (`openai.rs`, `ollama.rs`,
+//!    `anthropic.rs`: extract → translate → prepare → drive → response), the layers (`guard`: the TCP
+//!    rules, `observe`: ids, overhead and the request log, `body`: the body read limits), the
+//!    extractors (`json`, `typecheck`) and the `IntoResponse` glue (`error`).
+//! 5. `src/server/` — the process: `cli` (which command runs), `flags` (the clap types), `config/` (the
+//!    config file, the codex CLI's config, `codex-serve config`, and [`Config`](server::config::Config),
+//!    every size and limit, between the flags and `App`), `app` (building `App` from a `Config`),
+//!    `logging`, `serve` and `listen/` (listeners and the connection loop), `signals`, `status` (and
+//!    `models`), `service`, `doctor/`, `logfile`, `hardening`, `apikey`.
 
 // Nothing a client, the network or a file controls may panic the server; tests may.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod anthropic;
-pub mod apikey;
-pub mod app;
-pub mod bounded;
-pub mod cli;
-pub mod config;
-pub mod doctor;
-pub mod fold;
+pub(crate) mod anthropic;
+pub(crate) mod app;
+pub(crate) mod bounded;
+pub(crate) mod fold;
 #[cfg(test)]
 mod fuzz;
-pub mod hardening;
-pub mod http;
-pub mod listen;
-pub mod logfile;
-pub mod memory;
-pub mod ollama;
-pub mod openai;
-pub mod reasoning_cache;
-pub mod service;
-pub mod status;
-pub mod upstream;
+pub(crate) mod http;
+pub(crate) mod memory;
+pub(crate) mod ollama;
+pub(crate) mod openai;
+pub(crate) mod reasoning_cache;
+pub mod server;
+pub(crate) mod upstream;

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    codex_serve::cli::main()
+    codex_serve::server::main()
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::HeaderMap;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
@@ -19,7 +20,8 @@ use crate::session::Sessions;
 use crate::stream::ResponseStream;
 use crate::usage::Usage;
 use crate::version::VersionSource;
-use crate::ws::conn::WsSettings;
+use crate::ws::conn::{WsConn, WsSettings};
+use crate::ws::pool::{Pool, PoolConfig, PoolStats};
 use crate::ws::{self, Refusal, UpstreamTransport};
 
 mod over_http;
@@ -66,6 +68,11 @@ pub struct ClientConfig {
     pub max_idle_connections: usize,
     /// How Responses requests reach the backend (`--upstream-transport`).
     pub upstream_transport: UpstreamTransport,
+    /// Upstream WebSockets kept per conversation: how many, how long idle
+    /// (`--upstream-max-sockets`, `--upstream-socket-idle`).
+    pub upstream_sockets: PoolConfig,
+    /// Whether a `generate: false` request prewarms an upstream socket (`--no-upstream-prewarm`).
+    pub upstream_prewarm: bool,
 }
 
 impl Default for ClientConfig {
@@ -85,6 +92,8 @@ impl Default for ClientConfig {
             cache_dir: None,
             max_idle_connections: 16,
             upstream_transport: UpstreamTransport::Auto,
+            upstream_sockets: PoolConfig::default(),
+            upstream_prewarm: true,
         }
     }
 }
@@ -110,6 +119,43 @@ pub struct CodexClient {
     ws: Result<WsSettings, String>,
     /// A refused upgrade, remembered for a while.
     ws_refusal: Refusal,
+    /// Upstream sockets per conversation, between turns.
+    pub(crate) sockets: Arc<Pool<WsConn>>,
+}
+
+/// What rendering a request needs besides the request: its model's catalog entry, the turn's ids.
+pub(crate) struct Renderer<'a> {
+    model: Option<&'a ModelInfo>,
+    ids: TurnIds,
+    now_ms: u64,
+    slug: String,
+    client_headers: Vec<(String, String)>,
+}
+
+impl Renderer<'_> {
+    /// The conversation's session id.
+    pub(crate) fn session(&self) -> &str {
+        &self.ids.session
+    }
+
+    /// `req` rendered whole (`held: None`), or only the part after the `held` items its socket's
+    /// backend already holds.
+    pub(crate) fn prepare(
+        &self,
+        req: ResponsesRequest,
+        held: Option<usize>,
+    ) -> Result<Prepared, CodexError> {
+        let rendered = render::render_from(req, self.model, &self.ids, self.now_ms, held)
+            .map_err(|e| CodexError::Decode(e.to_string()))?;
+        Ok(Prepared {
+            plain: Bytes::from(rendered.body),
+            ids: self.ids.clone(),
+            slug: self.slug.clone(),
+            turn_metadata: rendered.turn_metadata,
+            lite: rendered.lite,
+            client_headers: self.client_headers.clone(),
+        })
+    }
 }
 
 /// A Responses request rendered once, for whichever transport carries it.
@@ -120,8 +166,6 @@ pub(crate) struct Prepared {
     pub(crate) turn_metadata: String,
     pub(crate) lite: bool,
     pub(crate) client_headers: Vec<(String, String)>,
-    /// `prefer_websockets` of the model's catalog entry.
-    pub(crate) prefer_websockets: bool,
 }
 
 impl CodexClient {
@@ -161,6 +205,7 @@ impl CodexClient {
         CodexClient {
             ws,
             ws_refusal: Refusal::default(),
+            sockets: Pool::new(cfg.upstream_sockets),
             http,
             auth,
             cfg,
@@ -254,7 +299,32 @@ impl CodexClient {
     /// Sends `req`, rendered in the shape its model's catalog entry asks for, and returns its event
     /// stream once the backend has answered 200. A model that needs a newer client than the one presented
     /// is refused here, with both versions named.
-    pub async fn stream(&self, mut req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+    pub async fn stream(&self, req: ResponsesRequest) -> Result<ResponseStream, CodexError> {
+        self.stream_with(req, None).await
+    }
+
+    /// The codex CLI's prewarm: `req` sent with `generate: false` on its conversation's upstream socket,
+    /// which the backend answers without generating; the socket then holds the request, and the next
+    /// turn sends only what it adds. Does nothing off the WebSocket transport or with
+    /// `--no-upstream-prewarm`.
+    pub async fn prewarm(&self, req: ResponsesRequest) -> Result<(), CodexError> {
+        if !self.cfg.upstream_prewarm {
+            return Ok(());
+        }
+        let mut events = self.stream_with(req, Some(false)).await?;
+        while let Some(ev) = events.next().await {
+            if ev?.event.is_terminal() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stream_with(
+        &self,
+        mut req: ResponsesRequest,
+        generate: Option<bool>,
+    ) -> Result<ResponseStream, CodexError> {
         // A login that cannot be used stops here, before the catalog would fall back to the built-in list
         // and hide why.
         self.auth.credentials().await?;
@@ -294,49 +364,53 @@ impl CodexClient {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let client_headers = std::mem::take(&mut req.client_headers);
-        let rendered = render::render(req, model, &ids, now_ms)
-            .map_err(|e| CodexError::Decode(e.to_string()))?;
-        let p = Prepared {
-            plain: Bytes::from(rendered.body),
+        let r = Renderer {
+            model,
             ids,
+            now_ms,
             slug,
-            turn_metadata: rendered.turn_metadata,
-            lite: rendered.lite,
             client_headers,
-            prefer_websockets: model
-                .or(bundled.as_ref())
-                .and_then(|m| m.prefer_websockets)
-                .unwrap_or(true),
         };
-        if self.wants_websocket(&p) {
-            match self.stream_websocket(&p).await {
-                Ok((stream, back)) => {
+        let prefer_websockets = model
+            .or(bundled.as_ref())
+            .and_then(|m| m.prefer_websockets)
+            .unwrap_or(true);
+        if self.wants_websocket(prefer_websockets) {
+            let lite = model.is_some_and(|m| m.use_responses_lite);
+            match self.stream_pooled(req, &r, lite, generate).await? {
+                Ok(stream) => {
                     self.usage.on_request();
-                    // One socket per turn until sockets are kept per conversation: closed once done.
-                    tokio::spawn(async move {
-                        if let Some(conn) = back.get().await {
-                            conn.close().await;
-                        }
-                    });
                     return Ok(stream);
                 }
-                Err(e) if ws::is_refusal(&e) => {
-                    tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
-                        "the Codex backend refused the WebSocket upgrade; using HTTP + SSE");
-                    self.ws_refusal.remember();
-                }
-                Err(e) => return Err(e),
+                // Refused, or every socket busy: HTTP + SSE.
+                Err(back) => req = back,
             }
         }
-        self.stream_http(&p).await
+        if generate == Some(false) {
+            // A prewarm only means something on a socket.
+            return Ok(ResponseStream::local(Vec::new()));
+        }
+        self.stream_http(&r.prepare(req, None)?).await
+    }
+
+    /// Remembers that the backend refused the upgrade, for a while.
+    pub(crate) fn refused(&self, e: &CodexError) {
+        tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
+            "the Codex backend refused the WebSocket upgrade; using HTTP + SSE");
+        self.ws_refusal.remember();
+    }
+
+    /// The upstream sockets open now (`status`).
+    pub fn upstream_sockets(&self) -> PoolStats {
+        self.sockets.stats()
     }
 
     /// Whether `p` goes over the WebSocket: the configured transport, the model's catalog entry, and no
     /// refusal remembered.
-    fn wants_websocket(&self, p: &Prepared) -> bool {
+    fn wants_websocket(&self, prefer_websockets: bool) -> bool {
         self.cfg
             .upstream_transport
-            .wants_websocket(p.prefer_websockets)
+            .wants_websocket(prefer_websockets)
             && self.ws.is_ok()
             && !self.ws_refusal.active()
     }

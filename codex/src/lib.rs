@@ -36,4 +36,5 @@ pub use models::{CatalogSource, ModelInfo};
 pub use request::ResponsesRequest;
 pub use stream::ResponseStream;
 pub use version::{ClientVersion, VersionSource, PINNED_CLI_VERSION};
+pub use ws::pool::{PoolConfig, PoolStats};
 pub use ws::UpstreamTransport;

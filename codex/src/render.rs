@@ -114,10 +114,24 @@ struct WireReasoning {
 /// Renders `req` for `model` (`None`: a model the catalog does not list, sent in the classic shape with
 /// only what the client asked).
 pub fn render(
+    req: ResponsesRequest,
+    model: Option<&ModelInfo>,
+    ids: &TurnIds,
+    now_ms: u64,
+) -> Result<Rendered, serde_json::Error> {
+    render_from(req, model, ids, now_ms, None)
+}
+
+/// [`render`] for a continuation: the backend already holds the leading items (the instructions'
+/// developer message, Lite's `additional_tools`) and the first `held` items of `req.input`, so only
+/// the rest is rendered, each with the id it has in the full render (ids follow the position in the
+/// whole conversation). `None` renders everything.
+pub fn render_from(
     mut req: ResponsesRequest,
     model: Option<&ModelInfo>,
     ids: &TurnIds,
     now_ms: u64,
+    held: Option<usize>,
 ) -> Result<Rendered, serde_json::Error> {
     let lite = model.is_some_and(|m| m.use_responses_lite);
     let original_detail = model.is_some_and(|m| m.supports_image_detail_original);
@@ -125,13 +139,7 @@ pub fn render(
         .into_iter()
         .map(cli_tool)
         .collect::<Vec<_>>();
-    let function_names: Vec<String> = tools
-        .iter()
-        .filter_map(|t| match t {
-            Tool::Function { name, .. } | Tool::Custom { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
+    let function_names = function_names(&tools);
 
     let mut input = Vec::with_capacity(req.input.len() + 2);
     let mut top_level_tools = None;
@@ -151,14 +159,16 @@ pub fn render(
             std::mem::take(&mut req.instructions),
         ));
     }
+    let start = held.map_or(0, |n| (input.len() + n).min(input.len() + req.input.len()));
     input.append(&mut req.input);
+    let input = &mut input[start..];
     if original_detail {
         input.iter_mut().for_each(original_images);
     }
     let input = input
         .iter()
         .enumerate()
-        .map(|(i, item)| wire_item(item, i, ids, lite, &function_names))
+        .map(|(i, item)| wire_item(item, start + i, ids, lite, &function_names))
         .collect::<Result<Vec<_>, _>>()?;
 
     let reasoning = reasoning(&req, model, lite);
@@ -326,17 +336,34 @@ fn wire_item(
         );
     }
     for (k, v) in fields {
-        let namespaced = lite
-            && k == "name"
-            && matches!(item,
-                InputItem::FunctionCall { name, namespace: None, .. }
-                | InputItem::CustomToolCall { name, namespace: None, .. } if functions.contains(name));
+        let namespaced = k == "name" && gets_functions_namespace(item, lite, functions);
         out.insert(k, v);
         if namespaced {
             out.insert("namespace".into(), FUNCTIONS_NAMESPACE.into());
         }
     }
     Ok(out)
+}
+
+/// Whether the wire form of `item` gains `"namespace": "functions"`: a replayed call of one of the
+/// client's functions that names no namespace, for a Lite model. Such a call and the same call naming
+/// `functions` are the same item on the wire.
+pub(crate) fn gets_functions_namespace(item: &InputItem, lite: bool, functions: &[String]) -> bool {
+    lite && matches!(item,
+        InputItem::FunctionCall { name, namespace: None, .. }
+        | InputItem::CustomToolCall { name, namespace: None, .. } if functions.contains(name))
+}
+
+/// The names of the client's function and custom tools, as `render` computes them (before Lite puts
+/// them in a namespace).
+pub(crate) fn function_names(tools: &[Tool]) -> Vec<String> {
+    tools
+        .iter()
+        .filter_map(|t| match t {
+            Tool::Function { name, .. } | Tool::Custom { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn reasoning(

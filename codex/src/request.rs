@@ -76,6 +76,113 @@ impl ResponsesRequest {
     }
 }
 
+impl ResponsesRequest {
+    /// Whether `other` asks the same of the model as `self`, its input aside: model, instructions,
+    /// tools, reasoning, text controls and every other field the backend reads. The condition for
+    /// continuing a response on the backend's side (`previous_response_id`). Per-request bookkeeping
+    /// (client metadata and `x-codex-*` headers: turn ids, trace context) is left out, as the codex CLI
+    /// leaves its client metadata out of the same comparison. The destructuring is exhaustive so a new
+    /// field must be placed on one side or the other.
+    pub fn same_shape(&self, other: &ResponsesRequest) -> bool {
+        let ResponsesRequest {
+            model,
+            instructions,
+            input: _,
+            tools,
+            tool_choice,
+            parallel_tool_calls,
+            reasoning,
+            store: (),
+            stream: (),
+            include,
+            prompt_cache_key,
+            text,
+            service_tier,
+            client_metadata: _,
+            client_headers: _,
+        } = self;
+        *model == other.model
+            && *instructions == other.instructions
+            && *tools == other.tools
+            && *tool_choice == other.tool_choice
+            && *parallel_tool_calls == other.parallel_tool_calls
+            && *reasoning == other.reasoning
+            && *include == other.include
+            && *prompt_cache_key == other.prompt_cache_key
+            && *text == other.text
+            && *service_tier == other.service_tier
+    }
+}
+
+/// An output item of a response (the backend's JSON), as the input item that replays it on a later
+/// turn; `None` for items that cannot be replayed (the backend's own shell calls, unknown types). A
+/// refusal is replayed as the assistant's text, as chat clients send it back.
+pub fn replay_output(item: &Value) -> Option<InputItem> {
+    let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
+    match item.get("type").and_then(Value::as_str)? {
+        "message" => {
+            let content: Vec<ContentPart> = item
+                .get("content")?
+                .as_array()?
+                .iter()
+                .filter_map(|c| {
+                    let field = match c.get("type").and_then(Value::as_str) {
+                        Some("output_text") => "text",
+                        Some("refusal") => "refusal",
+                        _ => return None,
+                    };
+                    let text = c.get(field).and_then(Value::as_str).unwrap_or("");
+                    Some(ContentPart::OutputText { text: text.into() })
+                })
+                .collect();
+            (!content.is_empty()).then_some(InputItem::Message {
+                role: Role::Assistant,
+                content,
+            })
+        }
+        "compaction" => Some(InputItem::Compaction {
+            encrypted_content: s("encrypted_content")?,
+        }),
+        "function_call" => Some(InputItem::FunctionCall {
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            arguments: s("arguments").unwrap_or_default(),
+        }),
+        "custom_tool_call" => Some(InputItem::CustomToolCall {
+            status: s("status"),
+            call_id: s("call_id")?,
+            name: s("name")?,
+            namespace: s("namespace"),
+            input: s("input").unwrap_or_default(),
+        }),
+        "web_search_call" => Some(InputItem::WebSearchCall {
+            status: s("status"),
+            action: item.get("action").cloned(),
+        }),
+        "tool_search_call" => Some(InputItem::ToolSearchCall {
+            call_id: s("call_id"),
+            status: s("status"),
+            execution: s("execution"),
+            arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
+        }),
+        "reasoning" => Some(InputItem::Reasoning {
+            summary: item
+                .get("summary")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.get("text").and_then(Value::as_str))
+                        .map(|t| SummaryText { text: t.to_owned() })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            encrypted_content: s("encrypted_content"),
+        }),
+        _ => None,
+    }
+}
+
 /// The body of `POST /responses/compact`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompactRequest {

@@ -15,20 +15,42 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use crate::apikey::ApiKey;
 use crate::http::error::ApiError;
+
+/// The bearer key TCP clients must send. It never prints; where it came from is the server's business.
+pub(crate) struct ApiKey {
+    secret: Vec<u8>,
+}
+
+impl ApiKey {
+    pub(crate) fn new(secret: Vec<u8>) -> ApiKey {
+        ApiKey { secret }
+    }
+
+    /// Constant time in the key's content (a length mismatch returns early: the length is no secret).
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        bool::from(self.secret.as_slice().ct_eq(presented))
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
 
 /// The rules for one server's TCP listeners.
 #[derive(Clone, Debug)]
-pub struct NetworkPolicy {
+pub(crate) struct NetworkPolicy {
     /// `None` only with `--no-auth`, which start-up allows on loopback listeners only.
-    pub key: Option<Arc<ApiKey>>,
+    pub(crate) key: Option<Arc<ApiKey>>,
     /// Extra names the Host header may carry (`--allow-host`), lowercase, without a trailing dot.
-    pub allowed_hosts: Arc<[String]>,
+    pub(crate) allowed_hosts: Arc<[String]>,
     /// Origins that get CORS headers (`--cors-origin`), exactly as browsers send them.
-    pub cors_origins: Arc<[HeaderValue]>,
+    pub(crate) cors_origins: Arc<[HeaderValue]>,
 }
 
 /// One TCP connection's standing, in each of its requests' extensions. It is unauthenticated until a
@@ -36,7 +58,7 @@ pub struct NetworkPolicy {
 /// its listener's unauthenticated connections (`ticket`, given back by dropping it) and runs against
 /// `--unauth-header-timeout`.
 #[derive(Clone, Debug)]
-pub struct ConnAuth(Arc<ConnAuthState>);
+pub(crate) struct ConnAuth(Arc<ConnAuthState>);
 
 #[derive(Debug)]
 struct ConnAuthState {
@@ -45,7 +67,7 @@ struct ConnAuthState {
 }
 
 impl ConnAuth {
-    pub fn new(ticket: Option<Box<dyn std::any::Any + Send>>) -> ConnAuth {
+    pub(crate) fn new(ticket: Option<Box<dyn std::any::Any + Send>>) -> ConnAuth {
         ConnAuth(Arc::new(ConnAuthState {
             ticket: Mutex::new(ticket),
             passed: CancellationToken::new(),
@@ -61,7 +83,7 @@ impl ConnAuth {
     }
 
     /// Resolves once a request on this connection has passed the key check.
-    pub async fn wait_passed(&self) {
+    pub(crate) async fn wait_passed(&self) {
         self.0.passed.cancelled().await
     }
 }
@@ -69,7 +91,7 @@ impl ConnAuth {
 /// Wraps `router` (its routes, fallback and method fallback alike) in the TCP rules. Host is checked
 /// first, so a rebinding page learns nothing, not even whether it needs a key; CORS sits outside the key
 /// check because browsers send preflights without credentials, and so that an allowed page can read a 401.
-pub fn apply<S>(router: Router<S>, policy: NetworkPolicy) -> Router<S>
+pub(crate) fn apply<S>(router: Router<S>, policy: NetworkPolicy) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -281,5 +303,15 @@ mod tests {
         assert_eq!(bearer_token(b"Basic abc"), None);
         assert_eq!(bearer_token(b"Bearer "), None);
         assert_eq!(bearer_token(b"Bearer"), None);
+    }
+
+    #[test]
+    fn compares_whole_keys_only() {
+        let key = ApiKey::new(b"csk-abc".to_vec());
+        assert!(key.matches(b"csk-abc"));
+        assert!(!key.matches(b"csk-ab"));
+        assert!(!key.matches(b"csk-abcd"));
+        assert!(!key.matches(b""));
+        assert!(!format!("{key:?}").contains("abc"));
     }
 }

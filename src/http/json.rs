@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::invalid(
             "the request body is empty; send a JSON object",

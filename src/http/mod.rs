@@ -2,11 +2,11 @@
 //! OpenAI error shape for unknown routes and methods.
 
 pub(crate) mod body;
-pub mod error;
-pub mod guard;
-pub mod json;
-pub mod observe;
-pub mod typecheck;
+pub(crate) mod error;
+pub(crate) mod guard;
+pub(crate) mod json;
+pub(crate) mod observe;
+pub(crate) mod typecheck;
 
 use std::sync::Arc;
 
@@ -23,17 +23,17 @@ use crate::{anthropic, ollama, openai};
 use error::ApiError;
 
 /// The router for the Unix socket and stdio, whose access control is the socket itself.
-pub fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
+pub(crate) fn router(app: Arc<App>, max_body_bytes: usize) -> Router {
     build(app, max_body_bytes, None, "unix")
 }
 
 /// The router for `--stdio`: the local one, logged as stdio.
-pub fn stdio_router(app: Arc<App>, max_body_bytes: usize) -> Router {
+pub(crate) fn stdio_router(app: Arc<App>, max_body_bytes: usize) -> Router {
     build(app, max_body_bytes, None, "stdio")
 }
 
 /// The router for TCP listeners: the same routes behind `guard` (Host check, CORS, key).
-pub fn network_router(
+pub(crate) fn network_router(
     app: Arc<App>,
     max_body_bytes: usize,
     policy: guard::NetworkPolicy,
@@ -139,8 +139,19 @@ async fn limits(
     Json(serde_json::json!({"object": "codex.rate_limits", "limits": limits}))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// Also how requests reach the backend now, and the upstream WebSockets open (for `status`).
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Json<serde_json::Value> {
+    let s = app.codex.upstream_sockets();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "upstream": {
+            "transport": app.codex.transport_status(),
+            "sockets": {"open": s.busy + s.idle, "busy": s.busy, "idle": s.idle, "opened": s.opened},
+        },
+    }))
 }
 
 /// Some clients (Ollama's among them) check that a server answers at its root.

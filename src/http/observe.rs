@@ -16,33 +16,30 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::app::App;
 
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
 /// Set by handlers on their response: what the log line and the overhead header need to know.
 #[derive(Clone, Debug, Default)]
-pub struct RequestLog {
-    pub model: Option<String>,
+pub(crate) struct RequestLog {
+    pub(crate) model: Option<String>,
     /// Time spent waiting on the backend before the response headers went out.
-    pub upstream: Duration,
+    pub(crate) upstream: Duration,
     /// Prompt and completion tokens, when known before the headers (non-streaming answers).
-    pub tokens: Option<(u64, u64)>,
+    pub(crate) tokens: Option<(u64, u64)>,
 }
 
 /// Accumulates time spent waiting on the backend.
 #[derive(Debug, Default)]
-pub struct UpstreamClock(Duration);
+pub(crate) struct UpstreamClock(Duration);
 
 impl UpstreamClock {
     /// Awaits `fut`, counting its time as the backend's.
-    pub async fn time<T>(&mut self, fut: impl std::future::Future<Output = T>) -> T {
+    pub(crate) async fn time<T>(&mut self, fut: impl std::future::Future<Output = T>) -> T {
         let started = Instant::now();
         let out = fut.await;
         self.0 += started.elapsed();
         out
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.0
     }
 }
@@ -54,11 +51,11 @@ fn header(resp: &mut Response, name: &'static str, value: String) {
 }
 
 /// What the listener the request came in on is called in the log: `unix`, `tcp` or `stdio`.
-pub type Transport = &'static str;
+pub(crate) type Transport = &'static str;
 
-pub async fn observe(
+pub(crate) async fn observe(
     State((app, transport)): State<(Arc<App>, Transport)>,
-    mut req: Request<Body>,
+    req: Request<Body>,
     next: Next,
 ) -> Response {
     crate::memory::request_started();
@@ -72,7 +69,6 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(id.clone()));
     // A stream started while handling this request reports its tokens here, even after the headers.
     let tally = Tally::default();
     let mut resp = tally.clone().scope(next.run(req)).await;

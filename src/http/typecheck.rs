@@ -22,7 +22,7 @@ use super::error::ApiError;
 
 /// The JSON types a field takes.
 #[derive(Debug)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Anything (free-form JSON such as a tool's `parameters` schema is still an object: use `Obj(&[])`).
     Any,
     Str,
@@ -117,7 +117,7 @@ impl Shape {
 
 /// Whose words a mismatch is told in.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Wording {
+pub(crate) enum Wording {
     OpenAi,
     Anthropic,
     /// Go's encoding/json, as Ollama answers, with the Go struct the body is read into.
@@ -126,7 +126,7 @@ pub enum Wording {
 
 /// One route's check: the request type's fields, and the API's wording.
 #[derive(Debug, Clone, Copy)]
-pub struct Known(pub &'static Shape, pub Wording);
+pub(crate) struct Known(pub &'static Shape, pub Wording);
 
 impl Shape {
     /// Anthropic's (pydantic's) name for what a field takes.
@@ -162,17 +162,18 @@ impl Shape {
 
 /// The first wrong-typed field: `param` in OpenAI's notation (`tools[0].function.parameters`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Mismatch {
-    pub param: String,
-    pub message: String,
+pub(crate) struct Mismatch {
+    pub(crate) param: String,
+    pub(crate) message: String,
 }
 
 /// Checks `body` against `shape`. Input that is not JSON passes: the request's own parser says why.
-pub fn check(body: &[u8], shape: &'static Shape) -> Result<(), Mismatch> {
+#[cfg(test)]
+pub(crate) fn check(body: &[u8], shape: &'static Shape) -> Result<(), Mismatch> {
     check_as(body, Known(shape, Wording::OpenAi))
 }
 
-pub fn check_as(body: &[u8], known: Known) -> Result<(), Mismatch> {
+pub(crate) fn check_as(body: &[u8], known: Known) -> Result<(), Mismatch> {
     let found = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(body);
     let seed = Check {

@@ -88,6 +88,14 @@ impl Turn {
             let slot = app.upstream.acquire().await?;
             (Some(slot), app.codex.stream(prepared.request).await?)
         } else {
+            // The client's prewarm (`generate: false`) prewarms its conversation's upstream socket
+            // too, in the background: the answer here needs nothing from the backend.
+            let (codex, req) = (app.clone(), prepared.request);
+            tokio::spawn(async move {
+                if let Err(e) = codex.codex.prewarm(req).await {
+                    tracing::debug!(error = %e, "the upstream prewarm failed");
+                }
+            });
             (None, ResponseStream::local(no_generation()))
         };
         Ok(Turn {

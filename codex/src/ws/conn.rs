@@ -140,7 +140,6 @@ impl WsConn {
 
     /// Whether the backend closed the socket (or it broke) while it sat idle; a socket that has sent
     /// anything between turns is out of step and counts as closed too. Never waits.
-    #[allow(dead_code)] // for the pool (ws/pool.rs), before it reuses a socket
     pub(crate) fn is_closed(&mut self) -> bool {
         use futures_util::FutureExt;
         loop {

@@ -12,7 +12,10 @@
 //!
 //! `conn` is one socket; `pool` and `chain` (sockets per conversation, incremental turns) build on it.
 
+pub(crate) mod chain;
 pub(crate) mod conn;
+pub(crate) mod pool;
+mod pooled;
 mod tls;
 mod upstream;
 

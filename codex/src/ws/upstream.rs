@@ -24,8 +24,27 @@ fn is_preamble(ev: &ResponseEvent) -> bool {
     )
 }
 
+/// The code the backend answers a `previous_response_id` it does not hold with.
+pub(crate) const PREVIOUS_RESPONSE_NOT_FOUND: &str = "previous_response_not_found";
+
+fn lost_continuation(ev: &ResponseEvent) -> Option<CodexError> {
+    let (code, message) = match ev {
+        ResponseEvent::Error { code, message } => (code.as_deref(), message.as_deref()),
+        ResponseEvent::Failed { response } => {
+            let e = response.error.as_ref()?;
+            (e.code.as_deref(), e.message.as_deref())
+        }
+        _ => return None,
+    };
+    (code == Some(PREVIOUS_RESPONSE_NOT_FOUND)).then(|| CodexError::Rejected {
+        status: 400,
+        message: message.unwrap_or("previous response not found").to_owned(),
+        code: Some(PREVIOUS_RESPONSE_NOT_FOUND.into()),
+    })
+}
+
 /// Worth reopening the socket and resending: the socket broke or went quiet, or a 5xx.
-fn is_drop(e: &CodexError) -> bool {
+pub(crate) fn is_drop(e: &CodexError) -> bool {
     e.is_transient() || matches!(e, CodexError::StreamClosed)
 }
 
@@ -62,8 +81,9 @@ impl CodexClient {
     pub(crate) async fn stream_websocket(
         &self,
         p: &Prepared,
+        opts: &CreateOptions,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
-        let frame = create_frame(&p.plain, &CreateOptions::default())?;
+        let frame = create_frame(&p.plain, opts)?;
         let mut creds = self.auth().credentials().await?;
         let mut unauthorized = 0;
         let mut retries = 0;
@@ -96,12 +116,27 @@ impl CodexClient {
         frame: String,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let conn = self.open_socket(p, creds).await?;
+        self.turn_on(conn, frame).await
+    }
+
+    /// Sends `frame` on `conn` and waits for the turn's first output (see [`is_preamble`]). A
+    /// continuation the backend cannot find (`previous_response_not_found`: it no longer holds that
+    /// response) is an error here, before the client saw anything, so the caller can send the full
+    /// input instead.
+    pub(crate) async fn turn_on(
+        &self,
+        conn: WsConn,
+        frame: String,
+    ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let (mut events, back) = conn.send_create(frame).await?;
         let mut held: Vec<StreamEvent> = Vec::new();
         loop {
             match events.next().await {
                 Some(Ok(ev)) => {
                     let preamble = is_preamble(&ev.event);
+                    if let Some(e) = lost_continuation(&ev.event) {
+                        return Err(e);
+                    }
                     held.push(ev);
                     if !preamble {
                         break;

@@ -1,0 +1,513 @@
+//! `agent-loop --codex-serve BIN --client chat|responses --transport http|websocket`: an agent loop of
+//! `--turns` turns through codex-serve against the mock backend (in this process), each turn adding one
+//! tool output of `--tool-bytes` bytes to the history. Prints one JSON line per turn:
+//! `{"turn", "new_bytes", "upstream_bytes", "new_connections", "ttfb_ms", "direct_ttfb_ms"}`.
+//!
+//! - `upstream_bytes`: what codex-serve wrote towards the backend during the turn, counted on the wire
+//!   by a relay between the two (request line, headers and body over HTTP; upgrade and frames over the
+//!   WebSocket), `new_connections` the connections it opened through the relay.
+//! - `new_bytes`: the JSON size of the items the turn adds to the conversation (the model's tool call and
+//!   the tool's output), as the client sends them.
+//! - `ttfb_ms`: from sending the request to codex-serve (Unix socket, streaming) to the first byte of its
+//!   answer's body; `direct_ttfb_ms`: the same request as codex-serve sent it upstream, sent straight to
+//!   the mock by this program on the same transport (a POST of the body; a frame on this program's own
+//!   socket, continuing its own last response), to its first byte.
+//!
+//! `--idle-sockets N` instead opens N conversations (one turn each) over the WebSocket, leaves their
+//! sockets idle, and prints codex-serve's RSS: `{"idle_sockets", "rss_kib"}`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use codex_mock::MockCodex;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const ACCOUNT: &str = "acc-bench-1";
+
+#[derive(Parser)]
+#[command(name = "agent-loop")]
+struct Args {
+    #[arg(long)]
+    codex_serve: PathBuf,
+    #[arg(long, default_value = "chat")]
+    client: String,
+    #[arg(long, default_value = "websocket")]
+    transport: String,
+    #[arg(long, default_value_t = 30)]
+    turns: usize,
+    #[arg(long, default_value_t = 4096)]
+    tool_bytes: usize,
+    #[arg(long)]
+    idle_sockets: Option<usize>,
+}
+
+/// Bytes and connections from codex-serve towards the mock.
+#[derive(Default)]
+struct Counters {
+    up: AtomicU64,
+    conns: AtomicU64,
+}
+
+async fn relay(target: std::net::SocketAddr, counters: Arc<Counters>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counters.conns.fetch_add(1, Ordering::SeqCst);
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                let Ok(mut upstream) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = upstream.set_nodelay(true);
+                let (mut cr, mut cw) = client.split();
+                let (mut ur, mut uw) = upstream.split();
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        counters.up.fetch_add(n as u64, Ordering::SeqCst);
+                        if uw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = uw.shutdown().await;
+                };
+                let down = async {
+                    let _ = tokio::io::copy(&mut ur, &mut cw).await;
+                    let _ = cw.shutdown().await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    addr
+}
+
+struct Serve {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_serve(bin: &PathBuf, mock: &MockCodex, upstream: &str, extra: &[&str]) -> Serve {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = mock.issue_tokens(ACCOUNT, 24 * 3600);
+    let auth = json!({
+        "auth_mode": "chatgpt", "OPENAI_API_KEY": null,
+        "tokens": {"id_token": tokens.id_token, "access_token": tokens.access_token,
+                   "refresh_token": tokens.refresh_token, "account_id": ACCOUNT},
+        "last_refresh": "2026-12-01T10:00:00.000000Z",
+    });
+    let auth_path = dir.path().join("auth.json");
+    std::fs::write(&auth_path, auth.to_string()).expect("auth.json");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&auth_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let socket = dir.path().join("serve.sock");
+    let child = Command::new(bin)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--codex-home")
+        .arg(dir.path())
+        .arg("--codex-bin")
+        .arg(dir.path().join("no-codex"))
+        .arg("--upstream-url")
+        .arg(upstream)
+        .arg("--chatgpt-base-url")
+        .arg(mock.url())
+        .arg("--auth-url")
+        .arg(mock.auth_url())
+        .args(extra)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path())
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env_remove("CODEX_SERVE_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn codex-serve");
+    for _ in 0..500 {
+        if UnixStream::connect(&socket).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Serve {
+        child,
+        socket,
+        _dir: dir,
+    }
+}
+
+/// POSTs `body` as HTTP/1.1 over `io` and reads the whole answer; returns (time to the first body byte,
+/// status, body). A chunked body is returned de-chunked enough for scanning (chunk sizes left in).
+async fn post<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut io: S,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (f64, u16, String) {
+    let mut req = format!("POST {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    let start = Instant::now();
+    io.write_all(&bytes).await.expect("write request");
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut first = None;
+    loop {
+        let n = io.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if first.is_none() {
+            if let Some(at) = find(&buf, b"\r\n\r\n") {
+                if buf.len() > at + 4 {
+                    first = Some(start.elapsed());
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (
+        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+        status,
+        body,
+    )
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The JSON of every `data:` line of an SSE body.
+fn sse(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
+fn tool_output(turn: usize, n: usize) -> String {
+    // Pseudo-random text that compresses about as well as base64 does: real tool output (source,
+    // logs) compresses better, so this is the harder case for the HTTP rows.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/ \n";
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (turn as u64).wrapping_mul(0x1000_0000_01b3);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// The mock's next answer: one call of `exec`.
+fn push_call(mock: &MockCodex, turn: usize) -> String {
+    let call_id = format!("call_{turn}");
+    let args = format!("{{\"step\":{turn}}}");
+    let deltas = [args.as_str()];
+    let events = codex_mock::function_call_events(
+        &format!("resp_t{turn}"),
+        &[(&call_id, "exec", &deltas)],
+        (100, 0, 5, 0),
+    );
+    mock.push(codex_mock::sse_reply(&events));
+    call_id
+}
+
+/// This program's own socket to the mock, for the direct WebSocket figures.
+struct Direct {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    last: Option<String>,
+}
+
+impl Direct {
+    async fn open(mock: &MockCodex, token: &str) -> Direct {
+        let url = format!("{}/responses", mock.url().replacen("http", "ws", 1));
+        let mut req = url.into_client_request().expect("ws request");
+        let h = req.headers_mut();
+        h.insert("authorization", format!("Bearer {token}").parse().expect("h"));
+        h.insert("chatgpt-account-id", ACCOUNT.parse().expect("h"));
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("direct ws");
+        Direct { ws, last: None }
+    }
+
+    /// Sends `frame` (codex-serve's, continuing this socket's own last response instead) and reads the
+    /// turn; returns the time to its first frame.
+    async fn turn(&mut self, mut frame: Value) -> f64 {
+        if frame.get("previous_response_id").is_some() {
+            frame["previous_response_id"] = json!(self.last);
+        }
+        let start = Instant::now();
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("send");
+        let mut first = None;
+        while let Some(Ok(m)) = self.ws.next().await {
+            first.get_or_insert_with(|| start.elapsed());
+            let Message::Text(t) = m else { continue };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+            match v["type"].as_str() {
+                Some("response.completed") => {
+                    self.last = v["response"]["id"].as_str().map(str::to_owned);
+                    break;
+                }
+                Some("response.failed" | "response.incomplete" | "error") => {
+                    self.last = None;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Some(n) = args.idle_sockets {
+        return idle_sockets(&args, n).await;
+    }
+    let mock = MockCodex::start().await;
+    mock.set_websocket_status(None);
+    let counters = Arc::new(Counters::default());
+    let target: std::net::SocketAddr = mock
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("mock address");
+    let relay = relay(target, counters.clone()).await;
+    let serve = start_serve(
+        &args.codex_serve,
+        &mock,
+        &format!("http://{relay}"),
+        &["--upstream-transport", &args.transport],
+    )
+    .await;
+    let token = mock.issue_tokens(ACCOUNT, 24 * 3600).access_token;
+    let ws = args.transport == "websocket";
+    let mut direct = if ws {
+        Some(Direct::open(&mock, &token).await)
+    } else {
+        None
+    };
+
+    let model = "gpt-5.5";
+    let mut messages = vec![json!({"role": "user", "content": "Run the steps, one tool call each."})];
+    let mut previous: Option<String> = None;
+    let mut pending_output: Option<Value> = None;
+    for turn in 0..args.turns {
+        let call_id = push_call(&mock, turn);
+        // What the client adds this turn: the tool's output for the last call.
+        let (body, new_bytes) = if args.client == "chat" {
+            let added: Vec<Value> = pending_output.take().into_iter().collect();
+            let new_bytes: usize = added.iter().map(|v| v.to_string().len()).sum();
+            messages.extend(added);
+            (
+                json!({"model": model, "stream": true, "messages": messages,
+                       "tools": [{"type": "function", "function": {"name": "exec", "parameters": {"type": "object"}}}]}),
+                new_bytes,
+            )
+        } else {
+            let input: Vec<Value> = match pending_output.take() {
+                Some(o) => vec![o],
+                None => vec![json!({"role": "user", "content": "Run the steps, one tool call each."})],
+            };
+            let new_bytes = input.iter().map(|v| v.to_string().len()).sum();
+            let mut b = json!({"model": model, "stream": true, "input": input,
+                               "tools": [{"type": "function", "name": "exec", "parameters": {"type": "object"}}]});
+            if let Some(p) = &previous {
+                b["previous_response_id"] = json!(p);
+            }
+            (b, new_bytes)
+        };
+        let path = if args.client == "chat" {
+            "/v1/chat/completions"
+        } else {
+            "/v1/responses"
+        };
+        let (up0, c0) = (
+            counters.up.load(Ordering::SeqCst),
+            counters.conns.load(Ordering::SeqCst),
+        );
+        let frames_before = mock.ws_frames().len();
+        let requests_before = mock.requests().len();
+        let io = UnixStream::connect(&serve.socket).await.expect("socket");
+        let (ttfb, status, answer) = post(io, path, &[], body.to_string().as_bytes()).await;
+        assert_eq!(status, 200, "turn {turn}: {answer}");
+        // The relay has forwarded everything once the answer is in.
+        let up = counters.up.load(Ordering::SeqCst) - up0;
+        let conns = counters.conns.load(Ordering::SeqCst) - c0;
+        let events = sse(&answer);
+        if args.client == "chat" {
+            // The assistant's call, as the chat client keeps it.
+            let args_text: String = events
+                .iter()
+                .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+                .collect();
+            messages.push(json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": "exec", "arguments": args_text}}]}));
+            pending_output = Some(json!({"role": "tool", "tool_call_id": call_id, "content": tool_output(turn, args.tool_bytes)}));
+        } else {
+            previous = events
+                .iter()
+                .find(|e| e["type"] == "response.completed")
+                .and_then(|e| e["response"]["id"].as_str())
+                .map(str::to_owned);
+            pending_output = Some(json!({"type": "function_call_output", "call_id": call_id, "output": tool_output(turn, args.tool_bytes)}));
+        }
+        // The same request straight to the mock, on the same transport.
+        push_call(&mock, turn);
+        let direct_ttfb = match &mut direct {
+            Some(d) => {
+                let frame = mock.ws_frames()[frames_before..]
+                    .last()
+                    .map(|f| f.body.clone())
+                    .expect("codex-serve sent a frame");
+                d.turn(frame).await
+            }
+            None => {
+                let sent = mock.requests()[requests_before..]
+                    .iter()
+                    .rev()
+                    .find(|r| r.path == "/responses")
+                    .map(|r| r.body.clone())
+                    .expect("codex-serve sent a request");
+                let io = TcpStream::connect(target).await.expect("mock");
+                let headers = [
+                    ("authorization", format!("Bearer {token}")),
+                    ("chatgpt-account-id", ACCOUNT.to_owned()),
+                ];
+                post(io, "/responses", &headers, sent.to_string().as_bytes())
+                    .await
+                    .0
+            }
+        };
+        println!(
+            "{}",
+            json!({"turn": turn + 1, "new_bytes": new_bytes, "upstream_bytes": up,
+                   "new_connections": conns, "ttfb_ms": ttfb, "direct_ttfb_ms": direct_ttfb})
+        );
+    }
+}
+
+async fn idle_sockets(args: &Args, n: usize) {
+    // Over TLS, as to the real backend: each socket holds its TLS state too.
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mock = MockCodex::start_on(bind(), Some(bind()))
+        .await
+        .expect("mock with https");
+    mock.set_websocket_status(None);
+    let ca = tempfile::NamedTempFile::new().expect("ca file");
+    std::fs::write(ca.path(), mock.ca_pem().expect("ca")).expect("write ca");
+    std::env::set_var("CODEX_CA_CERTIFICATE", ca.path());
+    let mock = &mock;
+    let max = n.to_string();
+    let serve = start_serve(
+        &args.codex_serve,
+        mock,
+        &mock.https_url().expect("https url"),
+        &[
+            "--upstream-transport",
+            "websocket",
+            "--upstream-max-sockets",
+            &max,
+            "--max-upstream",
+            "64",
+        ],
+    )
+    .await;
+    let sem = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let sem = sem.clone();
+        let socket = serve.socket.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let body = json!({"model": "gpt-5.5", "prompt_cache_key": format!("conv-{i}"),
+                              "messages": [{"role": "user", "content": format!("hello {i}")}]});
+            let io = UnixStream::connect(&socket).await.expect("socket");
+            post(io, "/v1/chat/completions", &[], body.to_string().as_bytes())
+                .await
+                .1
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.ok() == Some(200) {
+            ok += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let io = UnixStream::connect(&serve.socket).await.expect("socket");
+    let (_, _, health) = get(io, "/healthz").await;
+    let idle = serde_json::from_str::<Value>(&health).unwrap_or(Value::Null)["upstream"]["sockets"]
+        ["idle"]
+        .clone();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.child.id()))
+        .unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    println!(
+        "{}",
+        json!({"conversations": n, "answered": ok, "idle_sockets": idle,
+               "mock_sockets": mock.ws_connections(),
+               "rss_kib": field("VmRSS:"), "hwm_kib": field("VmHWM:")})
+    );
+}
+
+async fn get(mut io: UnixStream, path: &str) -> (f64, u16, String) {
+    let req = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    io.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = String::new();
+    let _ = io.read_to_string(&mut buf).await;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (0.0, 200, body)
+}

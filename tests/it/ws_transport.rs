@@ -1,0 +1,448 @@
+//! The upstream WebSocket transport against the mock's real `GET /responses` WebSocket: a turn over
+//! it, the fallback to HTTP + SSE on 426 (and that the refusal is remembered), a drop before any output
+//! (reconnect, full input again, nothing twice) and after output (an error, nothing twice), login
+//! recovery after a 401 on the upgrade, a causal no-batching check, and the mock's own chain rules.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common::{self, chat, chat_stream, streamed_text, Server};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Upgrades the mock answered, with their status.
+fn upgrades(server: &Server) -> Vec<u16> {
+    server
+        .mock
+        .log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.header("upgrade").is_some())
+        .map(|r| r.status)
+        .collect()
+}
+
+fn text_of(reply: &common::Reply) -> String {
+    reply.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_turn_goes_over_the_websocket_with_the_clis_upgrade_headers() {
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    let reply = server
+        .post("/v1/chat/completions", chat("over the socket"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", server.logs());
+    assert_eq!(text_of(&reply), "echo: over the socket");
+    assert_eq!(server.mock.requests().len(), 0, "nothing went over HTTP");
+    assert_eq!(server.mock.ws_connections(), 1);
+    let upgrade = server
+        .mock
+        .log()
+        .into_iter()
+        .find(|r| r.header("upgrade").is_some())
+        .expect("an upgrade");
+    assert_eq!(upgrade.status, 101);
+    assert_eq!(
+        upgrade.header("openai-beta"),
+        Some("responses_websockets=2026-02-06")
+    );
+    for name in [
+        "authorization",
+        "chatgpt-account-id",
+        "session-id",
+        "x-codex-turn-metadata",
+    ] {
+        assert!(upgrade.header(name).is_some(), "the upgrade lacks {name}");
+    }
+    assert!(upgrade.header("content-encoding").is_none());
+    let frames = server.mock.ws_frames();
+    assert_eq!(frames.len(), 1);
+    let frame = &frames[0].body;
+    assert_eq!(frame["type"], "response.create");
+    assert_eq!(frame["model"], "gpt-6.2-sol");
+    assert!(frame.get("previous_response_id").is_none());
+    assert!(frame["input"].as_array().is_some_and(|i| !i.is_empty()));
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_falls_back_to_http_and_the_refusal_is_remembered() {
+    // The mock refuses upgrades with 426 unless told otherwise.
+    let server = Server::start().await;
+    for text in ["first", "second", "third"] {
+        let reply = server.post("/v1/chat/completions", chat(text)).await;
+        assert_eq!(reply.status, 200, "{}", server.logs());
+        assert_eq!(text_of(&reply), format!("echo: {text}"));
+    }
+    assert_eq!(upgrades(&server), vec![426], "asked once, then remembered");
+    assert_eq!(server.mock.requests().len(), 3, "every turn went over HTTP");
+    assert_eq!(server.mock.ws_connections(), 0);
+}
+
+#[tokio::test]
+async fn a_drop_before_any_output_reconnects_and_resends_the_full_input() {
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    // After `response.created`: nothing the client would show has been sent.
+    server.mock.drop_websocket_after(1);
+    let reply = server
+        .post("/v1/chat/completions", chat_stream("said exactly once"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", server.logs());
+    assert_eq!(streamed_text(&reply.sse_data()), "echo: said exactly once");
+    assert_eq!(server.mock.ws_connections(), 2, "one reconnect");
+    let frames = server.mock.ws_frames();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0].body, frames[1].body, "the full input, again");
+}
+
+#[tokio::test]
+async fn a_drop_after_output_ends_the_stream_with_an_error_never_a_duplicate() {
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    let events = codex_mock::text_events("resp_drop", &["one ", "two ", "three"], (3, 0, 3, 0));
+    let first_delta = events
+        .iter()
+        .position(|e| e["type"] == "response.output_text.delta")
+        .expect("a delta");
+    server.mock.push(codex_mock::sse_reply(&events));
+    server.mock.drop_websocket_after(first_delta + 1);
+    let reply = server
+        .post("/v1/chat/completions", chat_stream("drop me"))
+        .await;
+    assert_eq!(reply.status, 200, "the stream had started");
+    let data = reply.sse_data();
+    assert_eq!(
+        streamed_text(&data),
+        "one ",
+        "what was sent, once: {data:?}"
+    );
+    assert!(
+        data.iter().any(|d| d.contains("error")),
+        "the stream ends with an error: {data:?}"
+    );
+    assert_eq!(server.mock.ws_connections(), 1, "no silent resend");
+}
+
+#[tokio::test]
+async fn a_401_on_the_upgrade_recovers_the_login_as_on_http() {
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    server.mock.reject_responses_until_refresh();
+    let reply = server
+        .post("/v1/chat/completions", chat("after a refresh"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", server.logs());
+    assert_eq!(text_of(&reply), "echo: after a refresh");
+    assert_eq!(server.mock.token_requests().len(), 1, "one refresh");
+    let statuses = upgrades(&server);
+    assert_eq!(statuses.first(), Some(&401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&101), "{statuses:?}");
+    assert_eq!(server.mock.ws_connections(), 1);
+    assert!(!server.logs().contains(&server.tokens.access_token));
+}
+
+// ------------------------------------------------------------------ the mock's chain rules
+
+async fn mock_socket(
+    mock: &codex_mock::MockCodex,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let tokens = mock.issue_tokens("acct-ws", 3600);
+    let url = format!("{}/responses", mock.url().replacen("http", "ws", 1));
+    let mut req = url.into_client_request().expect("request");
+    let h = req.headers_mut();
+    h.insert(
+        "authorization",
+        format!("Bearer {}", tokens.access_token)
+            .parse()
+            .expect("h"),
+    );
+    h.insert("chatgpt-account-id", "acct-ws".parse().expect("h"));
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
+    ws
+}
+
+async fn turn<S>(ws: &mut S, frame: Value) -> Vec<Value>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures_util::Sink<Message>
+        + Unpin,
+{
+    let _ = ws.send(Message::text(frame.to_string())).await;
+    let mut events = Vec::new();
+    while let Some(Ok(Message::Text(t))) = ws.next().await {
+        let v: Value = serde_json::from_str(t.as_str()).expect("json event");
+        let kind = v["type"].as_str().unwrap_or_default().to_owned();
+        events.push(v);
+        if ["response.completed", "response.failed", "error"].contains(&kind.as_str()) {
+            break;
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn the_mock_keeps_the_last_response_per_socket_and_refuses_unknown_ids() {
+    let mock = codex_mock::MockCodex::start().await;
+    mock.set_websocket_status(None);
+    let mut ws = mock_socket(&mock).await;
+    let user = |t: &str| json!({"type":"message","role":"user","content":[{"type":"input_text","text":t}]});
+    let unknown = turn(
+        &mut ws,
+        json!({"type":"response.create","model":"gpt-6.2-sol","previous_response_id":"resp_nope","input":[user("x")]}),
+    )
+    .await;
+    let last = unknown.last().expect("an answer");
+    assert_eq!(last["status"], 400);
+    assert_eq!(last["error"]["code"], "previous_response_not_found");
+
+    let warm = turn(
+        &mut ws,
+        json!({"type":"response.create","model":"gpt-6.2-sol","generate":false,"input":[]}),
+    )
+    .await;
+    assert_eq!(warm[0]["type"], "codex.rate_limits");
+    let id = warm.last().expect("completed")["response"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let next = turn(
+        &mut ws,
+        json!({"type":"response.create","model":"gpt-6.2-sol","previous_response_id":id,"input":[user("chained")]}),
+    )
+    .await;
+    let text: String = next
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(text, "echo: chained");
+    // Another socket does not know this socket's responses.
+    let mut other = mock_socket(&mock).await;
+    let id = next.last().expect("completed")["response"]["id"].clone();
+    let refused = turn(
+        &mut other,
+        json!({"type":"response.create","model":"gpt-6.2-sol","previous_response_id":id,"input":[user("y")]}),
+    )
+    .await;
+    assert_eq!(refused.last().expect("answer")["status"], 400);
+    assert_eq!(mock.ws_connections(), 2);
+    assert_eq!(mock.ws_frames().len(), 4);
+}
+
+// ------------------------------------------------------------------ causality over the socket
+
+/// Bounds only a failure.
+const STUCK: Duration = Duration::from_secs(20);
+const DELTAS: &[&str] = &["alpha-0 ", "bravo-1 ", "charlie-2 ", "delta-3 ", "echo-4"];
+
+/// An upstream whose WebSocket turns send what the test feeds them, and a catalog that prefers the
+/// WebSocket; other paths get 404.
+struct Gated {
+    url: String,
+    turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>>,
+}
+
+impl Gated {
+    async fn start() -> Gated {
+        use hyper_util::rt::TokioIo;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>> = Arc::default();
+        let shared = turns.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, std::convert::Infallible>(gated_answer(&mut req, shared)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Gated { url, turns }
+    }
+
+    fn expect_turn(&self) -> mpsc::UnboundedSender<Value> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.turns.lock().expect("lock").push_back(rx);
+        tx
+    }
+}
+
+fn gated_answer(
+    req: &mut hyper::Request<hyper::body::Incoming>,
+    turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>>,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    let path = req.uri().path().to_owned();
+    let full = |status: u16, body: String| {
+        hyper::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .expect("response")
+    };
+    if path.ends_with("/models") {
+        let catalog = json!({"models": [{"slug": "gpt-6.2-sol", "use_responses_lite": true,
+            "prefer_websockets": true, "visibility": "list", "supported_reasoning_levels": []}]});
+        return full(200, catalog.to_string());
+    }
+    let key = req.headers().get("sec-websocket-key").cloned();
+    let (true, Some(key)) = (path.ends_with("/responses"), key) else {
+        return full(404, "{}".into());
+    };
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            hyper_util::rt::TokioIo::new(upgraded),
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        while let Some(Ok(Message::Text(_))) = ws.next().await {
+            let next = turns.lock().expect("lock").pop_front();
+            let Some(mut rx) = next else { return };
+            while let Some(event) = rx.recv().await {
+                if ws.send(Message::text(event.to_string())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    hyper::Response::builder()
+        .status(101)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", derive_accept_key(key.as_bytes()))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("response")
+}
+
+#[tokio::test]
+async fn each_delta_reaches_the_client_before_the_next_is_produced_over_the_websocket() {
+    let upstream = Gated::start().await;
+    let server = Server::start_with(common::Options {
+        upstream_url: Some(upstream.url.clone()),
+        ..common::Options::default()
+    })
+    .await;
+    let tx = upstream.expect_turn();
+    let msg = json!({"type":"message","id":"msg_g","role":"assistant","content":[]});
+    for v in [
+        json!({"type":"response.created","response":{"id":"resp_g","model":"gpt-6.2-sol"}}),
+        json!({"type":"response.output_item.added","output_index":0,"item":msg}),
+    ] {
+        tx.send(v).expect("send");
+    }
+    let delta = |k: usize| json!({"type":"response.output_text.delta","item_id":"msg_g","output_index":0,"content_index":0,"delta":DELTAS[k]});
+    tx.send(delta(0)).expect("send");
+    let body =
+        json!({"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"hi"}]});
+    let resp = server
+        .send(
+            "POST",
+            "/v1/chat/completions",
+            &[],
+            body.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut seen = String::new();
+    for (k, want) in DELTAS.iter().enumerate() {
+        let wait = async {
+            while !seen.contains(want) {
+                match body.frame().await {
+                    Some(Ok(f)) => {
+                        if let Some(d) = f.data_ref() {
+                            seen.push_str(&String::from_utf8_lossy(d));
+                        }
+                    }
+                    other => panic!("the stream ended while waiting for delta {k}: {other:?}"),
+                }
+            }
+        };
+        if tokio::time::timeout(STUCK, wait).await.is_err() {
+            panic!(
+                "delta {k} never reached the client although the upstream socket had sent it; \
+                 codex-serve is holding deltas back. Client saw:\n{seen}\n{}",
+                server.logs()
+            );
+        }
+        if k + 1 < DELTAS.len() {
+            tx.send(delta(k + 1)).expect("send");
+        }
+    }
+    let text: String = DELTAS.concat();
+    tx.send(json!({"type":"response.output_item.done","output_index":0,"item":{"type":"message","id":"msg_g","role":"assistant","content":[{"type":"output_text","text":text}]}})).expect("send");
+    tx.send(json!({"type":"response.completed","response":{"id":"resp_g","usage":{"input_tokens":3,"output_tokens":5,"total_tokens":8}}})).expect("send");
+    while let Some(f) = body.frame().await {
+        if let Some(d) = f.expect("frame").data_ref() {
+            seen.push_str(&String::from_utf8_lossy(d));
+        }
+    }
+    assert!(seen.trim_end().ends_with("data: [DONE]"), "{seen}");
+}
+
+// ------------------------------------------------------------------ figures (run by hand)
+
+/// Time to the first body byte of a streamed chat completion through codex-serve, p50 over `n` turns.
+async fn ttfb_p50(server: &Server, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = chat_stream(&format!("measure {i}"))
+            .to_string()
+            .into_bytes();
+        let start = std::time::Instant::now();
+        let resp = server.send("POST", "/v1/chat/completions", &[], body).await;
+        let mut body = resp.into_body();
+        let mut first = None;
+        while let Some(Ok(f)) = body.frame().await {
+            if first.is_none() && f.data_ref().is_some_and(|d| !d.is_empty()) {
+                first = Some(start.elapsed());
+            }
+        }
+        times.push(first.expect("a byte"));
+    }
+    times.sort();
+    times[n / 2]
+}
+
+/// `cargo test --test ws_transport figures -- --ignored --nocapture`: time to first byte over each
+/// transport against the mock, and the frames sent (to `WS_FRAMES_OUT` when set, for a deflate ratio).
+#[tokio::test]
+#[ignore]
+async fn figures() {
+    let http = Server::start().await;
+    let ws = Server::start().await;
+    ws.mock.set_websocket_status(None);
+    let n = 200;
+    let (h, w) = (ttfb_p50(&http, n).await, ttfb_p50(&ws, n).await);
+    eprintln!("time to first byte, p50 of {n}: http+sse {h:?}, websocket {w:?}");
+    let frames: Vec<Value> = ws.mock.ws_frames().into_iter().map(|f| f.body).collect();
+    let bytes: usize = frames.iter().map(|f| f.to_string().len()).sum();
+    eprintln!("{} frames, {bytes} bytes", frames.len());
+    if let Ok(path) = std::env::var("WS_FRAMES_OUT") {
+        let lines: Vec<String> = frames.iter().map(Value::to_string).collect();
+        std::fs::write(path, lines.join("\n")).expect("write frames");
+    }
+}
