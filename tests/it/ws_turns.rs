@@ -70,7 +70,11 @@ async fn sockets(s: &Server) -> Value {
 #[tokio::test]
 async fn a_chat_client_that_resends_everything_sends_only_its_new_items() {
     let s = ws_server(&[]).await;
-    let first = chat(&s, json!([{"role": "user", "content": "mock:reasoning first"}])).await;
+    let first = chat(
+        &s,
+        json!([{"role": "user", "content": "mock:reasoning first"}]),
+    )
+    .await;
     assert_eq!(answer(&first), "echo: first");
     // The whole conversation again, as a chat client sends it; codex-serve restores the encrypted
     // reasoning in front of the answer, so it starts with exactly what the socket's backend holds.
@@ -99,7 +103,11 @@ async fn a_chat_client_that_resends_everything_sends_only_its_new_items() {
 
     let f = frames(&s);
     assert_eq!(f.len(), 3, "{f:?}");
-    assert_eq!(s.mock.ws_connections(), 1, "one socket for the conversation");
+    assert_eq!(
+        s.mock.ws_connections(),
+        1,
+        "one socket for the conversation"
+    );
     assert!(f.iter().all(|(conn, _, _)| *conn == 1));
     // Turn 1 whole, then only the new user message, continuing the last response.
     assert_eq!(f[0].1, None);
@@ -263,15 +271,17 @@ async fn idle_sockets_are_closed_and_the_next_turn_opens_a_new_one() {
 #[tokio::test]
 async fn the_socket_cap_evicts_the_idle_socket_and_overflows_to_http() {
     let s = ws_server(&["--upstream-max-sockets", "1"]).await;
-    let conv = |key: &str, text: &str| {
-        json!({"model": "gpt-5.5", "prompt_cache_key": key, "messages": [{"role": "user", "content": text}]})
-    };
+    let conv = |key: &str, text: &str| json!({"model": "gpt-5.5", "prompt_cache_key": key, "messages": [{"role": "user", "content": text}]});
     assert_eq!(
-        s.post("/v1/chat/completions", conv("a", "one")).await.status,
+        s.post("/v1/chat/completions", conv("a", "one"))
+            .await
+            .status,
         200
     );
     assert_eq!(
-        s.post("/v1/chat/completions", conv("b", "two")).await.status,
+        s.post("/v1/chat/completions", conv("b", "two"))
+            .await
+            .status,
         200
     );
     // `b` took the only room: `a`'s idle socket was closed.
@@ -286,7 +296,13 @@ async fn the_socket_cap_evicts_the_idle_socket_and_overflows_to_http() {
         s.post("/v1/chat/completions", conv("c", "three")).await
     };
     let (x, y) = tokio::join!(busy, overflow);
-    assert_eq!((x.status, y.status), (200, 200), "{} / {}", x.text(), y.text());
+    assert_eq!(
+        (x.status, y.status),
+        (200, 200),
+        "{} / {}",
+        x.text(),
+        y.text()
+    );
     let http: Vec<_> = s
         .mock
         .requests()

@@ -263,9 +263,14 @@ impl Direct {
         let url = format!("{}/responses", mock.url().replacen("http", "ws", 1));
         let mut req = url.into_client_request().expect("ws request");
         let h = req.headers_mut();
-        h.insert("authorization", format!("Bearer {token}").parse().expect("h"));
+        h.insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("h"),
+        );
         h.insert("chatgpt-account-id", ACCOUNT.parse().expect("h"));
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("direct ws");
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("direct ws");
         Direct { ws, last: None }
     }
 
@@ -332,7 +337,8 @@ async fn main() {
     };
 
     let model = "gpt-5.5";
-    let mut messages = vec![json!({"role": "user", "content": "Run the steps, one tool call each."})];
+    let mut messages =
+        vec![json!({"role": "user", "content": "Run the steps, one tool call each."})];
     let mut previous: Option<String> = None;
     let mut pending_output: Option<Value> = None;
     for turn in 0..args.turns {
@@ -350,7 +356,9 @@ async fn main() {
         } else {
             let input: Vec<Value> = match pending_output.take() {
                 Some(o) => vec![o],
-                None => vec![json!({"role": "user", "content": "Run the steps, one tool call each."})],
+                None => {
+                    vec![json!({"role": "user", "content": "Run the steps, one tool call each."})]
+                }
             };
             let new_bytes = input.iter().map(|v| v.to_string().len()).sum();
             let mut b = json!({"model": model, "stream": true, "input": input,
@@ -382,18 +390,24 @@ async fn main() {
             // The assistant's call, as the chat client keeps it.
             let args_text: String = events
                 .iter()
-                .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+                .filter_map(|c| {
+                    c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+                })
                 .collect();
             messages.push(json!({"role": "assistant", "content": null, "tool_calls": [
                 {"id": call_id, "type": "function", "function": {"name": "exec", "arguments": args_text}}]}));
-            pending_output = Some(json!({"role": "tool", "tool_call_id": call_id, "content": tool_output(turn, args.tool_bytes)}));
+            pending_output = Some(
+                json!({"role": "tool", "tool_call_id": call_id, "content": tool_output(turn, args.tool_bytes)}),
+            );
         } else {
             previous = events
                 .iter()
                 .find(|e| e["type"] == "response.completed")
                 .and_then(|e| e["response"]["id"].as_str())
                 .map(str::to_owned);
-            pending_output = Some(json!({"type": "function_call_output", "call_id": call_id, "output": tool_output(turn, args.tool_bytes)}));
+            pending_output = Some(
+                json!({"type": "function_call_output", "call_id": call_id, "output": tool_output(turn, args.tool_bytes)}),
+            );
         }
         // The same request straight to the mock, on the same transport.
         push_call(&mock, turn);
@@ -483,8 +497,8 @@ async fn idle_sockets(args: &Args, n: usize) {
     let idle = serde_json::from_str::<Value>(&health).unwrap_or(Value::Null)["upstream"]["sockets"]
         ["idle"]
         .clone();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.child.id()))
-        .unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", serve.child.id())).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
