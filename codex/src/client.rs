@@ -373,7 +373,8 @@ impl CodexClient {
         };
         let prefer_websockets = model
             .or(bundled.as_ref())
-            .is_some_and(|m| m.prefer_websockets);
+            .and_then(|m| m.prefer_websockets)
+            .unwrap_or(true);
         if self.wants_websocket(prefer_websockets) {
             let lite = model.is_some_and(|m| m.use_responses_lite);
             match self.stream_pooled(req, &r, lite, generate).await? {

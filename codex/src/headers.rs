@@ -164,8 +164,12 @@ pub const RESPONSES_WEBSOCKETS_BETA: &str = "responses_websockets=2026-02-06";
 /// handshake's own (`host`, `connection`, `upgrade`, `sec-websocket-version`, `sec-websocket-key`).
 pub fn for_websocket(id: &Identity, creds: &Credentials, r: &ResponsesHeaders<'_>) -> HeaderMap {
     let mut map = for_responses(id, creds, &ResponsesHeaders { zstd: false, ..*r });
+    // Not on the CLI's upgrade (parity test): no body to encode, and the Lite flag travels in each
+    // frame's client_metadata instead.
     map.remove(http::header::ACCEPT);
     map.remove(http::header::CONTENT_TYPE);
+    map.remove(http::header::ACCEPT_ENCODING);
+    map.remove("x-openai-internal-codex-responses-lite");
     put(&mut map, "openai-beta", RESPONSES_WEBSOCKETS_BETA);
     map
 }

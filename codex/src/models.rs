@@ -52,10 +52,11 @@ pub struct ModelInfo {
     /// Images are sent with `"detail": "original"`.
     #[serde(default)]
     pub supports_image_detail_original: bool,
-    /// Responses go over the WebSocket transport (with `--upstream-transport auto`), as the codex CLI
-    /// sends them for this model.
-    #[serde(default)]
-    pub prefer_websockets: bool,
+    /// `false`: Responses for this model go over HTTP + SSE with `--upstream-transport auto`. The codex
+    /// CLI 0.171 uses the WebSocket for every model of its built-in provider, whose catalog entries
+    /// carry no such field, so only an explicit `false` opts a model out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefer_websockets: Option<bool>,
 }
 
 impl ModelInfo {

@@ -47,7 +47,9 @@ impl Gated {
                     let svc = hyper::service::service_fn(move |req: hyper::Request<_>| {
                         // The catalog and the workspace check (asked as the codex CLI does) get 404:
                         // only Responses requests take a body.
-                        let responses = req.uri().path().ends_with("/responses");
+                        // A WebSocket upgrade (GET) gets the 404 too: this upstream speaks SSE.
+                        let responses = req.method() == hyper::Method::POST
+                            && req.uri().path().ends_with("/responses");
                         let next = responses
                             .then(|| shared.lock().expect("lock").pop_front())
                             .flatten();

@@ -33,4 +33,5 @@ mod socket;
 mod stdio;
 mod tcp;
 mod wire;
+mod ws_transport;
 mod ws_turns;

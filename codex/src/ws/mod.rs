@@ -1,8 +1,9 @@
 //! The backend's WebSocket transport for Responses (`GET {base}/responses` upgraded, `openai-beta:
 //! responses_websockets=2026-02-06`), as the codex CLI 0.171 uses it:
 //!
-//! - which transport a request takes ([`UpstreamTransport`]: `auto` follows the model's catalog entry,
-//!   `prefer_websockets`, as the CLI does for its built-in OpenAI provider);
+//! - which transport a request takes ([`UpstreamTransport`]): `auto` is the WebSocket, as the CLI 0.171
+//!   uses it for its built-in provider whatever the model (its own catalog has no `prefer_websockets`;
+//!   seen in the parity test), unless the model's catalog entry says `prefer_websockets: false`;
 //! - a refused upgrade (426, or any 4xx other than 401/429 on the upgrade) sends the request over HTTP +
 //!   SSE, and the refusal is remembered for [`REFUSAL_MEMORY`] (the CLI remembers it for the rest of its
 //!   session; a server runs for weeks, so it asks again now and then);
@@ -31,7 +32,7 @@ pub const REFUSAL_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// `--upstream-transport`: how Responses requests reach the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpstreamTransport {
-    /// The WebSocket for models whose catalog entry says `prefer_websockets`, else HTTP + SSE.
+    /// The WebSocket, except for models whose catalog entry says `prefer_websockets: false`.
     #[default]
     Auto,
     /// The WebSocket for every model (HTTP + SSE still when the upgrade is refused).

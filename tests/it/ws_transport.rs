@@ -3,13 +3,11 @@
 //! (reconnect, full input again, nothing twice) and after output (an error, nothing twice), login
 //! recovery after a 401 on the upgrade, a causal no-batching check, and the mock's own chain rules.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{chat, chat_stream, streamed_text, Server};
+use crate::common::{self, chat, chat_stream, streamed_text, Server};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -403,4 +401,48 @@ async fn each_delta_reaches_the_client_before_the_next_is_produced_over_the_webs
         }
     }
     assert!(seen.trim_end().ends_with("data: [DONE]"), "{seen}");
+}
+
+// ------------------------------------------------------------------ figures (run by hand)
+
+/// Time to the first body byte of a streamed chat completion through codex-serve, p50 over `n` turns.
+async fn ttfb_p50(server: &Server, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = chat_stream(&format!("measure {i}"))
+            .to_string()
+            .into_bytes();
+        let start = std::time::Instant::now();
+        let resp = server.send("POST", "/v1/chat/completions", &[], body).await;
+        let mut body = resp.into_body();
+        let mut first = None;
+        while let Some(Ok(f)) = body.frame().await {
+            if first.is_none() && f.data_ref().is_some_and(|d| !d.is_empty()) {
+                first = Some(start.elapsed());
+            }
+        }
+        times.push(first.expect("a byte"));
+    }
+    times.sort();
+    times[n / 2]
+}
+
+/// `cargo test --test ws_transport figures -- --ignored --nocapture`: time to first byte over each
+/// transport against the mock, and the frames sent (to `WS_FRAMES_OUT` when set, for a deflate ratio).
+#[tokio::test]
+#[ignore]
+async fn figures() {
+    let http = Server::start().await;
+    let ws = Server::start().await;
+    ws.mock.set_websocket_status(None);
+    let n = 200;
+    let (h, w) = (ttfb_p50(&http, n).await, ttfb_p50(&ws, n).await);
+    eprintln!("time to first byte, p50 of {n}: http+sse {h:?}, websocket {w:?}");
+    let frames: Vec<Value> = ws.mock.ws_frames().into_iter().map(|f| f.body).collect();
+    let bytes: usize = frames.iter().map(|f| f.to_string().len()).sum();
+    eprintln!("{} frames, {bytes} bytes", frames.len());
+    if let Ok(path) = std::env::var("WS_FRAMES_OUT") {
+        let lines: Vec<String> = frames.iter().map(Value::to_string).collect();
+        std::fs::write(path, lines.join("\n")).expect("write frames");
+    }
 }
