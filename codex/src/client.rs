@@ -320,6 +320,33 @@ impl CodexClient {
         Ok(())
     }
 
+    /// The 400 `client_version_too_old` for a model whose `minimal_client_version` is above the client
+    /// version codex-serve presents; `Ok` for any other model, known or not.
+    pub async fn version_gate(&self, slug: &str) -> Result<(), CodexError> {
+        let (catalog, _) = self.models().await;
+        let model = catalog.iter().find(|m| m.slug == slug);
+        let bundled = bundled_unless_listed(model, slug);
+        self.check_version(slug, model.or(bundled.as_ref()))
+    }
+
+    fn check_version(&self, slug: &str, entry: Option<&ModelInfo>) -> Result<(), CodexError> {
+        match entry.and_then(|m| m.minimal_client_version.as_deref()) {
+            Some(needed) if models::version_below(&self.cfg.client_version, needed) => {
+                Err(CodexError::Rejected {
+                    status: 400,
+                    message: format!(
+                        "The model '{slug}' needs codex CLI {needed} or newer, and codex-serve presents \
+                         client version {} (from {}). Update the codex CLI (npm install -g \
+                         @openai/codex) and restart codex-serve, or pass --client-version.",
+                        self.cfg.client_version, self.cfg.client_version_source
+                    ),
+                    code: Some("client_version_too_old".into()),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn stream_with(
         &self,
         mut req: ResponsesRequest,
@@ -330,28 +357,8 @@ impl CodexClient {
         self.auth.credentials().await?;
         let (catalog, _) = self.models().await;
         let model = catalog.iter().find(|m| m.slug == req.model);
-        // The backend hides the models a client is too old for: the built-in catalog still knows them.
-        let bundled = match model {
-            Some(_) => None,
-            None => models::fallback().into_iter().find(|m| m.slug == req.model),
-        };
-        let needed = model
-            .or(bundled.as_ref())
-            .and_then(|m| m.minimal_client_version.as_deref());
-        if let Some(needed) = needed {
-            if models::version_below(&self.cfg.client_version, needed) {
-                return Err(CodexError::Rejected {
-                    status: 400,
-                    message: format!(
-                        "The model '{}' needs codex CLI {needed} or newer, and codex-serve presents \
-                         client version {} (from {}). Update the codex CLI (npm install -g \
-                         @openai/codex) and restart codex-serve, or pass --client-version.",
-                        req.model, self.cfg.client_version, self.cfg.client_version_source
-                    ),
-                    code: Some("client_version_too_old".into()),
-                });
-            }
-        }
+        let bundled = bundled_unless_listed(model, &req.model);
+        self.check_version(&req.model, model.or(bundled.as_ref()))?;
         let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
         let ids = TurnIds::new(
             conversation.session,
@@ -617,6 +624,14 @@ pub(crate) fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// The backend hides the models a client is too old for: the built-in catalog still knows them.
+fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
+    match listed {
+        Some(_) => None,
+        None => models::fallback().into_iter().find(|m| m.slug == slug),
+    }
 }
 
 #[cfg(test)]

@@ -167,20 +167,24 @@ pub fn replay_output(item: &Value) -> Option<InputItem> {
             arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
         }),
         "reasoning" => Some(InputItem::Reasoning {
-            summary: item
-                .get("summary")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|p| p.get("text").and_then(Value::as_str))
-                        .map(|t| SummaryText { text: t.to_owned() })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            summary: summary_of(item),
             encrypted_content: s("encrypted_content"),
         }),
         _ => None,
     }
+}
+
+/// The summary texts of a reasoning item, as the backend sent them.
+pub fn summary_of(item: &Value) -> Vec<SummaryText> {
+    item.get("summary")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .map(|t| SummaryText { text: t.to_owned() })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The body of `POST /responses/compact`.

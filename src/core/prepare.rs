@@ -249,6 +249,8 @@ pub(crate) async fn check_model(app: &App, requested: &str, slug: &str) -> Resul
     // A login that cannot be used is the error to report, before the catalog falls back to the
     // built-in list and hides why.
     app.codex.auth().credentials().await?;
+    // A model the backend hides because the client version is too old is named as such, not as unknown.
+    app.codex.version_gate(slug).await?;
     if known_model(app, slug).await {
         return Ok(());
     }

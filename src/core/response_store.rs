@@ -30,81 +30,9 @@ pub(crate) struct ResponseStore {
 /// An output item of a response, as an input item of the next turn; `None` for items that cannot be
 /// replayed (built-in tool calls).
 pub(crate) fn replay_item(item: &Value) -> Option<InputItem> {
-    let s = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_owned);
-    match item.get("type").and_then(Value::as_str)? {
-        "message" => {
-            let content: Vec<ContentPart> = item
-                .get("content")?
-                .as_array()?
-                .iter()
-                .filter_map(|c| match c.get("type").and_then(Value::as_str) {
-                    Some("output_text") => Some(ContentPart::OutputText {
-                        text: c
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                    }),
-                    Some("refusal") => Some(ContentPart::OutputText {
-                        text: c
-                            .get("refusal")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                    }),
-                    _ => None,
-                })
-                .collect();
-            (!content.is_empty()).then_some(InputItem::Message {
-                role: Role::Assistant,
-                content,
-            })
-        }
-        "compaction" => Some(InputItem::Compaction {
-            encrypted_content: s("encrypted_content")?,
-        }),
-        "function_call" => Some(InputItem::FunctionCall {
-            call_id: s("call_id")?,
-            name: s("name")?,
-            namespace: s("namespace"),
-            arguments: s("arguments").unwrap_or_default(),
-        }),
-        "custom_tool_call" => Some(InputItem::CustomToolCall {
-            status: s("status"),
-            call_id: s("call_id")?,
-            name: s("name")?,
-            namespace: s("namespace"),
-            input: s("input").unwrap_or_default(),
-        }),
-        "web_search_call" => Some(InputItem::WebSearchCall {
-            status: s("status"),
-            action: item.get("action").cloned(),
-        }),
-        "tool_search_call" => Some(InputItem::ToolSearchCall {
-            call_id: s("call_id"),
-            status: s("status"),
-            execution: s("execution"),
-            arguments: item.get("arguments").cloned().unwrap_or(Value::Null),
-        }),
-        "reasoning" => Some(InputItem::Reasoning {
-            summary: summary_of(item),
-            encrypted_content: s("encrypted_content"),
-        }),
-        _ => None,
-    }
-}
-
-/// The summary texts of a reasoning item.
-pub(crate) fn summary_of(item: &Value) -> Vec<SummaryText> {
-    item.get("summary")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .map(|t| SummaryText { text: t.to_owned() })
-                .collect()
-        })
-        .unwrap_or_default()
+    // The codex crate's conversion: the upstream socket's chain compares what it held with what this
+    // replays, so both must be the one function.
+    codex_client::request::replay_output(item)
 }
 
 impl ResponseStore {

@@ -195,7 +195,8 @@ fn on_path(tool: &str) -> bool {
 }
 
 fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: the daemons start beside the whole suite on a loaded CI machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         assert!(Instant::now() < deadline, "{what} did not come up");
         std::thread::sleep(Duration::from_millis(25));

@@ -248,7 +248,8 @@ async fn compressed_answers_are_read_tokens_streams_and_json() {
         .expect("token request");
     let turns: Vec<_> = log
         .iter()
-        .filter(|r| r.path.ends_with("/responses"))
+        // POSTs only: with `--upstream-transport auto` a GET upgrade to the WebSocket comes first.
+        .filter(|r| r.method == "POST" && r.path.ends_with("/responses"))
         .collect();
     assert_eq!(turns.len(), 2);
     // The mock compressed exactly because these were offered.

@@ -427,7 +427,7 @@ async fn ttfb_p50(server: &Server, n: usize) -> Duration {
     times[n / 2]
 }
 
-/// `cargo test --test ws_transport figures -- --ignored --nocapture`: time to first byte over each
+/// `cargo test --test it ws_transport::figures -- --ignored --nocapture`: time to first byte over each
 /// transport against the mock, and the frames sent (to `WS_FRAMES_OUT` when set, for a deflate ratio).
 #[tokio::test]
 #[ignore]

@@ -220,7 +220,7 @@ pub(crate) fn items(
                 tools: tools(list_of(&item, "tools"), &format!("{here}.tools"))?,
             }),
             "reasoning" => out.push(InputItem::Reasoning {
-                summary: crate::core::response_store::summary_of(&item),
+                summary: codex_client::request::summary_of(&item),
                 encrypted_content: s("encrypted_content"),
             }),
             "compaction" => out.push(InputItem::Compaction {
