@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codex_client::request::{ContentPart, InputItem, Role, SummaryText};
+use codex_client::request::InputItem;
 use serde_json::Value;
 
 use crate::core::bounded::BoundedMap;
@@ -96,6 +96,7 @@ impl ResponseStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use codex_client::request::Role;
     use serde_json::json;
 
     #[test]
