@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 // The routes of the OpenAI API that are not driven answers.
 use crate::api::openai::chat_render::{Framer, Meta, Whole};
 use crate::api::openai::chat_request::ChatRequest;
-use crate::api::openai::responses_render::{compaction_resource, error_object};
-use crate::api::openai::responses_request::{instructions, items};
-use crate::api::openai::responses_turn::{finish, ResponseTurn};
-use crate::api::openai::responses_wire::CreateResponse;
+use crate::api::openai::responses::render::{compaction_resource, error_object};
+use crate::api::openai::responses::translate::{instructions, items};
+use crate::api::openai::responses::turn::{finish, ResponseTurn};
+use crate::api::openai::responses::wire::CreateResponse;
 pub(crate) mod models;
 
 pub(crate) use crate::api::openai::known_fields;

@@ -3,7 +3,4 @@
 pub(crate) mod chat_render;
 pub(crate) mod chat_request;
 pub(crate) mod known_fields;
-pub(crate) mod responses_render;
-pub(crate) mod responses_request;
-pub(crate) mod responses_turn;
-pub(crate) mod responses_wire;
+pub(crate) mod responses;

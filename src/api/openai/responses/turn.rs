@@ -1,5 +1,5 @@
 //! The Responses API's turn: one response in flight, whatever carries it (SSE, one object, a WebSocket).
-//! It pulls the backend's events, makes each one schema-valid (see `responses_render`), tracks the
+//! It pulls the backend's events, makes each one schema-valid (see `render`), tracks the
 //! output, and on a clean finish keeps the conversation for `previous_response_id`. Events are JSON
 //! values here on purpose: this route promises OpenAI's event objects, including fields codex-serve does
 //! not interpret.
@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::responses_wire::{CreateResponse, Echo, Lookup};
+use super::wire::{CreateResponse, Echo, Lookup};
 use crate::core::app::App;
 use crate::core::error::ApiError;
 use crate::core::prepare::{prepare, PreparedTurn};

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::responses_turn::ResponseTurn;
+use super::turn::ResponseTurn;
 use crate::core::error::ApiError;
 use crate::core::unix_now;
 
