@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use codex_client::request::{CompactRequest, InputItem};
@@ -127,13 +127,7 @@ pub async fn create(
         };
         Some((Ok::<_, std::io::Error>(Bytes::from(frame)), turn))
     });
-    let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let mut resp = streamed(body, "text/event-stream");
     resp.extensions_mut().insert(log);
     Ok(resp)
 }
