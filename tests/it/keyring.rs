@@ -57,8 +57,31 @@ impl SecretService {
             children: Vec::new(),
             dir,
         };
+        // A session bus without service directories: with the standard session config, a client that
+        // asks for the Secret Service before our daemon has taken its name makes the bus activate a rival
+        // gnome-keyring-daemon, one that was never given the password (seen on a loaded machine).
+        let conf = ss.dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+        )
+        .expect("bus config");
         let dbus = bounded("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--nopidfile"])
             .arg(format!("--address={address}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
