@@ -15,8 +15,8 @@ use codex_client::request::{CompactRequest, InputItem};
 use serde_json::{json, Value};
 
 // The routes of the OpenAI API that are not driven answers.
-use crate::api::openai::chat_render::{Framer, Meta, Whole};
-use crate::api::openai::chat_request::ChatRequest;
+use crate::api::openai::chat::render::{Framer, Meta, Whole};
+use crate::api::openai::chat::translate::ChatRequest;
 use crate::api::openai::responses_render::{compaction_resource, error_object};
 use crate::api::openai::responses_request::{instructions, items};
 use crate::api::openai::responses_turn::{finish, ResponseTurn};

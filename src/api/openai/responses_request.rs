@@ -8,7 +8,7 @@ use codex_client::request::{
 };
 use serde_json::Value;
 
-use super::chat_request::tool_choice;
+use crate::api::openai::chat::translate::tool_choice;
 use super::responses_wire::{CreateResponse, Echo, Lookup, Prepared};
 use crate::core::app::App;
 use crate::core::error::{bad, ApiError};
