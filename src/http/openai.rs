@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 // The routes of the OpenAI API that are not driven answers.
 use crate::api::openai::chat::render::{Framer, Meta, Whole};
-use crate::api::openai::chat::translate::ChatRequest;
+use crate::api::openai::chat::wire::ChatCompletionRequest as ChatRequest;
 use crate::api::openai::responses_render::{compaction_resource, error_object};
 use crate::api::openai::responses_request::{instructions, items};
 use crate::api::openai::responses_turn::{finish, ResponseTurn};

@@ -8,8 +8,8 @@ use codex_client::request::{
 };
 use serde_json::Value;
 
-use crate::api::openai::chat::translate::tool_choice;
 use super::responses_wire::{CreateResponse, Echo, Lookup, Prepared};
+use crate::api::openai::chat::translate::tool_choice;
 use crate::core::app::App;
 use crate::core::error::{bad, ApiError};
 use crate::core::prepare::{Plan, Summary, Want};
