@@ -2,8 +2,8 @@
 
 use super::{self as common};
 
-use common::{Options, Server};
-use serde_json::{json, Value};
+use common::{chat, Options, Server};
+use serde_json::Value;
 
 mod chat;
 mod models;
@@ -11,10 +11,6 @@ mod tools;
 
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
-
-fn chat(text: &str) -> Value {
-    json!({"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": text}]})
-}
 
 fn content(lines: &[Value]) -> String {
     lines
