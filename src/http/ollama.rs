@@ -13,11 +13,9 @@ use serde_json::Value;
 // The routes of the Ollama API that are not driven answers.
 use crate::api::ollama::error::OllamaError;
 use crate::api::ollama::render::{loaded_line, Answer, Whole};
-use crate::api::ollama::request::{
-    conversation, prompt_input, tools, ChatRequest, GenerateRequest, ThinkPlan,
-};
 use crate::api::ollama::resolve_model;
-use crate::api::ollama::translate::Spec;
+use crate::api::ollama::translate::{conversation, prompt_input, tools, Spec, ThinkPlan};
+use crate::api::ollama::wire::{GenerateRequest, OllamaChatRequest};
 pub(crate) mod models;
 
 pub(crate) use crate::api::ollama::{error, known_fields};
@@ -36,7 +34,7 @@ pub async fn chat(
     body: Bytes,
 ) -> Result<Response, OllamaError> {
     let started = Instant::now();
-    let mut req: ChatRequest = parse_json(&body)?;
+    let mut req: OllamaChatRequest = parse_json(&body)?;
     app.fill_model(&mut req.model);
     let messages = req.messages.unwrap_or_default();
     if messages.is_empty() {

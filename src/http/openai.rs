@@ -15,8 +15,8 @@ use codex_client::request::{CompactRequest, InputItem};
 use serde_json::{json, Value};
 
 // The routes of the OpenAI API that are not driven answers.
-use crate::api::openai::chat_render::{Framer, Meta, Whole};
-use crate::api::openai::chat_request::ChatRequest;
+use crate::api::openai::chat::render::{Framer, Meta, Whole};
+use crate::api::openai::chat::wire::ChatCompletionRequest;
 use crate::api::openai::responses::render::{compaction_resource, error_object};
 use crate::api::openai::responses::translate::{instructions, items};
 use crate::api::openai::responses::turn::{finish, ResponseTurn};
@@ -39,7 +39,7 @@ pub async fn completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut req: ChatRequest = parse_json(&body)?;
+    let mut req: ChatCompletionRequest = parse_json(&body)?;
     app.fill_model(&mut req.model);
     let streaming = req.stream;
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);

@@ -5,14 +5,6 @@ use super::{chat, Options, Server};
 use codex_mock::{sse_reply, Reply};
 use serde_json::{json, Value};
 
-fn last_upstream(s: &Server) -> codex_mock::RecordedRequest {
-    s.mock
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path == "/responses")
-        .expect("upstream request")
-}
-
 /// A turn that reasons, then calls a tool: what the backend sends for an agent's first step.
 fn reasoning_then_call(resp: &str, enc: &str, call_id: &str) -> Vec<Value> {
     vec![
@@ -49,7 +41,7 @@ async fn tool_loop(stream_first: bool) {
         {"role":"tool","tool_call_id":"call_w1","content":"-3 C, snow"}]});
     let r = s.post("/v1/chat/completions", second).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let input = super::conversation(&last_upstream(&s).body);
+    let input = super::conversation(&s.last_upstream().body);
     let kinds: Vec<&str> = input
         .iter()
         .map(|i| i["type"].as_str().unwrap_or("message"))
@@ -89,7 +81,7 @@ async fn images_go_upstream_as_input_image_and_unsupported_parts_are_refused() {
         {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]});
     let r = s.post("/v1/chat/completions", body).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let content = &super::conversation(&last_upstream(&s).body)[0]["content"];
+    let content = &super::conversation(&s.last_upstream().body)[0]["content"];
     assert_eq!(
         content[0],
         json!({"type":"input_text","text":"What is in these?"})
@@ -134,13 +126,13 @@ async fn structured_output_and_verbosity_become_text_controls() {
         "messages":[{"role":"user","content":"give json"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
     assert_eq!(
-        last_upstream(&s).body["text"],
+        s.last_upstream().body["text"],
         json!({"verbosity":"low","format":{"type":"json_schema","name":"thing","schema":schema,"strict":true}})
     );
     let body = json!({"model":"gpt-6.2-sol","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"json"}]});
     assert_eq!(s.post("/v1/chat/completions", body).await.status, 200);
     assert_eq!(
-        last_upstream(&s).body["text"],
+        s.last_upstream().body["text"],
         json!({"verbosity":"low","format":{"type":"json_object"}})
     );
 }
@@ -159,7 +151,7 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
     // The server default.
     assert_eq!(s.post("/v1/chat/completions", chat("x")).await.status, 200);
     assert_eq!(
-        last_upstream(&s).body["reasoning"],
+        s.last_upstream().body["reasoning"],
         json!({"effort":"high","summary":"detailed","context":"all_turns"})
     );
     // A model-name suffix, both spellings.
@@ -168,7 +160,7 @@ async fn reasoning_effort_from_field_suffix_and_flag_checked_against_the_catalog
         let r = s.post("/v1/chat/completions", body).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["model"], "gpt-6.2-sol");
-        let up = last_upstream(&s);
+        let up = s.last_upstream();
         assert_eq!(up.body["model"], "gpt-6.2-sol");
         assert_eq!(up.body["reasoning"]["effort"], "low");
     }
@@ -281,7 +273,7 @@ async fn follow_up_turns_hit_the_prompt_cache() {
         .await;
     assert_eq!(r.status, 200);
     // The editor's conversation key maps to one UUIDv7, the CLI's session id and cache key.
-    let first = last_upstream(&s);
+    let first = s.last_upstream();
     let session = first.header("session-id").expect("session").to_owned();
     assert_eq!(first.body["prompt_cache_key"], session.as_str());
     let again = s
@@ -294,7 +286,7 @@ async fn follow_up_turns_hit_the_prompt_cache() {
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(
-        last_upstream(&s).header("session-id"),
+        s.last_upstream().header("session-id"),
         Some(session.as_str())
     );
 }

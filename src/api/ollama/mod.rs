@@ -7,9 +7,8 @@
 pub(crate) mod error;
 pub(crate) mod known_fields;
 pub(crate) mod render;
-pub(crate) mod request;
-pub(crate) mod response;
 pub(crate) mod translate;
+pub(crate) mod wire;
 
 use codex_client::request::ReasoningEffort;
 

@@ -8,9 +8,7 @@ use codex_client::Usage;
 use serde_json::Value;
 
 use super::error::ErrorLine;
-use super::response::{
-    AssistantMessage, ChatLine, GenerateLine, Metrics, ToolCall, ToolCallFunction,
-};
+use super::wire::{AssistantMessage, ChatLine, GenerateLine, Metrics, ToolCall, ToolCallFunction};
 use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
 use crate::core::fold::{arguments_object, FinishReason, Piece};

@@ -9,9 +9,8 @@ use codex_client::ModelInfo;
 use serde_json::{Map, Value};
 
 use crate::api::ollama::error::OllamaError;
-use crate::api::ollama::request::ShowRequest;
 use crate::api::ollama::resolve_model;
-use crate::api::ollama::response::{Details, Show, TagModel, Tags, Version};
+use crate::api::ollama::wire::{Details, Show, ShowRequest, TagModel, Tags, Version};
 use crate::core::app::App;
 use crate::core::error::ApiError;
 use crate::core::json::parse_json;

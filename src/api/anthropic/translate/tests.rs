@@ -3,9 +3,9 @@
 mod cases {
     use super::super::*;
     use crate::api::anthropic::wire::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn translate(v: Value) -> Result<Translated, ApiError> {
+    fn translate(v: Value) -> Result<MessagesTranslation, ApiError> {
         crate::core::json::parse_json::<MessagesRequest>(&serde_json::to_vec(&v).expect("json"))?
             .translate()
     }

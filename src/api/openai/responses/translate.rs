@@ -9,7 +9,7 @@ use codex_client::request::{
 use serde_json::Value;
 
 use super::wire::{CreateResponse, Echo, Lookup, Prepared};
-use crate::api::openai::chat_request::tool_choice;
+use crate::api::openai::chat::translate::tool_choice;
 use crate::core::app::App;
 use crate::core::error::{bad, ApiError};
 use crate::core::prepare::{Plan, Summary, Want};

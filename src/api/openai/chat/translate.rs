@@ -1,156 +1,19 @@
-//! `POST /v1/chat/completions` request, and its translation into a Responses request.
+//! A chat completion request ([`super::wire`]) as the neutral plan.
 //!
-//! Fields are read from an allowlist: anything not named here is ignored, and the upstream body is the
-//! typed `ResponsesRequest`, so nothing unknown can reach the backend.
+//! Fields are read from an allowlist: anything not named in the wire types is ignored, and the upstream
+//! body is the typed `ResponsesRequest`, so nothing unknown can reach the backend.
 
 use codex_client::request::{
     ContentPart, FunctionChoice, InputItem, ReasoningEffort, Role, TextControls, TextFormat, Tool,
     ToolChoice, ToolChoiceMode,
 };
-use serde::Deserialize;
 use serde_json::Value;
 
+use super::wire::{
+    ChatCompletionRequest, ChatMessage, ChatTool, ContentPartIn, MessageContent, ResponseFormat,
+};
 use crate::core::error::ApiError;
 use crate::core::prepare::{Plan, Summary, Want};
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ChatRequest {
-    pub(crate) model: String,
-    pub(crate) messages: Vec<ChatMessage>,
-    #[serde(default)]
-    pub(crate) stream: bool,
-    #[serde(default)]
-    pub(crate) stream_options: Option<StreamOptions>,
-    #[serde(default)]
-    pub(crate) tools: Option<Vec<ChatTool>>,
-    #[serde(default)]
-    pub(crate) tool_choice: Option<Value>,
-    #[serde(default)]
-    pub(crate) parallel_tool_calls: Option<bool>,
-    #[serde(default)]
-    pub(crate) reasoning_effort: Option<String>,
-    #[serde(default)]
-    pub(crate) response_format: Option<ResponseFormat>,
-    #[serde(default)]
-    pub(crate) verbosity: Option<String>,
-    #[serde(default)]
-    pub(crate) prompt_cache_key: Option<String>,
-    #[serde(default)]
-    pub(crate) user: Option<String>,
-    #[serde(default)]
-    pub(crate) service_tier: Option<String>,
-    // Refused rather than silently wrong.
-    #[serde(default)]
-    pub(crate) n: Option<u32>,
-    #[serde(default)]
-    pub(crate) logprobs: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct StreamOptions {
-    #[serde(default)]
-    pub(crate) include_usage: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
-pub(crate) enum ChatMessage {
-    System {
-        content: MessageContent,
-    },
-    Developer {
-        content: MessageContent,
-    },
-    User {
-        content: MessageContent,
-    },
-    Assistant {
-        #[serde(default)]
-        content: Option<MessageContent>,
-        #[serde(default)]
-        refusal: Option<String>,
-        #[serde(default)]
-        tool_calls: Vec<AssistantToolCall>,
-    },
-    Tool {
-        content: MessageContent,
-        tool_call_id: String,
-    },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum MessageContent {
-    Text(String),
-    Parts(Vec<ContentPartIn>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ContentPartIn {
-    Text { text: String },
-    ImageUrl { image_url: ImageUrl },
-    Refusal { refusal: String },
-    InputAudio {},
-    File {},
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ImageUrl {
-    pub(crate) url: String,
-    #[serde(default)]
-    pub(crate) detail: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct AssistantToolCall {
-    pub(crate) id: String,
-    #[serde(default)]
-    pub(crate) function: Option<FunctionCallIn>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct FunctionCallIn {
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) arguments: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ChatTool {
-    Function { function: FunctionDef },
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct FunctionDef {
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) description: Option<String>,
-    #[serde(default)]
-    pub(crate) parameters: Option<Value>,
-    #[serde(default)]
-    pub(crate) strict: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ResponseFormat {
-    Text,
-    JsonObject,
-    JsonSchema { json_schema: JsonSchemaFormat },
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct JsonSchemaFormat {
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) description: Option<String>,
-    #[serde(default)]
-    pub(crate) schema: Option<Value>,
-    #[serde(default)]
-    pub(crate) strict: Option<bool>,
-}
 
 impl MessageContent {
     fn into_parts(
@@ -230,7 +93,7 @@ fn text_part(text: String, assistant: bool) -> ContentPart {
     }
 }
 
-impl ChatRequest {
+impl ChatCompletionRequest {
     /// Checks and translates; `session` is the client's own conversation id (the `X-Session-Id` header).
     pub(crate) fn translate(self, session: Option<&str>) -> Result<Plan, ApiError> {
         if self.model.trim().is_empty() {

@@ -14,7 +14,7 @@ mod cases {
         }
     }
 
-    fn parse(v: Value) -> ChatRequest {
+    fn parse(v: Value) -> ChatCompletionRequest {
         serde_json::from_value(v).expect("request")
     }
 
@@ -95,7 +95,7 @@ mod cases {
         .err()
         .expect("n");
         assert_eq!(err.param.as_deref(), Some("n"));
-        assert!(serde_json::from_value::<ChatRequest>(
+        assert!(serde_json::from_value::<ChatCompletionRequest>(
             serde_json::json!({"model":"m","messages":[{"role":"wizard","content":"x"}]})
         )
         .is_err());
@@ -180,7 +180,7 @@ mod fuzz {
                 reasoning_summary: None,
             };
             let bytes = serde_json::to_vec(&v).expect("json");
-            if let Ok(req) = crate::core::json::parse_json::<ChatRequest>(&bytes) {
+            if let Ok(req) = crate::core::json::parse_json::<ChatCompletionRequest>(&bytes) {
                 if let Ok(t) = req.translate(None).map(|p| p.offline(&defaults)) {
                     prop_assert!(!t.request.instructions.is_empty());
                     prop_assert!(!t.request.input.is_empty());

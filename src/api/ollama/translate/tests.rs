@@ -89,6 +89,7 @@ mod cases {
 
 mod fuzz {
     use super::super::*;
+    use crate::api::ollama::wire::{GenerateRequest, OllamaChatRequest};
     use proptest::prelude::*;
 
     const WORDS: &[&str] = &[
@@ -136,7 +137,7 @@ mod fuzz {
         #[test]
         fn any_json_is_translated_or_refused(v in crate::fuzz::json(WORDS, KEYS)) {
             let bytes = serde_json::to_vec(&v).expect("json");
-            if let Ok(req) = crate::core::json::parse_json::<ChatRequest>(&bytes) {
+            if let Ok(req) = crate::core::json::parse_json::<OllamaChatRequest>(&bytes) {
                 let _ = ThinkPlan::of(req.think.as_ref());
                 let _ = req.format.as_ref().map(Format::to_text);
                 let _ = tools(req.tools);

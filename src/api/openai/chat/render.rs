@@ -1,37 +1,20 @@
 //! The chat completion on the wire: one `chat.completion` object, or `chat.completion.chunk`s over SSE
 //! ending in `data: [DONE]`.
 
-use codex_client::Usage;
-use serde::Serialize;
-
+use super::wire::{
+    AssistantMessage, ChatUsage, Choice, Chunk, ChunkChoice, Completion, CompletionDetails, Delta,
+    FunctionCall, FunctionDelta, PromptDetails, ToolCall, ToolCallDelta,
+};
 use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
 use crate::core::fold::{FinishReason, Piece};
+use codex_client::Usage;
 
 /// Who the answer is: its id, creation time and model.
 pub(crate) struct Meta {
     pub(crate) id: String,
     pub(crate) created: i64,
     pub(crate) model: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct ChatUsage {
-    pub(crate) prompt_tokens: u64,
-    pub(crate) completion_tokens: u64,
-    total_tokens: u64,
-    prompt_tokens_details: PromptDetails,
-    completion_tokens_details: CompletionDetails,
-}
-
-#[derive(Serialize)]
-struct PromptDetails {
-    cached_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct CompletionDetails {
-    reasoning_tokens: u64,
 }
 
 impl From<Usage> for ChatUsage {
@@ -52,97 +35,6 @@ impl From<Usage> for ChatUsage {
             },
         }
     }
-}
-
-#[derive(Serialize)]
-pub(crate) struct Completion {
-    id: String,
-    object: &'static str,
-    created: i64,
-    model: String,
-    choices: [Choice; 1],
-    pub(crate) usage: Option<ChatUsage>,
-}
-
-#[derive(Serialize)]
-struct Choice {
-    index: u32,
-    message: AssistantMessage,
-    finish_reason: &'static str,
-    logprobs: Option<()>,
-}
-
-#[derive(Serialize)]
-struct AssistantMessage {
-    role: &'static str,
-    content: Option<String>,
-    refusal: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tool_calls: Vec<ToolCall>,
-}
-
-#[derive(Serialize)]
-struct ToolCall {
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    function: FunctionCall,
-}
-
-#[derive(Serialize)]
-struct FunctionCall {
-    name: String,
-    arguments: String,
-}
-
-#[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: i64,
-    model: &'a str,
-    choices: &'a [ChunkChoice<'a>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<ChatUsage>,
-}
-
-#[derive(Serialize)]
-struct ChunkChoice<'a> {
-    index: u32,
-    delta: Delta<'a>,
-    finish_reason: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-struct Delta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    function: FunctionDelta<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arguments: Option<&'a str>,
 }
 
 /// Builds the whole `chat.completion`.
