@@ -25,9 +25,10 @@ pub(crate) mod models;
 
 pub(crate) use crate::api::openai::known_fields;
 use crate::core::app::App;
-use crate::core::driver;
+use crate::core::driver::{self, Folded};
 use crate::core::error::{bad, ApiError};
 use crate::core::exchange::Exchange;
+use crate::core::piece::Render;
 use crate::core::prepare::{prepare, session_id, split_model};
 use crate::core::unix_now;
 use crate::http::answer::streamed;
@@ -62,12 +63,16 @@ pub async fn completions(
             include_usage,
         };
         streamed(
-            driver::stream(app, exchange, framer),
-            <Framer as driver::Render>::CONTENT_TYPE,
+            driver::stream(app, exchange, Folded::render(framer)),
+            <Framer as Render>::CONTENT_TYPE,
         )
     } else {
         let completion = clock
-            .time(driver::collect(&app, exchange, Whole::new(meta)))
+            .time(driver::collect(
+                &app,
+                exchange,
+                Folded::gather(Whole::new(meta)),
+            ))
             .await?;
         log.tokens = completion
             .usage
