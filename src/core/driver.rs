@@ -128,6 +128,10 @@ impl<A: Answer> Drive<A> {
             }
         }
     }
+
+    pub(crate) fn answer_mut(&mut self) -> &mut A {
+        &mut self.answer
+    }
 }
 
 /// The answer as an HTTP body: the head at once, then the output as it comes.

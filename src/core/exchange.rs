@@ -71,6 +71,31 @@ impl Exchange {
         })
     }
 
+    /// Takes an upstream slot, sends the request and reads only the backend's first event, so that its
+    /// wait counts as the backend's. A refused request is an `ApiError`; whatever the stream says from
+    /// then on (a `response.failed` too) is the answer's.
+    pub(crate) async fn open(app: &App, req: ResponsesRequest) -> Result<Exchange, ApiError> {
+        let slot = app.upstream_limit.acquire().await?;
+        let mut stream = app.codex.stream(req).await?;
+        let first = stream.next().await;
+        Ok(Exchange {
+            ended: first.is_none(),
+            pending: first.into_iter().collect(),
+            stream,
+            _slot: Some(slot),
+        })
+    }
+
+    /// An answer made here, without the backend (and without an upstream slot).
+    pub(crate) fn local(events: Vec<StreamEvent>) -> Exchange {
+        Exchange {
+            pending: VecDeque::new(),
+            stream: ResponseStream::local(events),
+            ended: false,
+            _slot: None,
+        }
+    }
+
     /// The next backend event; `None` when the stream ended (cleanly or not: the answer tells which).
     pub(crate) async fn next(&mut self) -> Option<Result<StreamEvent, CodexError>> {
         if let Some(ev) = self.pending.pop_front() {
