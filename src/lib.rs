@@ -9,9 +9,12 @@
 //! 1. `codex/` — the codex crate (`codex-client`): login and refresh, the Responses client and its
 //!    transports, typed backend events, models, limits. It knows nothing of serving.
 //! 2. `src/core/` — protocol-neutral: `App` and its limits, the neutral error kind, the plan and the one
-//!    `prepare` step, the answer driver, the fold, the caches. No axum types.
+//!    `prepare` step, the `exchange` with the backend, the one answer `driver` (per-event faces for a
+//!    stream or a whole answer), the `piece`s an answer is made of and the `fold` that makes them, the
+//!    caches. No axum types.
 //! 3. `src/api/<api>/` — one folder per API (openai, ollama, anthropic): `wire.rs` (serde types),
-//!    `translate.rs` (wire → plan), `render.rs` (events and errors → the API's wire form). No axum.
+//!    `translate.rs` (wire → plan), `render.rs` (events and errors → the API's wire form); the Responses
+//!    API's `turn.rs` and `answer.rs` (its events forwarded through the driver). No axum.
 //! 4. `src/http/` — axum: [`router`](http::router), the per-API handlers (`openai.rs`, `ollama.rs`,
 //!    `anthropic.rs`: extract → translate → prepare → drive → response), the layers (`guard`: the TCP
 //!    rules, `observe`: ids, overhead and the request log, `body`: the body read limits), the

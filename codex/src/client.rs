@@ -9,10 +9,10 @@ use futures_util::StreamExt;
 use http::HeaderMap;
 
 use crate::auth::{AuthManager, AuthMode, Credentials};
-use crate::error::{error_from_response, transport_message, CodexError};
-use crate::headers::{self, Call, Identity};
+use crate::error::CodexError;
+use crate::headers::Identity;
 use crate::limits::{self, LimitStore, RateLimitSnapshot};
-use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
+use crate::models::ModelInfo;
 use crate::render::{self, TurnIds};
 use crate::request::ResponsesRequest;
 use crate::routing::{self, Route, Router};
@@ -24,7 +24,11 @@ use crate::ws::conn::{WsConn, WsSettings};
 use crate::ws::pool::{Pool, PoolConfig, PoolStats};
 use crate::ws::{self, Refusal, UpstreamTransport};
 
+mod catalog;
+mod checks;
 mod over_http;
+
+use catalog::bundled_unless_listed;
 
 pub use over_http::http_client;
 
@@ -35,7 +39,6 @@ pub const CHATGPT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
 /// `codex exec`'s originator: codex-serve, like it, answers requests without a person at a terminal.
 pub const DEFAULT_ORIGINATOR: &str = "codex_exec";
 pub const API_KEY_BASE_URL: &str = "https://api.openai.com/v1";
-const MODELS_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -241,36 +244,6 @@ impl CodexClient {
         self.usage.fetch().await
     }
 
-    /// `codex-serve doctor`: the model catalog asked of the backend now (not from a cache), which costs
-    /// no generation; the number of models listed.
-    pub async fn check_backend(&self) -> Result<usize, CodexError> {
-        Ok(self.fetch_models().await?.len())
-    }
-
-    /// `codex-serve doctor`: the workspace check asked now, not from the cache.
-    pub async fn check_route(&self) -> Result<Route, String> {
-        let creds = self.auth.credentials().await.map_err(|e| e.to_string())?;
-        match creds.account_id() {
-            Some(account) => self.router.check(&self.identity, &creds, account).await,
-            None => Ok(Route::default()),
-        }
-    }
-
-    /// `codex-serve doctor`: a GET of the token endpoint, which refreshes nothing; any HTTP answer (a 405
-    /// for the wrong method) means it can be reached.
-    pub async fn check_token_endpoint(&self) -> Result<u16, String> {
-        let url = self.auth.config().token_url();
-        let resp = self
-            .http
-            .get(&url)
-            .header("connection", "close")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| transport_message(&e))?;
-        Ok(resp.status().as_u16())
-    }
-
     /// How many times the usage endpoint was asked.
     pub fn usage_polls(&self) -> u64 {
         self.usage.polls()
@@ -318,33 +291,6 @@ impl CodexClient {
             }
         }
         Ok(())
-    }
-
-    /// The 400 `client_version_too_old` for a model whose `minimal_client_version` is above the client
-    /// version codex-serve presents; `Ok` for any other model, known or not.
-    pub async fn version_gate(&self, slug: &str) -> Result<(), CodexError> {
-        let (catalog, _) = self.models().await;
-        let model = catalog.iter().find(|m| m.slug == slug);
-        let bundled = bundled_unless_listed(model, slug);
-        self.check_version(slug, model.or(bundled.as_ref()))
-    }
-
-    fn check_version(&self, slug: &str, entry: Option<&ModelInfo>) -> Result<(), CodexError> {
-        match entry.and_then(|m| m.minimal_client_version.as_deref()) {
-            Some(needed) if models::version_below(&self.cfg.client_version, needed) => {
-                Err(CodexError::Rejected {
-                    status: 400,
-                    message: format!(
-                        "The model '{slug}' needs codex CLI {needed} or newer, and codex-serve presents \
-                         client version {} (from {}). Update the codex CLI (npm install -g \
-                         @openai/codex) and restart codex-serve, or pass --client-version.",
-                        self.cfg.client_version, self.cfg.client_version_source
-                    ),
-                    code: Some("client_version_too_old".into()),
-                })
-            }
-            _ => Ok(()),
-        }
     }
 
     async fn stream_with(
@@ -507,86 +453,6 @@ impl CodexClient {
             AuthMode::ApiKey => Route::default(),
         }
     }
-
-    /// The model catalog for this login, and where it came from: the backend (asked at most every five
-    /// minutes, and the answer kept on disk per account), the disk cache (fresh, or stale when the backend
-    /// cannot be asked), or the built-in list.
-    pub async fn models(&self) -> (Arc<Vec<ModelInfo>>, CatalogSource) {
-        let account = match self.auth.credentials().await {
-            Ok(c) => c.account_id().unwrap_or("api-key").to_owned(),
-            Err(_) => return (Arc::new(models::fallback()), CatalogSource::Fallback),
-        };
-        let mut cache = self.models.lock().await;
-        if let Some((acc, at, list)) = cache.as_ref() {
-            if *acc == account && at.elapsed() < MODELS_TTL {
-                return (list.clone(), CatalogSource::Backend);
-            }
-        }
-        let disk = self
-            .cfg
-            .cache_dir
-            .as_ref()
-            .map(|d| models::disk_path(d, &account));
-        let cached = disk.as_deref().and_then(models::read_disk);
-        if let Some((age, list)) = &cached {
-            if *age < MODELS_TTL {
-                let list = Arc::new(list.clone());
-                let fetched = Instant::now()
-                    .checked_sub(*age)
-                    .unwrap_or_else(Instant::now);
-                *cache = Some((account, fetched, list.clone()));
-                return (list, CatalogSource::DiskCache);
-            }
-        }
-        match self.fetch_models().await {
-            Ok(list) => {
-                if let Some(path) = &disk {
-                    models::write_disk(path, &list);
-                }
-                let list = Arc::new(list);
-                *cache = Some((account, Instant::now(), list.clone()));
-                (list, CatalogSource::Backend)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "the model catalog could not be fetched");
-                let cli = self
-                    .cfg
-                    .codex_home
-                    .as_deref()
-                    .and_then(models::read_cli_cache);
-                match (cached, cli) {
-                    (Some((_, stale)), _) => (Arc::new(stale), CatalogSource::StaleCache),
-                    (None, Some(cli)) => (Arc::new(cli), CatalogSource::CliCache),
-                    (None, None) => (Arc::new(models::fallback()), CatalogSource::Fallback),
-                }
-            }
-        }
-    }
-
-    async fn fetch_models(&self) -> Result<Vec<ModelInfo>, CodexError> {
-        let creds = self.auth.credentials().await?;
-        let url = format!("{}/models", self.base_url(creds.mode()));
-        let resp = self
-            .http
-            .get(url)
-            .headers(headers::for_call(Call::Models, &self.identity, &creds))
-            .query(&[("client_version", &self.cfg.client_version)])
-            .timeout(Duration::from_secs(15))
-            .send()
-            .await
-            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
-        self.record_limits(resp.headers());
-        if !resp.status().is_success() {
-            return Err(error_from_response(resp).await);
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CodexError::Transport(transport_message(&e)))?;
-        let answer: CatalogAnswer =
-            serde_json::from_slice(&bytes).map_err(|e| CodexError::Decode(e.to_string()))?;
-        Ok(answer.models)
-    }
 }
 
 /// `{chatgpt_base}`: configured, else the upstream URL up to its last segment, with a trailing slash.
@@ -624,14 +490,6 @@ pub(crate) fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// The backend hides the models a client is too old for: the built-in catalog still knows them.
-fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
-    match listed {
-        Some(_) => None,
-        None => models::fallback().into_iter().find(|m| m.slug == slug),
-    }
 }
 
 #[cfg(test)]

@@ -9,63 +9,9 @@
 use std::collections::HashMap;
 
 use codex_client::events::{MessageContent, ResponseObject};
-use codex_client::{OutputItem, ResponseEvent, Usage};
+use codex_client::{OutputItem, ResponseEvent};
 
-/// A piece of an answer, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Piece<'a> {
-    Content(&'a str),
-    Reasoning(&'a str),
-    /// A reasoning item is over (after its text, if any): the encrypted reasoning the backend can resume
-    /// from, when it sent one.
-    ReasoningDone {
-        encrypted_content: Option<&'a str>,
-    },
-    ToolCallStart {
-        index: u32,
-        id: &'a str,
-        name: &'a str,
-    },
-    ToolCallArgs {
-        index: u32,
-        args: &'a str,
-    },
-    /// A tool call is complete: its whole argument text, as the backend's final item has it.
-    ToolCallDone {
-        index: u32,
-        arguments: &'a str,
-    },
-    Finish {
-        reason: FinishReason,
-        usage: Option<Usage>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FinishReason {
-    Stop,
-    Length,
-    ToolCalls,
-    ContentFilter,
-}
-
-impl FinishReason {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            FinishReason::Stop => "stop",
-            FinishReason::Length => "length",
-            FinishReason::ToolCalls => "tool_calls",
-            FinishReason::ContentFilter => "content_filter",
-        }
-    }
-}
-
-/// The stream ended in failure: code and message for the client.
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    pub(crate) code: String,
-    pub(crate) message: String,
-}
+use super::piece::{Failure, FinishReason, Piece};
 
 #[derive(Default)]
 struct CallState {
@@ -347,36 +293,9 @@ impl Folder {
     }
 }
 
-/// A tool call's arguments as a JSON object, which Ollama's and Anthropic's clients require. Arguments
-/// that are not an object (the model's mistake) cannot be one; they are logged and sent as `{}`.
-pub(crate) fn arguments_object(
-    name: &str,
-    arguments: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(arguments) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ if arguments.trim().is_empty() => serde_json::Map::new(),
-        _ => {
-            tracing::warn!(
-                tool = name,
-                "tool call arguments are not a JSON object; sent as {{}}"
-            );
-            serde_json::Map::new()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_are_always_an_object() {
-        assert_eq!(arguments_object("f", "{\"a\":1}")["a"], 1);
-        assert!(arguments_object("f", "").is_empty());
-        assert!(arguments_object("f", "[1,2]").is_empty());
-        assert!(arguments_object("f", "{broken").is_empty());
-    }
 
     fn run(events: &[serde_json::Value]) -> (Vec<String>, Result<(), String>) {
         let mut f = Folder::default();

@@ -1,7 +1,8 @@
 //! Layer 2, protocol-neutral: what every API shares and nothing of HTTP's framework. The server's state
 //! ([`app::App`], the upstream limit), the neutral error, the plan every API translates into and the one
-//! [`prepare`] step that makes it the codex request, the one answer [`driver`] with its rendering trait,
-//! the event fold, and the bounded caches (reasoning, stored responses).
+//! [`prepare`] step that makes it the codex request, the [`exchange`] with the backend, the one answer
+//! [`driver`] with its per-event faces, the [`piece`]s an answer is made of and the [`fold`] that makes
+//! them, and the bounded caches (reasoning, stored responses).
 
 pub(crate) mod app;
 pub(crate) mod bounded;
@@ -12,6 +13,7 @@ pub(crate) mod fold;
 pub(crate) mod json;
 pub(crate) mod memory;
 pub(crate) mod model_map;
+pub(crate) mod piece;
 pub(crate) mod prepare;
 pub(crate) mod reasoning_cache;
 pub(crate) mod response_store;

@@ -15,9 +15,10 @@ use crate::api::anthropic::render::{Meta, Sse, Whole};
 use crate::api::anthropic::wire::MessagesRequest;
 pub(crate) use crate::api::anthropic::{error, known_fields};
 use crate::core::app::App;
-use crate::core::driver;
+use crate::core::driver::{self, Folded};
 use crate::core::error::ApiError;
 use crate::core::exchange::Exchange;
+use crate::core::piece::Render;
 use crate::core::prepare::{prepare, session_id, PreparedTurn};
 use crate::http::answer::streamed;
 use crate::http::json::parse_json;
@@ -59,12 +60,16 @@ pub async fn create(
     };
     let mut resp = if streaming {
         streamed(
-            driver::stream(app, exchange, Sse::new(meta, thinking)),
-            <Sse as driver::Render>::CONTENT_TYPE,
+            driver::stream(app, exchange, Folded::render(Sse::new(meta, thinking))),
+            <Sse as Render>::CONTENT_TYPE,
         )
     } else {
         let m = clock
-            .time(driver::collect(&app, exchange, Whole::new(meta, thinking)))
+            .time(driver::collect(
+                &app,
+                exchange,
+                Folded::gather(Whole::new(meta, thinking)),
+            ))
             .await?;
         log.tokens = Some((
             m.usage.input_tokens + m.usage.cache_read_input_tokens,

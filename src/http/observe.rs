@@ -148,8 +148,9 @@ pub(crate) async fn observe(
     )
 }
 
-/// One request's log line, written once its answer is done.
-struct Line {
+/// One request's log line, written once its answer is done: an HTTP request's (by [`observe`]) and a
+/// WebSocket turn's (a request of its own, see [`Line::socket_turn`]).
+pub(crate) struct Line {
     id: String,
     method: String,
     path: String,
@@ -170,7 +171,35 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Line {
-    fn emit(self, complete: bool) {
+    /// The line of one turn on a Responses WebSocket: `method` WS, the socket's request id with the
+    /// turn's number, the backend's wait (`ttfb`) and codex-serve's own time (`overhead`) on it.
+    pub(crate) fn socket_turn(
+        app: Arc<App>,
+        id: String,
+        model: String,
+        started: Instant,
+        ttfb: Duration,
+        overhead: Duration,
+        tokens: Option<(u64, u64)>,
+    ) -> Line {
+        Line {
+            id,
+            method: "WS".into(),
+            path: "/v1/responses".into(),
+            model: Some(model),
+            status: 200,
+            transport: "websocket",
+            stream: true,
+            started,
+            ttfb,
+            overhead,
+            tokens,
+            tally: Tally::default(),
+            app,
+        }
+    }
+
+    pub(crate) fn emit(self, complete: bool) {
         let (prompt_tokens, completion_tokens) = self.tokens.or(self.tally.tokens()).unzip();
         let limits = self.app.codex.rate_limits();
         let left = |w: Option<&codex_client::limits::RateLimitWindow>| {

@@ -20,9 +20,10 @@ pub(crate) mod models;
 
 pub(crate) use crate::api::ollama::{error, known_fields};
 use crate::core::app::App;
-use crate::core::driver;
+use crate::core::driver::{self, Folded};
 use crate::core::error::ApiError;
 use crate::core::exchange::Exchange;
+use crate::core::piece::Render;
 use crate::core::prepare::{check_model, prepare, session_id};
 use crate::http::answer::streamed;
 use crate::http::json::parse_json;
@@ -104,7 +105,11 @@ async fn drive(
     let exchange = clock.time(Exchange::begin(&app, t.request)).await?;
     let mut resp = if whole {
         let body = clock
-            .time(driver::collect(&app, exchange, Whole::new(answer)))
+            .time(driver::collect(
+                &app,
+                exchange,
+                Folded::gather(Whole::new(answer)),
+            ))
             .await?;
         let mut resp = Response::new(Body::from(body));
         resp.headers_mut().insert(
@@ -114,8 +119,8 @@ async fn drive(
         resp
     } else {
         streamed(
-            driver::stream(app, exchange, answer),
-            <Answer as driver::Render>::CONTENT_TYPE,
+            driver::stream(app, exchange, Folded::render(answer)),
+            <Answer as Render>::CONTENT_TYPE,
         )
     };
     log.upstream = clock.elapsed();

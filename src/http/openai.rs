@@ -4,6 +4,7 @@
 //! `GET /v1/responses`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -17,22 +18,26 @@ use serde_json::{json, Value};
 // The routes of the OpenAI API that are not driven answers.
 use crate::api::openai::chat::render::{Framer, Meta, Whole};
 use crate::api::openai::chat::wire::ChatCompletionRequest;
-use crate::api::openai::responses::render::{compaction_resource, error_object};
+use crate::api::openai::responses::answer::{
+    socket_error, Frames, Sse, Streamed, SSE_CONTENT_TYPE,
+};
+use crate::api::openai::responses::render::compaction_resource;
 use crate::api::openai::responses::translate::{instructions, items};
-use crate::api::openai::responses::turn::{finish, ResponseTurn};
+use crate::api::openai::responses::turn::ResponseTurn;
 use crate::api::openai::responses::wire::CreateResponse;
 pub(crate) mod models;
 
 pub(crate) use crate::api::openai::known_fields;
 use crate::core::app::App;
-use crate::core::driver;
+use crate::core::driver::{self, Drive, Folded};
 use crate::core::error::{bad, ApiError};
 use crate::core::exchange::Exchange;
+use crate::core::piece::Render;
 use crate::core::prepare::{prepare, session_id, split_model};
 use crate::core::unix_now;
 use crate::http::answer::streamed;
 use crate::http::json::parse_json;
-use crate::http::observe::{RequestId, RequestLog, UpstreamClock};
+use crate::http::observe::{Line, RequestId, RequestLog, UpstreamClock};
 
 pub async fn completions(
     State(app): State<Arc<App>>,
@@ -62,12 +67,16 @@ pub async fn completions(
             include_usage,
         };
         streamed(
-            driver::stream(app, exchange, framer),
-            <Framer as driver::Render>::CONTENT_TYPE,
+            driver::stream(app, exchange, Folded::render(framer)),
+            <Framer as Render>::CONTENT_TYPE,
         )
     } else {
         let completion = clock
-            .time(driver::collect(&app, exchange, Whole::new(meta)))
+            .time(driver::collect(
+                &app,
+                exchange,
+                Folded::gather(Whole::new(meta)),
+            ))
             .await?;
         log.tokens = completion
             .usage
@@ -92,42 +101,31 @@ pub async fn create(
     let streaming = req.stream;
     let session = session_id(&headers);
     let mut clock = UpstreamClock::default();
-    let mut turn = clock
-        .time(ResponseTurn::start(app, req, session.as_deref(), None))
+    let (turn, exchange) = clock
+        .time(ResponseTurn::start(
+            app.clone(),
+            req,
+            session.as_deref(),
+            None,
+        ))
         .await?;
     let mut log = RequestLog {
         model: Some(turn.model().to_owned()),
         ..RequestLog::default()
     };
-    if !streaming {
-        let response = clock.time(finish(&mut turn)).await?;
-        log.upstream = clock.elapsed();
+    let mut resp = if streaming {
+        streamed(
+            driver::stream(app, exchange, Streamed::<Sse>::new(turn)),
+            SSE_CONTENT_TYPE,
+        )
+    } else {
+        let response = clock.time(driver::collect(&app, exchange, turn)).await?;
         log.tokens = response["usage"]["input_tokens"]
             .as_u64()
             .zip(response["usage"]["output_tokens"].as_u64());
-        let mut resp = Json(response).into_response();
-        resp.extensions_mut().insert(log);
-        return Ok(resp);
-    }
+        Json(response).into_response()
+    };
     log.upstream = clock.elapsed();
-    let body = futures_util::stream::unfold(turn, |mut turn| async move {
-        let frame = match turn.next().await? {
-            Ok(ev) => {
-                let kind = ev.get("type").and_then(Value::as_str).unwrap_or("message");
-                format!("event: {kind}\ndata: {ev}\n\n")
-            }
-            Err(e) => {
-                // OpenAI's error event is flat; OpenResponses nests the same fields under `error`.
-                let mut ev = error_object(&e);
-                ev["error"] = error_object(&e);
-                ev["type"] = Value::String("error".into());
-                ev["sequence_number"] = Value::from(turn.next_sequence());
-                format!("event: error\ndata: {ev}\n\n")
-            }
-        };
-        Some((Ok::<_, std::io::Error>(Bytes::from(frame)), turn))
-    });
-    let mut resp = streamed(body, "text/event-stream");
     resp.extensions_mut().insert(log);
     Ok(resp)
 }
@@ -232,19 +230,8 @@ pub async fn websocket(
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {
-    let mut error = error_object(err);
-    // OpenResponses' WebSocket error frame requires a code: the error type when there is no finer one.
-    if error["code"].is_null() {
-        error["code"] = Value::String(err.kind.into());
-    }
-    let mut frame = json!({"type": "error", "status": err.status.as_u16(), "error": error});
-    if let Some(n) = sequence_number {
-        frame["sequence_number"] = Value::from(n);
-    }
-    socket
-        .send(Message::Text(frame.to_string().into()))
-        .await
-        .is_ok()
+    let frame = socket_error(err, sequence_number);
+    socket.send(Message::Text(frame.into())).await.is_ok()
 }
 
 /// One conversation per socket: each `response.create` frame runs a turn whose events go back one per
@@ -295,17 +282,10 @@ async fn session_loop(
             }
         };
         turns += 1;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut clock = UpstreamClock::default();
-        let mut turn = match clock
-            .time(ResponseTurn::start(
-                app.clone(),
-                req,
-                session.as_deref(),
-                Some(&last),
-            ))
-            .await
-        {
+        let start = ResponseTurn::start(app.clone(), req, session.as_deref(), Some(&last));
+        let (turn, exchange) = match clock.time(start).await {
             Ok(t) => t,
             Err(e) => {
                 if !send_error(&mut socket, &e, None).await {
@@ -316,29 +296,39 @@ async fn session_loop(
         };
         // codex-serve's own time on this turn: until its first event, less the backend's wait.
         let overhead = started.elapsed().saturating_sub(clock.elapsed());
+        let model = turn.model().to_owned();
+        let log = |turn: &ResponseTurn, complete: bool| {
+            let id = format!("{socket_id}-{turns}");
+            let line = Line::socket_turn(
+                app.clone(),
+                id,
+                model.clone(),
+                started,
+                clock.elapsed(),
+                overhead,
+                turn.tokens(),
+            );
+            line.emit(complete);
+        };
+        let mut drive = Drive::new(app.clone(), exchange, Streamed::<Frames>::new(turn));
         loop {
             tokio::select! {
                 // The turn first: once it has sent its last event its end is ready at once, and a
                 // client's next `response.create` that arrived meanwhile must start a turn, not be
                 // refused as a second one.
                 biased;
-                ev = turn.next() => {
-                    let Some(ev) = ev else { break };
-                    let sent = match ev {
-                        Ok(ev) => socket
-                            .send(Message::Text(ev.to_string().into()))
-                            .await
-                            .is_ok(),
-                        Err(e) => send_error(&mut socket, &e, Some(turn.next_sequence())).await,
-                    };
-                    if !sent {
-                        // The client left: dropping the turn cancels the upstream request.
-                        log_turn(&format!("{socket_id}-{turns}"), &turn, started, &clock, overhead, false);
-                        return;
+                frames = drive.next() => {
+                    let Some(frames) = frames else { break };
+                    for frame in frames {
+                        if socket.send(Message::Text(frame.into())).await.is_err() {
+                            // The client left: dropping the drive cancels the upstream request.
+                            log(&drive.answer_mut().turn, false);
+                            return;
+                        }
                     }
                 }
                 msg = socket.recv() => match msg {
-                    // Dropping the turn cancels the upstream request.
+                    // Dropping the drive cancels the upstream request.
                     Some(Ok(Message::Close(_))) => return close(socket).await,
                     None | Some(Err(_)) => return,
                     Some(Ok(Message::Text(_) | Message::Binary(_))) => {
@@ -356,48 +346,12 @@ async fn session_loop(
                 },
             }
         }
-        log_turn(
-            &format!("{socket_id}-{turns}"),
-            &turn,
-            started,
-            &clock,
-            overhead,
-            true,
-        );
+        let turn = &mut drive.answer_mut().turn;
+        log(turn, true);
         if let Some(done) = turn.take_finished() {
             last = done;
         }
     }
-}
-
-/// A WebSocket turn is a request of its own: it gets the request log line an HTTP request gets.
-fn log_turn(
-    id: &str,
-    turn: &ResponseTurn,
-    started: std::time::Instant,
-    clock: &UpstreamClock,
-    overhead: std::time::Duration,
-    complete: bool,
-) {
-    let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
-    let total = started.elapsed();
-    let (prompt_tokens, completion_tokens) = turn.tokens().unzip();
-    tracing::info!(
-        request_id = %id,
-        method = "WS",
-        route = "/v1/responses",
-        model = %turn.model(),
-        status = 200u16,
-        transport = "websocket",
-        stream = true,
-        upstream_ttfb_ms = ms(clock.elapsed()),
-        total_ms = ms(total),
-        overhead_ms = ms(overhead),
-        prompt_tokens,
-        completion_tokens,
-        complete,
-        "request"
-    );
 }
 
 /// The client's `x-codex-*` headers (the codex CLI's), at most 32, to pass on upstream.

@@ -252,3 +252,51 @@ async fn a_stream_the_backend_ends_early_ends_with_an_error_on_every_api() {
         "{events:?}"
     );
 }
+
+/// A WebSocket turn's log line comes out of the HTTP request's code path, so it carries the same fields
+/// (it used to have its own, which left out the limits left).
+#[tokio::test]
+async fn a_websocket_turn_is_logged_with_the_fields_of_an_http_request() {
+    let s = Server::start_with(json_logs()).await;
+    let r = s.post("/v1/chat/completions", common::chat("hi")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let stream = tokio::net::UnixStream::connect(&s.socket)
+        .await
+        .expect("connect");
+    let (mut ws, _) = tokio_tungstenite::client_async("ws://localhost/v1/responses", stream)
+        .await
+        .expect("websocket handshake");
+    let create = json!({"type": "response.create", "model": "gpt-6.2-sol", "input": "hi"});
+    ws.send(Message::Text(create.to_string().into()))
+        .await
+        .expect("send");
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(t) = msg.expect("frame") {
+            let v: Value = serde_json::from_str(&t).expect("json");
+            assert_ne!(v["type"], "error", "{v}");
+            if v["type"] == "response.completed" {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let lines = request_lines(&s);
+    let find = |method: &str| {
+        lines
+            .iter()
+            .find(|l| l["method"] == method)
+            .unwrap_or_else(|| panic!("no {method} line: {lines:?}"))
+            .clone()
+    };
+    let (http, turn) = (find("POST"), find("WS"));
+    let fields = |l: &Value| {
+        l.as_object()
+            .map(|o| o.keys().cloned().collect::<std::collections::BTreeSet<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(fields(&turn), fields(&http), "{turn}\n{http}");
+    let left = turn["limit_left_pct"].as_f64().expect("limit left");
+    assert!((0.0..=100.0).contains(&left), "{turn}");
+    assert_eq!(turn["transport"], "websocket", "{turn}");
+}

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::translate::{signature, Thinking};
-use crate::core::fold::{arguments_object, FinishReason, Piece};
+use crate::core::piece::{arguments_object, FinishReason, Piece};
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]

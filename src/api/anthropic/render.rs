@@ -10,9 +10,8 @@ use serde::Serialize;
 use super::blocks::{BlockDelta, BlockEvent, Blocks, Content, OutBlock};
 use super::error::{anthropic_message, error_type, ErrorDetail};
 use super::translate::Thinking;
-use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
-use crate::core::fold::{FinishReason, Piece};
+use crate::core::piece::{FinishReason, Gather, Piece, Render};
 
 /// A `ping` goes out when the backend has sent nothing for this long (it may be reasoning at length
 /// with nothing to show), so that clients and proxies see a live connection.

@@ -9,9 +9,8 @@ use serde_json::Value;
 
 use super::error::ErrorLine;
 use super::wire::{AssistantMessage, ChatLine, GenerateLine, Metrics, ToolCall, ToolCallFunction};
-use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
-use crate::core::fold::{arguments_object, FinishReason, Piece};
+use crate::core::piece::{arguments_object, FinishReason, Gather, Piece, Render};
 
 /// The answer to a request with nothing to answer, which loads (or, with `keep_alive: 0`, unloads) the
 /// model in Ollama: there is nothing to load here, so it is done at once.

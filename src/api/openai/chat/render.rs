@@ -5,9 +5,8 @@ use super::wire::{
     AssistantMessage, ChatUsage, Choice, Chunk, ChunkChoice, Completion, CompletionDetails, Delta,
     FunctionCall, FunctionDelta, PromptDetails, ToolCall, ToolCallDelta,
 };
-use crate::core::driver::{Gather, Render};
 use crate::core::error::ApiError;
-use crate::core::fold::{FinishReason, Piece};
+use crate::core::piece::{FinishReason, Gather, Piece, Render};
 use codex_client::Usage;
 
 /// Who the answer is: its id, creation time and model.

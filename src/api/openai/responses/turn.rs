@@ -1,21 +1,21 @@
-//! The Responses API's turn: one response in flight, whatever carries it (SSE, one object, a WebSocket).
-//! It pulls the backend's events, makes each one schema-valid (see `render`), tracks the
-//! output, and on a clean finish keeps the conversation for `previous_response_id`. Events are JSON
-//! values here on purpose: this route promises OpenAI's event objects, including fields codex-serve does
-//! not interpret.
+//! The Responses API's turn: one response in flight, whatever carries it (SSE, one object, a WebSocket;
+//! see `answer` for how the driver runs it). It makes each backend event schema-valid (see `render`),
+//! tracks the output, and on a clean finish keeps the conversation for `previous_response_id`. Events
+//! are JSON values here on purpose: this route promises OpenAI's event objects, including fields
+//! codex-serve does not interpret. It keeps no reasoning for the next turn: a Responses client sends
+//! its reasoning items back itself.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use codex_client::request::InputItem;
-use codex_client::{CodexError, ResponseEvent, ResponseStream, StreamEvent};
-use futures_util::StreamExt;
+use codex_client::{ResponseEvent, StreamEvent};
 use serde_json::{json, Value};
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::wire::{CreateResponse, Echo, Lookup};
 use crate::core::app::App;
 use crate::core::error::ApiError;
+use crate::core::exchange::Exchange;
 use crate::core::prepare::{prepare, PreparedTurn};
 use crate::core::response_store::replay_item;
 use crate::core::unix_now;
@@ -23,9 +23,6 @@ use crate::core::unix_now;
 /// One response in flight: the backend's events in, OpenAI's events out.
 pub(crate) struct ResponseTurn {
     pub(super) app: Arc<App>,
-    pub(super) upstream: ResponseStream,
-    /// `None` for a turn answered locally (`generate: false`).
-    pub(super) _slot: Option<OwnedSemaphorePermit>,
     pub(super) echo: Echo,
     pub(super) model: String,
     pub(super) created_at: i64,
@@ -45,22 +42,24 @@ pub(crate) struct ResponseTurn {
     pub(super) last_index: u32,
     /// The backend's own error code and message of a `response.failed`, before mapping to the schema.
     pub(super) failure: Option<(String, String)>,
-    /// The backend's first event, read before the turn is handed on so that its wait counts as the
-    /// backend's (time to first byte), not codex-serve's.
-    pub(super) first: Option<Result<StreamEvent, CodexError>>,
     /// Prompt and completion tokens of the finished response, for the request log.
     pub(super) tokens: Option<(u64, u64)>,
+    /// The terminal event was seen.
     pub(super) done: bool,
+    /// The final response object of a completed or incomplete turn, for an answer sent whole.
+    pub(super) response: Option<Value>,
 }
 
 impl ResponseTurn {
-    /// Checks, translates and sends the request; the turn then yields its events.
+    /// Checks, translates and sends the request: the turn, and the exchange whose events it answers.
+    /// The backend's first event is read before this returns, so that its wait counts as the
+    /// backend's (time to first byte), not codex-serve's.
     pub(crate) async fn start(
         app: Arc<App>,
         mut req: CreateResponse,
         session: Option<&str>,
         socket_last: Option<&(String, Arc<Vec<InputItem>>)>,
-    ) -> Result<ResponseTurn, ApiError> {
+    ) -> Result<(ResponseTurn, Exchange), ApiError> {
         app.fill_model(&mut req.model);
         let on_socket = socket_last.is_some();
         let lookup = Lookup {
@@ -81,9 +80,8 @@ impl ResponseTurn {
             h.extend(request.input.iter().cloned());
             h
         });
-        let (slot, mut upstream) = if prepared.generate {
-            let slot = app.upstream_limit.acquire().await?;
-            (Some(slot), app.codex.stream(request).await?)
+        let exchange = if prepared.generate {
+            Exchange::open(&app, request).await?
         } else {
             // The client's prewarm (`generate: false`) prewarms its conversation's upstream socket
             // too, in the background: the answer here needs nothing from the backend.
@@ -93,13 +91,10 @@ impl ResponseTurn {
                     tracing::debug!(error = %e, "the upstream prewarm failed");
                 }
             });
-            (None, ResponseStream::local(no_generation()))
+            Exchange::local(no_generation())
         };
-        let first = upstream.next().await;
-        Ok(ResponseTurn {
+        let turn = ResponseTurn {
             app,
-            upstream,
-            _slot: slot,
             echo: prepared.echo,
             model,
             created_at: unix_now(),
@@ -113,57 +108,36 @@ impl ResponseTurn {
             names: HashMap::new(),
             last_index: 0,
             failure: None,
-            first,
             tokens: None,
             done: false,
-        })
+            response: None,
+        };
+        Ok((turn, exchange))
     }
 
-    /// The next event, schema-valid; `None` after the last one. An `Err` ends the turn.
-    pub(crate) async fn next(&mut self) -> Option<Result<Value, ApiError>> {
-        if self.done {
+    /// One backend event as OpenAI's: schema-valid, or `None` for what is no Responses API event.
+    pub(crate) fn event(&mut self, ev: &StreamEvent) -> Option<Value> {
+        let mut value = ev.value().filter(Value::is_object)?;
+        // The backend's own `codex.*` events (rate limits, metadata) are not Responses API events.
+        if value["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("codex."))
+        {
             return None;
         }
-        loop {
-            let next = match self.first.take() {
-                Some(first) => Some(first),
-                None => self.upstream.next().await,
-            };
-            let ev = match next {
-                None => {
-                    self.done = true;
-                    return None;
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Some(Err(e.into()));
-                }
-                Some(Ok(ev)) => ev,
-            };
-            let Some(mut value) = ev.value().filter(Value::is_object) else {
-                continue;
-            };
-            // The backend's own `codex.*` events (rate limits, metadata) are not Responses API events.
-            if value["type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("codex."))
-            {
-                continue;
+        let terminal = ev.event.is_terminal();
+        self.normalize(&mut value);
+        if terminal {
+            self.done = true;
+            let usage = &value["response"]["usage"];
+            self.tokens = usage["input_tokens"]
+                .as_u64()
+                .zip(usage["output_tokens"].as_u64());
+            if matches!(ev.event, ResponseEvent::Completed { .. }) {
+                self.remember(&value);
             }
-            let terminal = ev.event.is_terminal();
-            self.normalize(&mut value);
-            if terminal {
-                self.done = true;
-                let usage = &value["response"]["usage"];
-                self.tokens = usage["input_tokens"]
-                    .as_u64()
-                    .zip(usage["output_tokens"].as_u64());
-                if matches!(ev.event, ResponseEvent::Completed { .. }) {
-                    self.remember(&value);
-                }
-            }
-            return Some(Ok(value));
         }
+        Some(value)
     }
 
     /// The response id and conversation of a turn that completed, once.
@@ -233,40 +207,4 @@ fn no_generation() -> Vec<StreamEvent> {
     .into_iter()
     .filter_map(|v| StreamEvent::parse(v.to_string()).ok())
     .collect()
-}
-
-/// Runs a turn to its end and returns the final response object; a failure before then is an error.
-pub(crate) async fn finish(turn: &mut ResponseTurn) -> Result<Value, ApiError> {
-    while let Some(ev) = turn.next().await {
-        let mut ev = ev?;
-        match ev.get("type").and_then(Value::as_str) {
-            Some("response.completed" | "response.incomplete") => {
-                return Ok(ev
-                    .get_mut("response")
-                    .map(Value::take)
-                    .unwrap_or(Value::Null));
-            }
-            Some("response.failed") => {
-                let (code, message) = turn.failure.clone().unwrap_or_else(|| {
-                    (
-                        "response_failed".into(),
-                        "the Codex backend reported a failed response".into(),
-                    )
-                });
-                return Err(CodexError::Failed { code, message }.into());
-            }
-            Some("error") => {
-                return Err(CodexError::Failed {
-                    code: ev["code"].as_str().unwrap_or("upstream_error").to_owned(),
-                    message: ev["message"]
-                        .as_str()
-                        .unwrap_or("the Codex backend reported an error")
-                        .to_owned(),
-                }
-                .into());
-            }
-            _ => {}
-        }
-    }
-    Err(CodexError::StreamClosed.into())
 }
