@@ -204,6 +204,14 @@ pub fn render_from(
     // and MCP attribution), except those that repeat a header codex-serve sends: body and headers must
     // tell one story.
     let mut client_metadata = req.client_metadata.take().unwrap_or_default();
+    // The codex CLI's frames to codex-serve's own socket carry its Lite flag and its send time: they
+    // describe that frame, not the request codex-serve sends (whose frames get their own, `ws::conn`).
+    for k in [
+        crate::ws::conn::LITE_METADATA_KEY,
+        crate::ws::conn::START_MS_METADATA_KEY,
+    ] {
+        client_metadata.remove(k);
+    }
     for (k, v, ours) in [
         ("x-codex-installation-id", &ids.installation, false),
         ("x-codex-window-id", &ids.window, true),

@@ -100,7 +100,70 @@ async fn a_drop_before_any_output_reconnects_and_resends_the_full_input() {
     assert_eq!(server.mock.ws_connections(), 2, "one reconnect");
     let frames = server.mock.ws_frames();
     assert_eq!(frames.len(), 2);
-    assert_eq!(frames[0].body, frames[1].body, "the full input, again");
+    // The frame sent again says when it was sent again.
+    assert!(sent_at(&frames[1]) >= frames[0].received_ms, "{frames:?}");
+    let unstamped = |f: &codex_mock::WsFrame| {
+        let mut body = f.body.clone();
+        body["client_metadata"][START_MS] = Value::Null;
+        body
+    };
+    assert_eq!(
+        unstamped(&frames[0]),
+        unstamped(&frames[1]),
+        "the full input, again"
+    );
+}
+
+/// The `client_metadata` key of a frame's send time.
+const START_MS: &str = "x-codex-ws-stream-request-start-ms";
+
+/// A frame's send time as it says (milliseconds since the epoch, a decimal string), checked to be
+/// one that the mock received at most a second later.
+fn sent_at(frame: &codex_mock::WsFrame) -> u64 {
+    let stamp = &frame.body["client_metadata"][START_MS];
+    let ms: u64 = stamp
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{START_MS} is not milliseconds in a string: {stamp}"));
+    assert!(
+        ms <= frame.received_ms && frame.received_ms - ms < 1_000,
+        "sent at {ms}, received at {}",
+        frame.received_ms
+    );
+    ms
+}
+
+#[tokio::test]
+async fn each_frame_says_when_it_was_sent_and_a_lite_models_frames_say_lite() {
+    // The codex CLI 0.171's fields (parity test): the Lite flag, which its upgrade does not carry,
+    // in each frame of a Responses Lite model and in no other; the frame's send time in every frame.
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    let lite = "ws_request_header_x_openai_internal_codex_responses_lite";
+    for (model, flag) in [("gpt-6.2-sol", Some("true")), ("gpt-5.5", None)] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "when"}]});
+        let reply = server.post("/v1/chat/completions", body).await;
+        assert_eq!(reply.status, 200, "{}", server.logs());
+        let frames = server.mock.ws_frames();
+        let frame = frames.last().expect("a frame");
+        assert_eq!(frame.body["model"], model);
+        assert_eq!(
+            frame.body["client_metadata"][lite].as_str(),
+            flag,
+            "{model}"
+        );
+        sent_at(frame);
+    }
+    let upgrades: Vec<_> = server
+        .mock
+        .log()
+        .into_iter()
+        .filter(|r| r.header("upgrade").is_some())
+        .collect();
+    assert!(!upgrades.is_empty());
+    assert!(upgrades
+        .iter()
+        .all(|u| u.header("x-openai-internal-codex-responses-lite").is_none()));
 }
 
 #[tokio::test]

@@ -80,6 +80,7 @@ impl CodexClient {
             let p = r.prepare(turn.request().clone(), send.held())?;
             let frame = create_frame(
                 &p.plain,
+                p.lite,
                 &CreateOptions {
                     previous_response_id: send.previous_response_id().map(str::to_owned),
                     generate,
