@@ -71,7 +71,8 @@ pub struct ClientConfig {
     /// Upstream WebSockets kept per conversation: how many, how long idle
     /// (`--upstream-max-sockets`, `--upstream-socket-idle`).
     pub upstream_sockets: PoolConfig,
-    /// Whether a `generate: false` request prewarms an upstream socket (`--no-upstream-prewarm`).
+    /// Whether upstream sockets are prewarmed (`--no-upstream-prewarm`): a `generate: false` request is
+    /// sent on its conversation's socket, and [`CodexClient::preconnect`] opens a socket ahead.
     pub upstream_prewarm: bool,
 }
 
@@ -359,30 +360,8 @@ impl CodexClient {
         let model = catalog.iter().find(|m| m.slug == req.model);
         let bundled = bundled_unless_listed(model, &req.model);
         self.check_version(&req.model, model.or(bundled.as_ref()))?;
-        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
-        let ids = TurnIds::new(
-            conversation.session,
-            conversation.context_window,
-            self.installation_id.clone(),
-        );
-        let slug = req.model.clone();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let client_headers = std::mem::take(&mut req.client_headers);
-        let r = Renderer {
-            model,
-            ids,
-            now_ms,
-            slug,
-            client_headers,
-        };
-        let prefer_websockets = model
-            .or(bundled.as_ref())
-            .and_then(|m| m.prefer_websockets)
-            .unwrap_or(true);
-        if self.wants_websocket(prefer_websockets) {
+        let r = self.renderer(&mut req, model);
+        if self.wants_websocket(model.or(bundled.as_ref())) {
             let lite = model.is_some_and(|m| m.use_responses_lite);
             match self.stream_pooled(req, &r, lite, generate).await? {
                 Ok(stream) => {
@@ -400,6 +379,31 @@ impl CodexClient {
         self.stream_http(&r.prepare(req, None)?).await
     }
 
+    /// How `req` (for `model`, its catalog entry) is rendered: the ids of its conversation, now.
+    pub(crate) fn renderer<'a>(
+        &self,
+        req: &mut ResponsesRequest,
+        model: Option<&'a ModelInfo>,
+    ) -> Renderer<'a> {
+        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
+        let ids = TurnIds::new(
+            conversation.session,
+            conversation.context_window,
+            self.installation_id.clone(),
+        );
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Renderer {
+            model,
+            ids,
+            now_ms,
+            slug: req.model.clone(),
+            client_headers: std::mem::take(&mut req.client_headers),
+        }
+    }
+
     /// Remembers that the backend refused the upgrade, for a while.
     pub(crate) fn refused(&self, e: &CodexError) {
         tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
@@ -412,9 +416,10 @@ impl CodexClient {
         self.sockets.stats()
     }
 
-    /// Whether `p` goes over the WebSocket: the configured transport, the model's catalog entry, and no
-    /// refusal remembered.
-    fn wants_websocket(&self, prefer_websockets: bool) -> bool {
+    /// Whether a request for the model of catalog entry `model` goes over the WebSocket: the configured
+    /// transport, the entry's `prefer_websockets`, and no refusal remembered.
+    pub(crate) fn wants_websocket(&self, model: Option<&ModelInfo>) -> bool {
+        let prefer_websockets = model.and_then(|m| m.prefer_websockets).unwrap_or(true);
         self.cfg
             .upstream_transport
             .wants_websocket(prefer_websockets)
@@ -627,7 +632,7 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 /// The backend hides the models a client is too old for: the built-in catalog still knows them.
-fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
+pub(crate) fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
     match listed {
         Some(_) => None,
         None => models::fallback().into_iter().find(|m| m.slug == slug),
