@@ -211,15 +211,7 @@ impl<C: Socket> Pool<C> {
                     }
                 }
                 inner.busy += 1;
-                Checkout::Open(Lease {
-                    pool: self.clone(),
-                    key: key.to_owned(),
-                    binding,
-                    conn: None,
-                    send: Send::Full,
-                    reused: false,
-                    done: false,
-                })
+                Checkout::Open(self.room(key, binding))
             }
         };
         drop(inner);
@@ -260,7 +252,12 @@ impl<C: Socket> Pool<C> {
             return None;
         }
         inner.busy += 1;
-        Some(Lease {
+        Some(self.room(key, binding))
+    }
+
+    /// The lease of room for a new socket, counted busy by the caller.
+    fn room(self: &Arc<Self>, key: &str, binding: u64) -> Lease<C> {
+        Lease {
             pool: self.clone(),
             key: key.to_owned(),
             binding,
@@ -268,7 +265,7 @@ impl<C: Socket> Pool<C> {
             send: Send::Full,
             reused: false,
             done: false,
-        })
+        }
     }
 
     /// Waits, at most `limit`, while a socket for `key` is being opened ahead of its first turn.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod codex_cli;
+pub mod gated;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
