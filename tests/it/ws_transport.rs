@@ -3,7 +3,6 @@
 //! (reconnect, full input again, nothing twice) and after output (an error, nothing twice), login
 //! recovery after a 401 on the upgrade, a causal no-batching check, and the mock's own chain rules.
 
-
 use crate::common::gated::{each_delta_before_the_next_exists, Gated, Transport};
 use crate::common::{self, chat, chat_stream, streamed_text, Server};
 use futures_util::{SinkExt, StreamExt};
@@ -39,12 +38,7 @@ async fn a_turn_goes_over_the_websocket_with_the_clis_upgrade_headers() {
     assert_eq!(text_of(&reply), "echo: over the socket");
     assert_eq!(server.mock.requests().len(), 0, "nothing went over HTTP");
     assert_eq!(server.mock.ws_connections(), 1);
-    let upgrade = server
-        .mock
-        .log()
-        .into_iter()
-        .find(|r| r.header("upgrade").is_some())
-        .expect("an upgrade");
+    let upgrade = server.upstream_upgrades().remove(0);
     assert_eq!(upgrade.status, 101);
     assert_eq!(
         upgrade.header("openai-beta"),
@@ -150,12 +144,7 @@ async fn each_frame_says_when_it_was_sent_and_a_lite_models_frames_say_lite() {
         );
         sent_at(frame);
     }
-    let upgrades: Vec<_> = server
-        .mock
-        .log()
-        .into_iter()
-        .filter(|r| r.header("upgrade").is_some())
-        .collect();
+    let upgrades = server.upstream_upgrades();
     assert!(!upgrades.is_empty());
     assert!(upgrades
         .iter()

@@ -401,12 +401,9 @@ async fn a_client_socket_with_a_conversation_key_gets_its_upstream_socket_before
     assert_eq!(f.len(), 2);
     assert!(f.iter().all(|(conn, _, _)| *conn == 1), "{f:?}");
     // The upgrade was the conversation's: its session is the one the turns name.
-    let upgrade = s
-        .mock
-        .log()
-        .into_iter()
-        .find(|r| r.header("upgrade").is_some())
-        .expect("an upgrade");
+    let upgrades = s.upstream_upgrades();
+    assert_eq!(upgrades.len(), 1);
+    let upgrade = &upgrades[0];
     let session = upgrade.header("session-id").expect("session-id").to_owned();
     assert_eq!(s.mock.ws_frames()[0].body["prompt_cache_key"], session);
 }

@@ -186,6 +186,15 @@ impl Server {
     }
 
     /// How many `POST /responses` the backend received.
+    /// The WebSocket upgrades that reached the mock, in order.
+    pub fn upstream_upgrades(&self) -> Vec<codex_mock::LoggedRequest> {
+        self.mock
+            .log()
+            .into_iter()
+            .filter(|r| r.header("upgrade").is_some())
+            .collect()
+    }
+
     pub fn upstream_count(&self) -> usize {
         self.mock
             .requests()
