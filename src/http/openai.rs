@@ -227,46 +227,14 @@ pub async fn websocket(
         .unwrap_or_default();
     let session = session_id(&headers);
     let codex_headers = client_codex_headers(&headers);
-    let warm = prewarm_key(&headers);
+    let warm = super::prewarm::conversation_key(&headers);
     ws.max_message_size(app.max_body_bytes)
         .on_upgrade(move |socket| {
             if let Some(key) = warm {
-                preconnect(&app, key, codex_headers.clone());
+                super::prewarm::open_ahead(&app, key, codex_headers.clone());
             }
             session_loop(app, socket, session, codex_headers, socket_id)
         })
-}
-
-/// The conversation key a client's socket will use, known when it opens: `x-session-id` (the key
-/// when a frame names none), else the codex CLI's `session-id`, which its frames repeat as
-/// `prompt_cache_key`. Without one the key comes from the first frame, too late to open ahead.
-fn prewarm_key(headers: &HeaderMap) -> Option<String> {
-    session_id(headers).or_else(|| {
-        headers
-            .get("session-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    })
-}
-
-/// Opens the conversation's upstream socket while the client gets ready to send its first frame
-/// (the upgrade only: it costs no generation), for the server's default model. Announced before the
-/// socket's first frame is read, so that the first turn waits for this socket rather than opening
-/// its own. See `CodexClient::preconnect` for when it does nothing.
-fn preconnect(app: &Arc<App>, key: String, codex_headers: Vec<(String, String)>) {
-    let Some(ahead) = app.codex.announce_socket(&key) else {
-        return;
-    };
-    let mut model = String::new();
-    app.fill_model(&mut model);
-    let app = app.clone();
-    tokio::spawn(async move {
-        match app.codex.preconnect(ahead, &model, codex_headers).await {
-            Ok(opened) => tracing::debug!(opened, "upstream socket opened ahead of the first turn"),
-            Err(e) => tracing::debug!(error = %e, "opening the upstream socket ahead failed"),
-        }
-    });
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {

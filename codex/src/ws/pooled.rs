@@ -152,7 +152,7 @@ impl CodexClient {
     /// Opens the socket `ahead` announced, as the codex CLI opens its socket when a session starts;
     /// `Ok(true)` when one now waits idle for the conversation's first turn. Only the upgrade: the
     /// CLI's `generate: false` frame would need the conversation's instructions and tools, which only
-    /// the first turn brings. `model` is the one the turn is expected to name (the server's default),
+    /// the first turn brings. `model` is the one the turn is expected to name (the client's or the server's default),
     /// for the upgrade's routing hint and turn metadata, as the CLI names its session's model; a turn
     /// of another model uses the socket all the same, its frames say which model and whether it is
     /// Lite. Nothing is opened for a model that is not to go over the WebSocket, or when the pool is
