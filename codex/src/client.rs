@@ -128,12 +128,18 @@ pub struct CodexClient {
 pub(crate) struct Renderer<'a> {
     model: Option<&'a ModelInfo>,
     ids: TurnIds,
-    now_ms: u64,
+    kind: render::RequestKind,
     slug: String,
     client_headers: Vec<(String, String)>,
 }
 
 impl Renderer<'_> {
+    /// Renders for a socket opened ahead of any turn (its upgrade's turn metadata).
+    pub(crate) fn prewarm(mut self) -> Self {
+        self.kind = render::RequestKind::Prewarm;
+        self
+    }
+
     /// The conversation's session id.
     pub(crate) fn session(&self) -> &str {
         &self.ids.session
@@ -146,7 +152,7 @@ impl Renderer<'_> {
         req: ResponsesRequest,
         held: Option<usize>,
     ) -> Result<Prepared, CodexError> {
-        let rendered = render::render_from(req, self.model, &self.ids, self.now_ms, held)
+        let rendered = render::render_as(req, self.model, &self.ids, self.kind, held)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
         Ok(Prepared {
             plain: Bytes::from(rendered.body),
@@ -398,7 +404,9 @@ impl CodexClient {
         Renderer {
             model,
             ids,
-            now_ms,
+            kind: render::RequestKind::Turn {
+                started_at_ms: now_ms,
+            },
             slug: req.model.clone(),
             client_headers: std::mem::take(&mut req.client_headers),
         }

@@ -406,6 +406,23 @@ async fn a_client_socket_with_a_conversation_key_gets_its_upstream_socket_before
     let upgrade = &upgrades[0];
     let session = upgrade.header("session-id").expect("session-id").to_owned();
     assert_eq!(s.mock.ws_frames()[0].body["prompt_cache_key"], session);
+    // It says what it is, as the codex CLI's upgrade at session start does: a prewarm, no turn yet.
+    let meta: Value =
+        serde_json::from_str(upgrade.header("x-codex-turn-metadata").expect("metadata"))
+            .expect("json");
+    assert_eq!(meta["request_kind"], "prewarm", "{meta}");
+    assert_eq!(meta["turn_id"], "", "{meta}");
+    for turn_only in ["root_turn_id", "turn_trigger", "turn_started_at_unix_ms"] {
+        assert!(meta.get(turn_only).is_none(), "{meta}");
+    }
+    // The turns' own metadata is a turn's.
+    let frame_meta: Value = serde_json::from_str(
+        s.mock.ws_frames()[0].body["client_metadata"]["x-codex-turn-metadata"]
+            .as_str()
+            .expect("metadata"),
+    )
+    .expect("json");
+    assert_eq!(frame_meta["request_kind"], "turn");
 }
 
 #[tokio::test]

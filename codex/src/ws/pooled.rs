@@ -182,7 +182,7 @@ impl CodexClient {
         let mut req = ResponsesRequest::new(model, String::new(), Vec::new());
         req.prompt_cache_key = Some(opening.key().to_owned());
         req.client_headers = client_headers;
-        let r = self.renderer(&mut req, entry);
+        let r = self.renderer(&mut req, entry).prewarm();
         let p = r.prepare(req, None)?;
         match self.open_socket(&p, &creds).await {
             Ok(conn) => {
