@@ -74,7 +74,8 @@ pub struct ClientConfig {
     /// Upstream WebSockets kept per conversation: how many, how long idle
     /// (`--upstream-max-sockets`, `--upstream-socket-idle`).
     pub upstream_sockets: PoolConfig,
-    /// Whether a `generate: false` request prewarms an upstream socket (`--no-upstream-prewarm`).
+    /// Whether upstream sockets are prewarmed (`--no-upstream-prewarm`): a `generate: false` request is
+    /// sent on its conversation's socket, and [`CodexClient::preconnect`] opens a socket ahead.
     pub upstream_prewarm: bool,
 }
 
@@ -130,12 +131,18 @@ pub struct CodexClient {
 pub(crate) struct Renderer<'a> {
     model: Option<&'a ModelInfo>,
     ids: TurnIds,
-    now_ms: u64,
+    kind: render::RequestKind,
     slug: String,
     client_headers: Vec<(String, String)>,
 }
 
 impl Renderer<'_> {
+    /// Renders for a socket opened ahead of any turn (its upgrade's turn metadata).
+    pub(crate) fn prewarm(mut self) -> Self {
+        self.kind = render::RequestKind::Prewarm;
+        self
+    }
+
     /// The conversation's session id.
     pub(crate) fn session(&self) -> &str {
         &self.ids.session
@@ -148,7 +155,7 @@ impl Renderer<'_> {
         req: ResponsesRequest,
         held: Option<usize>,
     ) -> Result<Prepared, CodexError> {
-        let rendered = render::render_from(req, self.model, &self.ids, self.now_ms, held)
+        let rendered = render::render_as(req, self.model, &self.ids, self.kind, held)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
         Ok(Prepared {
             plain: Bytes::from(rendered.body),
@@ -305,30 +312,8 @@ impl CodexClient {
         let model = catalog.iter().find(|m| m.slug == req.model);
         let bundled = bundled_unless_listed(model, &req.model);
         self.check_version(&req.model, model.or(bundled.as_ref()))?;
-        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
-        let ids = TurnIds::new(
-            conversation.session,
-            conversation.context_window,
-            self.installation_id.clone(),
-        );
-        let slug = req.model.clone();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let client_headers = std::mem::take(&mut req.client_headers);
-        let r = Renderer {
-            model,
-            ids,
-            now_ms,
-            slug,
-            client_headers,
-        };
-        let prefer_websockets = model
-            .or(bundled.as_ref())
-            .and_then(|m| m.prefer_websockets)
-            .unwrap_or(true);
-        if self.wants_websocket(prefer_websockets) {
+        let r = self.renderer(&mut req, model);
+        if self.wants_websocket(model.or(bundled.as_ref())) {
             let lite = model.is_some_and(|m| m.use_responses_lite);
             match self.stream_pooled(req, &r, lite, generate).await? {
                 Ok(stream) => {
@@ -346,6 +331,33 @@ impl CodexClient {
         self.stream_http(&r.prepare(req, None)?).await
     }
 
+    /// How `req` (for `model`, its catalog entry) is rendered: the ids of its conversation, now.
+    pub(crate) fn renderer<'a>(
+        &self,
+        req: &mut ResponsesRequest,
+        model: Option<&'a ModelInfo>,
+    ) -> Renderer<'a> {
+        let conversation = self.sessions.id_for(req.prompt_cache_key.as_deref());
+        let ids = TurnIds::new(
+            conversation.session,
+            conversation.context_window,
+            self.installation_id.clone(),
+        );
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Renderer {
+            model,
+            ids,
+            kind: render::RequestKind::Turn {
+                started_at_ms: now_ms,
+            },
+            slug: req.model.clone(),
+            client_headers: std::mem::take(&mut req.client_headers),
+        }
+    }
+
     /// Remembers that the backend refused the upgrade, for a while.
     pub(crate) fn refused(&self, e: &CodexError) {
         tracing::info!(error = %e, remember_s = ws::REFUSAL_MEMORY.as_secs(),
@@ -358,9 +370,10 @@ impl CodexClient {
         self.sockets.stats()
     }
 
-    /// Whether `p` goes over the WebSocket: the configured transport, the model's catalog entry, and no
-    /// refusal remembered.
-    fn wants_websocket(&self, prefer_websockets: bool) -> bool {
+    /// Whether a request for the model of catalog entry `model` goes over the WebSocket: the configured
+    /// transport, the entry's `prefer_websockets`, and no refusal remembered.
+    pub(crate) fn wants_websocket(&self, model: Option<&ModelInfo>) -> bool {
+        let prefer_websockets = model.and_then(|m| m.prefer_websockets).unwrap_or(true);
         self.cfg
             .upstream_transport
             .wants_websocket(prefer_websockets)

@@ -57,16 +57,30 @@ pub struct TurnMetadata<'a> {
     pub request_kind: &'static str,
     /// `new`: codex-serve never resumes or forks a stored thread.
     pub history_initialization: &'static str,
-    pub root_turn_id: &'a str,
+    /// A turn's own fields (`None` on a prewarm's upgrade, as in the CLI's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_turn_id: Option<&'a str>,
     pub thread_source: &'static str,
     /// `exec`: a request, not a person at a terminal, starts each turn (as the `codex_exec` originator).
-    pub turn_trigger: &'static str,
-    pub turn_started_at_unix_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_trigger: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_started_at_unix_ms: Option<u64>,
     /// codex-serve sends no analytics.
     pub analytics_enabled: bool,
     pub model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<ReasoningEffort>,
+}
+
+/// What a rendered request is, as its turn metadata says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A turn, started at this time (milliseconds since the Unix epoch).
+    Turn { started_at_ms: u64 },
+    /// A socket opened ahead of any turn: `request_kind: "prewarm"`, an empty turn id and none of a
+    /// turn's own fields, as on the upgrade the codex CLI opens when its session starts.
+    Prewarm,
 }
 
 /// A rendered body and what the headers need to know about it.
@@ -127,10 +141,24 @@ pub fn render(
 /// the rest is rendered, each with the id it has in the full render (ids follow the position in the
 /// whole conversation). `None` renders everything.
 pub fn render_from(
-    mut req: ResponsesRequest,
+    req: ResponsesRequest,
     model: Option<&ModelInfo>,
     ids: &TurnIds,
     now_ms: u64,
+    held: Option<usize>,
+) -> Result<Rendered, serde_json::Error> {
+    let kind = RequestKind::Turn {
+        started_at_ms: now_ms,
+    };
+    render_as(req, model, ids, kind, held)
+}
+
+/// [`render_from`] for a request of `kind`.
+pub fn render_as(
+    mut req: ResponsesRequest,
+    model: Option<&ModelInfo>,
+    ids: &TurnIds,
+    kind: RequestKind,
     held: Option<usize>,
 ) -> Result<Rendered, serde_json::Error> {
     let lite = model.is_some_and(|m| m.use_responses_lite);
@@ -182,20 +210,25 @@ pub fn render_from(
         include.insert(0, "reasoning.encrypted_content".into());
     }
 
+    let started = match kind {
+        RequestKind::Turn { started_at_ms } => Some(started_at_ms),
+        RequestKind::Prewarm => None,
+    };
+    let turn = started.map(|_| ids.turn.as_str());
     let turn_metadata = serde_json::to_string(&TurnMetadata {
         installation_id: &ids.installation,
         session_id: &ids.session,
         thread_id: &ids.session,
-        turn_id: &ids.turn,
+        turn_id: turn.unwrap_or(""),
         window_id: &ids.window,
         window_number: 0,
         context_window_id: &ids.context_window,
-        request_kind: "turn",
+        request_kind: if turn.is_some() { "turn" } else { "prewarm" },
         history_initialization: "new",
-        root_turn_id: &ids.turn,
+        root_turn_id: turn,
         thread_source: "user",
-        turn_trigger: "exec",
-        turn_started_at_unix_ms: now_ms,
+        turn_trigger: turn.map(|_| "exec"),
+        turn_started_at_unix_ms: started,
         analytics_enabled: false,
         model: &req.model,
         reasoning_effort: effort,
@@ -204,6 +237,14 @@ pub fn render_from(
     // and MCP attribution), except those that repeat a header codex-serve sends: body and headers must
     // tell one story.
     let mut client_metadata = req.client_metadata.take().unwrap_or_default();
+    // The codex CLI's frames to codex-serve's own socket carry its Lite flag and its send time: they
+    // describe that frame, not the request codex-serve sends (whose frames get their own, `ws::conn`).
+    for k in [
+        crate::ws::conn::LITE_METADATA_KEY,
+        crate::ws::conn::START_MS_METADATA_KEY,
+    ] {
+        client_metadata.remove(k);
+    }
     for (k, v, ours) in [
         ("x-codex-installation-id", &ids.installation, false),
         ("x-codex-window-id", &ids.window, true),

@@ -254,3 +254,28 @@ fn ids_are_stable_across_turns_and_a_toolless_lite_request_has_no_tools_item() {
     assert!(!r.lite && v.get("reasoning").is_none() && v.get("text").is_none());
     assert_eq!(v["tools"][1], json!({"type": "web_search"}));
 }
+
+#[test]
+fn a_clients_own_websocket_fields_are_not_passed_on() {
+    // The codex CLI as a client of codex-serve's socket stamps its frames; those stamps are about that
+    // frame, and codex-serve's own frames get theirs when they are sent.
+    let m = catalog("gpt-5.5");
+    let mut req = request("gpt-5.5");
+    let mut metadata = serde_json::Map::new();
+    for (k, v) in [
+        (
+            "ws_request_header_x_openai_internal_codex_responses_lite",
+            "true",
+        ),
+        ("x-codex-ws-stream-request-start-ms", "1796000000000"),
+        ("mine", "kept"),
+    ] {
+        metadata.insert(k.into(), Value::String(v.into()));
+    }
+    req.client_metadata = Some(metadata);
+    let (v, _) = body(req, Some(&m));
+    let sent = v["client_metadata"].as_object().expect("client_metadata");
+    assert_eq!(sent["mine"], "kept");
+    assert!(!sent.contains_key("ws_request_header_x_openai_internal_codex_responses_lite"));
+    assert!(!sent.contains_key("x-codex-ws-stream-request-start-ms"));
+}

@@ -10,6 +10,7 @@ pub(crate) mod json;
 pub(crate) mod observe;
 pub(crate) mod ollama;
 pub(crate) mod openai;
+pub(crate) mod prewarm;
 pub(crate) mod typecheck;
 
 use std::sync::Arc;

@@ -225,8 +225,14 @@ pub async fn websocket(
         .unwrap_or_default();
     let session = session_id(&headers);
     let codex_headers = client_codex_headers(&headers);
+    let warm = super::prewarm::conversation_key(&headers);
     ws.max_message_size(app.max_body_bytes)
-        .on_upgrade(move |socket| session_loop(app, socket, session, codex_headers, socket_id))
+        .on_upgrade(move |socket| {
+            if let Some(key) = warm {
+                super::prewarm::open_ahead(&app, key, codex_headers.clone());
+            }
+            session_loop(app, socket, session, codex_headers, socket_id)
+        })
 }
 
 async fn send_error(socket: &mut WebSocket, err: &ApiError, sequence_number: Option<u64>) -> bool {

@@ -201,8 +201,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) upstream_socket_idle: u64,
 
-    /// Don't send a client's `generate: false` prewarm on the conversation's upstream WebSocket (it is
-    /// then answered without the backend).
+    /// Don't prewarm upstream WebSockets: a client's `generate: false` prewarm is answered without the
+    /// backend instead of being sent on the conversation's socket, and a client opening the Responses
+    /// WebSocket with a conversation key does not get that conversation's upstream socket opened ahead
+    /// of its first turn.
     #[arg(long)]
     pub(crate) no_upstream_prewarm: bool,
 

@@ -257,6 +257,59 @@ async fn codex_exec_through_codex_serve_gets_a_turn_a_tool_round_trip_and_a_webs
     assert_eq!(upstream, 1, "{}", rig.logs());
 }
 
+/// The CLI on codex-serve's WebSocket, and codex-serve on the backend's: the conversation's upstream
+/// socket is opened when the CLI opens its own (for the model the CLI's upgrade names), the CLI's
+/// prewarm goes on it as `generate: false`, and the turn follows on the same socket, continuing the
+/// prewarm: one upstream connection for the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_exec_over_websockets_end_to_end_uses_one_upstream_socket_opened_ahead() {
+    let test = "codex_exec_over_websockets_end_to_end_uses_one_upstream_socket_opened_ahead";
+    let Some(rig) = Rig::start(test, Provider::Custom, "").await else {
+        return;
+    };
+    rig.mock.set_websocket_status(None);
+    rig.configure("supports_websockets = true");
+    let out = rig.exec(&["-m", "gpt-5.5", "say ws"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("echo: say ws"),
+        "a turn over both WebSockets\n{}",
+        shown(&rig, &out)
+    );
+    assert_eq!(rig.mock.ws_connections(), 1, "{}", rig.logs());
+    assert!(rig.posts(0).is_empty(), "nothing went over HTTP");
+    let frames = rig.mock.ws_frames();
+    let kinds: Vec<_> = frames
+        .iter()
+        .map(|f| (f.connection, f.body["generate"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(1, serde_json::json!(false)), (1, serde_json::Value::Null)],
+        "the CLI's prewarm, then its turn, on the socket opened ahead"
+    );
+    assert!(frames[1].body["previous_response_id"].is_string());
+    let upgrade = rig
+        .mock
+        .log()
+        .into_iter()
+        .find(|r| r.header("upgrade").is_some())
+        .expect("an upstream upgrade");
+    assert_eq!(
+        upgrade.header("x-codex-routing-hint"),
+        Some("model=gpt-5.5")
+    );
+    // Opened when the CLI's socket opened, not by its prewarm (which would also make one socket).
+    let logs = rig.logs();
+    assert!(
+        logs.lines().any(
+            |l| l.contains("upstream socket opened ahead of the first turn")
+                && l.contains("opened=true")
+        ),
+        "{logs}"
+    );
+}
+
 /// Input item types of each request, for failure messages.
 fn inputs(posts: &[codex_mock::LoggedRequest]) -> Vec<Vec<String>> {
     let kind = |i: &serde_json::Value| i["type"].as_str().unwrap_or("message").to_owned();

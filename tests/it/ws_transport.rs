@@ -3,15 +3,10 @@
 //! (reconnect, full input again, nothing twice) and after output (an error, nothing twice), login
 //! recovery after a 401 on the upgrade, a causal no-batching check, and the mock's own chain rules.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
+use crate::common::gated::{each_delta_before_the_next_exists, Gated, Transport};
 use crate::common::{self, chat, chat_stream, streamed_text, Server};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Upgrades the mock answered, with their status.
@@ -43,12 +38,7 @@ async fn a_turn_goes_over_the_websocket_with_the_clis_upgrade_headers() {
     assert_eq!(text_of(&reply), "echo: over the socket");
     assert_eq!(server.mock.requests().len(), 0, "nothing went over HTTP");
     assert_eq!(server.mock.ws_connections(), 1);
-    let upgrade = server
-        .mock
-        .log()
-        .into_iter()
-        .find(|r| r.header("upgrade").is_some())
-        .expect("an upgrade");
+    let upgrade = server.upstream_upgrades().remove(0);
     assert_eq!(upgrade.status, 101);
     assert_eq!(
         upgrade.header("openai-beta"),
@@ -100,7 +90,65 @@ async fn a_drop_before_any_output_reconnects_and_resends_the_full_input() {
     assert_eq!(server.mock.ws_connections(), 2, "one reconnect");
     let frames = server.mock.ws_frames();
     assert_eq!(frames.len(), 2);
-    assert_eq!(frames[0].body, frames[1].body, "the full input, again");
+    // The frame sent again says when it was sent again.
+    assert!(sent_at(&frames[1]) >= frames[0].received_ms, "{frames:?}");
+    let unstamped = |f: &codex_mock::WsFrame| {
+        let mut body = f.body.clone();
+        body["client_metadata"][START_MS] = Value::Null;
+        body
+    };
+    assert_eq!(
+        unstamped(&frames[0]),
+        unstamped(&frames[1]),
+        "the full input, again"
+    );
+}
+
+/// The `client_metadata` key of a frame's send time.
+const START_MS: &str = "x-codex-ws-stream-request-start-ms";
+
+/// A frame's send time as it says (milliseconds since the epoch, a decimal string), checked to be
+/// one that the mock received at most a second later.
+fn sent_at(frame: &codex_mock::WsFrame) -> u64 {
+    let stamp = &frame.body["client_metadata"][START_MS];
+    let ms: u64 = stamp
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{START_MS} is not milliseconds in a string: {stamp}"));
+    assert!(
+        ms <= frame.received_ms && frame.received_ms - ms < 1_000,
+        "sent at {ms}, received at {}",
+        frame.received_ms
+    );
+    ms
+}
+
+#[tokio::test]
+async fn each_frame_says_when_it_was_sent_and_a_lite_models_frames_say_lite() {
+    // The codex CLI 0.171's fields (parity test): the Lite flag, which its upgrade does not carry,
+    // in each frame of a Responses Lite model and in no other; the frame's send time in every frame.
+    let server = Server::start().await;
+    server.mock.set_websocket_status(None);
+    let lite = "ws_request_header_x_openai_internal_codex_responses_lite";
+    for (model, flag) in [("gpt-6.2-sol", Some("true")), ("gpt-5.5", None)] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "when"}]});
+        let reply = server.post("/v1/chat/completions", body).await;
+        assert_eq!(reply.status, 200, "{}", server.logs());
+        let frames = server.mock.ws_frames();
+        let frame = frames.last().expect("a frame");
+        assert_eq!(frame.body["model"], model);
+        assert_eq!(
+            frame.body["client_metadata"][lite].as_str(),
+            flag,
+            "{model}"
+        );
+        sent_at(frame);
+    }
+    let upgrades = server.upstream_upgrades();
+    assert!(!upgrades.is_empty());
+    assert!(upgrades
+        .iter()
+        .all(|u| u.header("x-openai-internal-codex-responses-lite").is_none()));
 }
 
 #[tokio::test]
@@ -242,163 +290,17 @@ async fn the_mock_keeps_the_last_response_per_socket_and_refuses_unknown_ids() {
 
 // ------------------------------------------------------------------ causality over the socket
 
-/// Bounds only a failure.
-const STUCK: Duration = Duration::from_secs(20);
-const DELTAS: &[&str] = &["alpha-0 ", "bravo-1 ", "charlie-2 ", "delta-3 ", "echo-4"];
-
-/// An upstream whose WebSocket turns send what the test feeds them, and a catalog that prefers the
-/// WebSocket; other paths get 404.
-struct Gated {
-    url: String,
-    turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>>,
-}
-
-impl Gated {
-    async fn start() -> Gated {
-        use hyper_util::rt::TokioIo;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>> = Arc::default();
-        let shared = turns.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, std::convert::Infallible>(gated_answer(&mut req, shared)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades()
-                        .await;
-                });
-            }
-        });
-        Gated { url, turns }
-    }
-
-    fn expect_turn(&self) -> mpsc::UnboundedSender<Value> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.turns.lock().expect("lock").push_back(rx);
-        tx
-    }
-}
-
-fn gated_answer(
-    req: &mut hyper::Request<hyper::body::Incoming>,
-    turns: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Value>>>>,
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-    let path = req.uri().path().to_owned();
-    let full = |status: u16, body: String| {
-        hyper::Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-            .expect("response")
-    };
-    if path.ends_with("/models") {
-        let catalog = json!({"models": [{"slug": "gpt-6.2-sol", "use_responses_lite": true,
-            "prefer_websockets": true, "visibility": "list", "supported_reasoning_levels": []}]});
-        return full(200, catalog.to_string());
-    }
-    let key = req.headers().get("sec-websocket-key").cloned();
-    let (true, Some(key)) = (path.ends_with("/responses"), key) else {
-        return full(404, "{}".into());
-    };
-    let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            hyper_util::rt::TokioIo::new(upgraded),
-            tokio_tungstenite::tungstenite::protocol::Role::Server,
-            None,
-        )
-        .await;
-        while let Some(Ok(Message::Text(_))) = ws.next().await {
-            let next = turns.lock().expect("lock").pop_front();
-            let Some(mut rx) = next else { return };
-            while let Some(event) = rx.recv().await {
-                if ws.send(Message::text(event.to_string())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    hyper::Response::builder()
-        .status(101)
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-accept", derive_accept_key(key.as_bytes()))
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .expect("response")
-}
-
 #[tokio::test]
 async fn each_delta_reaches_the_client_before_the_next_is_produced_over_the_websocket() {
-    let upstream = Gated::start().await;
+    let upstream = Gated::start(Transport::WebSocket).await;
     let server = Server::start_with(common::Options {
         upstream_url: Some(upstream.url.clone()),
         ..common::Options::default()
     })
     .await;
-    let tx = upstream.expect_turn();
-    let msg = json!({"type":"message","id":"msg_g","role":"assistant","content":[]});
-    for v in [
-        json!({"type":"response.created","response":{"id":"resp_g","model":"gpt-6.2-sol"}}),
-        json!({"type":"response.output_item.added","output_index":0,"item":msg}),
-    ] {
-        tx.send(v).expect("send");
-    }
-    let delta = |k: usize| json!({"type":"response.output_text.delta","item_id":"msg_g","output_index":0,"content_index":0,"delta":DELTAS[k]});
-    tx.send(delta(0)).expect("send");
     let body =
         json!({"model":"gpt-6.2-sol","stream":true,"messages":[{"role":"user","content":"hi"}]});
-    let resp = server
-        .send(
-            "POST",
-            "/v1/chat/completions",
-            &[],
-            body.to_string().into_bytes(),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut seen = String::new();
-    for (k, want) in DELTAS.iter().enumerate() {
-        let wait = async {
-            while !seen.contains(want) {
-                match body.frame().await {
-                    Some(Ok(f)) => {
-                        if let Some(d) = f.data_ref() {
-                            seen.push_str(&String::from_utf8_lossy(d));
-                        }
-                    }
-                    other => panic!("the stream ended while waiting for delta {k}: {other:?}"),
-                }
-            }
-        };
-        if tokio::time::timeout(STUCK, wait).await.is_err() {
-            panic!(
-                "delta {k} never reached the client although the upstream socket had sent it; \
-                 codex-serve is holding deltas back. Client saw:\n{seen}\n{}",
-                server.logs()
-            );
-        }
-        if k + 1 < DELTAS.len() {
-            tx.send(delta(k + 1)).expect("send");
-        }
-    }
-    let text: String = DELTAS.concat();
-    tx.send(json!({"type":"response.output_item.done","output_index":0,"item":{"type":"message","id":"msg_g","role":"assistant","content":[{"type":"output_text","text":text}]}})).expect("send");
-    tx.send(json!({"type":"response.completed","response":{"id":"resp_g","usage":{"input_tokens":3,"output_tokens":5,"total_tokens":8}}})).expect("send");
-    while let Some(f) = body.frame().await {
-        if let Some(d) = f.expect("frame").data_ref() {
-            seen.push_str(&String::from_utf8_lossy(d));
-        }
-    }
+    let seen =
+        each_delta_before_the_next_exists(&server, &upstream, "/v1/chat/completions", body).await;
     assert!(seen.trim_end().ends_with("data: [DONE]"), "{seen}");
 }

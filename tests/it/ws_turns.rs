@@ -2,7 +2,9 @@
 //! across its turns, a turn that continues the last response sends only its new items with
 //! `previous_response_id` (the mock refuses an id that is not its socket's last response and answers
 //! from the history it holds), an edited history is sent whole on a fresh chain, a concurrent request
-//! gets a socket of its own, idle sockets close, and the socket cap holds.
+//! gets a socket of its own, idle sockets close, and the socket cap holds. A client opening codex-serve's
+//! Responses WebSocket with a conversation key gets that conversation's upstream socket opened before its
+//! first frame (upgrade only), which its turns then use.
 
 use std::time::Duration;
 
@@ -311,4 +313,164 @@ async fn the_socket_cap_evicts_the_idle_socket_and_overflows_to_http() {
         .collect();
     assert_eq!(http.len(), 1, "one request over HTTP");
     assert_eq!(common::conversation(&http[0].body).len(), 1);
+}
+
+// ------------------------------------------------------------ opened ahead of the first turn
+
+/// A client socket on codex-serve's `/v1/responses`, with `headers` on its upgrade.
+async fn client_socket(
+    s: &Server,
+    headers: &[(&str, &str)],
+) -> tokio_tungstenite::WebSocketStream<tokio::net::UnixStream> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let stream = tokio::net::UnixStream::connect(&s.socket)
+        .await
+        .expect("connect");
+    let mut request = "ws://localhost/v1/responses"
+        .into_client_request()
+        .expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            http::HeaderValue::from_str(value).expect("value"),
+        );
+    }
+    let (ws, resp) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("handshake");
+    assert_eq!(resp.status().as_u16(), 101);
+    ws
+}
+
+/// One `response.create` on `ws`: the text of the turn's answer.
+async fn client_turn(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::UnixStream>,
+    input: &str,
+) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let create = json!({"type": "response.create", "model": "gpt-5.5", "input": input});
+    ws.send(Message::Text(create.to_string().into()))
+        .await
+        .expect("send");
+    while let Some(msg) = ws.next().await {
+        let Message::Text(t) = msg.expect("frame") else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).expect("json");
+        match v["type"].as_str() {
+            Some("response.completed") => {
+                return v["response"]["output"][0]["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+            Some("response.failed" | "error") => panic!("the turn failed: {v}"),
+            _ => {}
+        }
+    }
+    panic!("the socket closed before the turn completed")
+}
+
+/// How long a socket opened ahead may take on loopback; bounds only a failure.
+const OPENED: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_client_socket_with_a_conversation_key_gets_its_upstream_socket_before_its_first_frame() {
+    let s = ws_server(&["--model", "gpt-5.5"]).await;
+    let mut ws = client_socket(&s, &[("x-session-id", "conv-ahead")]).await;
+    // Opened while the client has sent nothing: the upgrade only, no frame (no generation).
+    let deadline = tokio::time::Instant::now() + OPENED;
+    while s.mock.ws_connections() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", s.logs());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(s.mock.ws_frames().is_empty(), "nothing sent on it yet");
+    for _ in 0..100 {
+        if sockets(&s).await["idle"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sockets(&s).await["idle"], 1, "{}", s.logs());
+    // The first turn and the next go on that socket: no new connection.
+    assert_eq!(client_turn(&mut ws, "first").await, "echo: first");
+    assert_eq!(client_turn(&mut ws, "second").await, "echo: second");
+    assert_eq!(s.mock.ws_connections(), 1);
+    let f = frames(&s);
+    assert_eq!(f.len(), 2);
+    assert!(f.iter().all(|(conn, _, _)| *conn == 1), "{f:?}");
+    // The upgrade was the conversation's: its session is the one the turns name.
+    let upgrades = s.upstream_upgrades();
+    assert_eq!(upgrades.len(), 1);
+    let upgrade = &upgrades[0];
+    let session = upgrade.header("session-id").expect("session-id").to_owned();
+    assert_eq!(s.mock.ws_frames()[0].body["prompt_cache_key"], session);
+    // It says what it is, as the codex CLI's upgrade at session start does: a prewarm, no turn yet.
+    let meta: Value =
+        serde_json::from_str(upgrade.header("x-codex-turn-metadata").expect("metadata"))
+            .expect("json");
+    assert_eq!(meta["request_kind"], "prewarm", "{meta}");
+    assert_eq!(meta["turn_id"], "", "{meta}");
+    for turn_only in ["root_turn_id", "turn_trigger", "turn_started_at_unix_ms"] {
+        assert!(meta.get(turn_only).is_none(), "{meta}");
+    }
+    // The turns' own metadata is a turn's.
+    let frame_meta: Value = serde_json::from_str(
+        s.mock.ws_frames()[0].body["client_metadata"]["x-codex-turn-metadata"]
+            .as_str()
+            .expect("metadata"),
+    )
+    .expect("json");
+    assert_eq!(frame_meta["request_kind"], "turn");
+}
+
+#[tokio::test]
+async fn a_first_frame_sent_at_once_waits_for_the_socket_being_opened_rather_than_opening_another()
+{
+    // The codex CLI's session-id header names the conversation (its frames repeat it as
+    // prompt_cache_key).
+    let s = ws_server(&["--model", "gpt-5.5"]).await;
+    let key = "01a235aa-6fbc-7523-a0c5-6526e8be0420";
+    let mut ws = client_socket(&s, &[("session-id", key)]).await;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let create = json!({"type": "response.create", "model": "gpt-5.5", "input": "at once",
+                        "prompt_cache_key": key});
+    ws.send(Message::Text(create.to_string().into()))
+        .await
+        .expect("send");
+    let mut done = false;
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(t) = msg.expect("frame") {
+            let v: Value = serde_json::from_str(&t).expect("json");
+            assert_ne!(v["type"], "error", "{v}");
+            if v["type"] == "response.completed" {
+                done = true;
+                break;
+            }
+        }
+    }
+    assert!(done, "{}", s.logs());
+    assert_eq!(s.mock.ws_connections(), 1, "{}", s.logs());
+    assert_eq!(sockets(&s).await["opened"], 1);
+}
+
+#[tokio::test]
+async fn nothing_is_opened_ahead_with_no_upstream_prewarm_or_without_a_conversation_key() {
+    for (flags, headers) in [
+        (
+            &["--model", "gpt-5.5", "--no-upstream-prewarm"][..],
+            &[("x-session-id", "conv-cold")][..],
+        ),
+        (&["--model", "gpt-5.5"][..], &[][..]),
+    ] {
+        let s = ws_server(flags).await;
+        let mut ws = client_socket(&s, headers).await;
+        // A socket opened ahead shows within milliseconds on loopback (test above).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(s.mock.ws_connections(), 0, "{flags:?} {headers:?}");
+        assert_eq!(client_turn(&mut ws, "late").await, "echo: late");
+        assert_eq!(s.mock.ws_connections(), 1, "the turn opened it");
+    }
 }

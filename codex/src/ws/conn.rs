@@ -156,15 +156,16 @@ impl WsConn {
         &self.upgrade_headers
     }
 
-    /// Sends one `response.create` frame made by [`create_frame`] and returns the turn's events, and the
-    /// socket once the turn is over. An error here means the frame was not sent whole: nothing of this
-    /// turn reached the backend's answer yet.
+    /// Sends one `response.create` frame made by [`create_frame`], stamped with the time now, and
+    /// returns the turn's events, and the socket once the turn is over. An error here means the frame
+    /// was not sent whole: nothing of this turn reached the backend's answer yet.
     pub(crate) async fn send_create(
         mut self,
-        frame: String,
+        frame: CreateFrame,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let idle = self.settings.idle_timeout;
-        tokio::time::timeout(idle, self.socket.send(Message::text(frame)))
+        let text = frame.stamped(unix_ms())?;
+        tokio::time::timeout(idle, self.socket.send(Message::text(text)))
             .await
             .map_err(|_| CodexError::IdleTimeout(idle))?
             .map_err(|e| CodexError::Transport(format!("the WebSocket broke off: {e}")))?;
@@ -234,17 +235,53 @@ fn turn_events(turn: Turn) -> impl Stream<Item = Result<StreamEvent, CodexError>
     })
 }
 
+/// `client_metadata` key of the Responses Lite flag: the CLI sends no `x-openai-internal-codex-responses-lite`
+/// header on the upgrade (one socket may carry turns of several models) but this in each frame of a
+/// Lite model, `"true"` (seen in the parity test; absent for classic models).
+pub(crate) const LITE_METADATA_KEY: &str =
+    "ws_request_header_x_openai_internal_codex_responses_lite";
+
+/// `client_metadata` key of the time a frame was sent: milliseconds since the Unix epoch as a decimal
+/// string, stamped on every frame (prewarms too) just before it is written, as the CLI does.
+pub(crate) const START_MS_METADATA_KEY: &str = "x-codex-ws-stream-request-start-ms";
+
+/// A `response.create` frame, made by [`create_frame`]; it gets its send time when it is sent, so a
+/// frame sent again after a reconnect says when it was really sent.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateFrame(Map<String, Value>);
+
+impl CreateFrame {
+    /// The frame's text, stamped `now_ms`.
+    fn stamped(mut self, now_ms: u64) -> Result<String, CodexError> {
+        if let Some(Value::Object(metadata)) = self.0.get_mut("client_metadata") {
+            metadata.insert(
+                START_MS_METADATA_KEY.into(),
+                Value::String(now_ms.to_string()),
+            );
+        }
+        serde_json::to_string(&self.0).map_err(|e| CodexError::Decode(e.to_string()))
+    }
+}
+
 /// The `response.create` frame: `{"type": "response.create", …the body's keys…}`, with
-/// `previous_response_id` after `model` and `generate` before `client_metadata`, where the CLI puts them.
-pub(crate) fn create_frame(body: &[u8], opts: &CreateOptions) -> Result<String, CodexError> {
+/// `previous_response_id` after `model` and `generate` before `client_metadata`, where the CLI puts them,
+/// and, for a Responses Lite model (`lite`), the Lite flag in `client_metadata`.
+pub(crate) fn create_frame(
+    body: &[u8],
+    lite: bool,
+    opts: &CreateOptions,
+) -> Result<CreateFrame, CodexError> {
     let fields: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| CodexError::Decode(format!("the rendered request is not an object: {e}")))?;
     let mut frame = Map::with_capacity(fields.len() + 3);
     frame.insert("type".into(), Value::String("response.create".into()));
-    for (key, value) in fields {
+    for (key, mut value) in fields {
         if key == "client_metadata" {
             if let Some(generate) = opts.generate {
                 frame.insert("generate".into(), Value::Bool(generate));
+            }
+            if let (Value::Object(metadata), true) = (&mut value, lite) {
+                metadata.insert(LITE_METADATA_KEY.into(), Value::String("true".into()));
             }
         }
         let after_model = key == "model";
@@ -258,7 +295,13 @@ pub(crate) fn create_frame(body: &[u8], opts: &CreateOptions) -> Result<String, 
     if let (Some(generate), false) = (opts.generate, frame.contains_key("generate")) {
         frame.insert("generate".into(), Value::Bool(generate));
     }
-    serde_json::to_string(&frame).map_err(|e| CodexError::Decode(e.to_string()))
+    Ok(CreateFrame(frame))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The backend reports a failure over the socket as `{"type":"error","status":N,"error":{…}}`, the
@@ -332,20 +375,26 @@ mod tests {
     fn the_frame_puts_the_ws_fields_where_the_cli_does() {
         let body =
             br#"{"model":"m","stream":true,"input":[],"text":{},"client_metadata":{"a":"b"}}"#;
-        let frame = create_frame(
-            body,
-            &CreateOptions {
-                previous_response_id: Some("resp_1".into()),
-                generate: Some(false),
-            },
-        )
-        .unwrap();
+        let opts = CreateOptions {
+            previous_response_id: Some("resp_1".into()),
+            generate: Some(false),
+        };
+        let frame = create_frame(body, true, &opts).unwrap();
         assert_eq!(
-            frame,
-            r#"{"type":"response.create","model":"m","previous_response_id":"resp_1","stream":true,"input":[],"text":{},"generate":false,"client_metadata":{"a":"b"}}"#
+            frame.stamped(1_796_000_000_123).unwrap(),
+            r#"{"type":"response.create","model":"m","previous_response_id":"resp_1","stream":true,"input":[],"text":{},"generate":false,"client_metadata":{"a":"b","ws_request_header_x_openai_internal_codex_responses_lite":"true","x-codex-ws-stream-request-start-ms":"1796000000123"}}"#
         );
-        let plain = create_frame(body, &CreateOptions::default()).unwrap();
+        // A classic model: no Lite flag; the send time still.
+        let plain = create_frame(body, false, &CreateOptions::default())
+            .unwrap()
+            .stamped(7)
+            .unwrap();
         assert!(!plain.contains("generate") && !plain.contains("previous_response_id"));
+        assert!(!plain.contains(LITE_METADATA_KEY), "{plain}");
+        assert!(
+            plain.contains(r#""x-codex-ws-stream-request-start-ms":"7""#),
+            "{plain}"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use pooled::Preconnect;
 pub(crate) use tls::client_config;
 
 /// How long a refused upgrade keeps requests on HTTP + SSE before the WebSocket is tried again.

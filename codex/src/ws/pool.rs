@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
+
 use super::chain::{Chain, Send};
 use crate::request::ResponsesRequest;
 
@@ -77,6 +79,9 @@ struct Inner<C> {
     idle: HashMap<String, Vec<Idle<C>>>,
     idle_count: usize,
     busy: usize,
+    /// Conversations whose socket is being opened ahead of their first turn ([`Pool::reserve`]); the
+    /// receiver wakes when that is over, whatever came of it.
+    opening: HashMap<String, watch::Receiver<()>>,
 }
 
 pub(crate) struct Pool<C> {
@@ -123,6 +128,7 @@ impl<C: Socket> Pool<C> {
                 idle: HashMap::new(),
                 idle_count: 0,
                 busy: 0,
+                opening: HashMap::new(),
             }),
             opened: AtomicU64::new(0),
             reaper: AtomicBool::new(false),
@@ -205,21 +211,70 @@ impl<C: Socket> Pool<C> {
                     }
                 }
                 inner.busy += 1;
-                Checkout::Open(Lease {
-                    pool: self.clone(),
-                    key: key.to_owned(),
-                    binding,
-                    conn: None,
-                    send: Send::Full,
-                    reused: false,
-                    done: false,
-                })
+                Checkout::Open(self.room(key, binding))
             }
         };
         drop(inner);
         // Closing a connection may do I/O: never under the lock.
         retire_all(closed);
         out
+    }
+
+    /// Marks conversation `key`'s socket as being opened ahead of its first turn, unless the
+    /// conversation has one idle or on its way. Until the [`Opening`] is dropped, a turn of `key` waits
+    /// in [`Pool::opened_ahead`] instead of opening another socket.
+    pub(crate) fn announce(self: &Arc<Self>, key: &str) -> Option<Opening<C>> {
+        let mut inner = self.lock();
+        let has_idle = inner.idle.get(key).is_some_and(|l| !l.is_empty());
+        if has_idle || inner.opening.contains_key(key) {
+            return None;
+        }
+        let (done, waiting) = watch::channel(());
+        inner.opening.insert(key.to_owned(), waiting);
+        Some(Opening {
+            pool: self.clone(),
+            key: key.to_owned(),
+            _done: done,
+        })
+    }
+
+    /// Room for the socket `opening` announced, under `binding`: only when the conversation still has
+    /// no idle socket and the pool has room without closing anyone's idle socket for a guess.
+    pub(crate) fn reserve(
+        self: &Arc<Self>,
+        opening: &Opening<C>,
+        binding: u64,
+    ) -> Option<Lease<C>> {
+        let key = opening.key.as_str();
+        let mut inner = self.lock();
+        let has_idle = inner.idle.get(key).is_some_and(|l| !l.is_empty());
+        if has_idle || inner.busy + inner.idle_count >= self.cfg.max_sockets {
+            return None;
+        }
+        inner.busy += 1;
+        Some(self.room(key, binding))
+    }
+
+    /// The lease of room for a new socket, counted busy by the caller.
+    fn room(self: &Arc<Self>, key: &str, binding: u64) -> Lease<C> {
+        Lease {
+            pool: self.clone(),
+            key: key.to_owned(),
+            binding,
+            conn: None,
+            send: Send::Full,
+            reused: false,
+            done: false,
+        }
+    }
+
+    /// Waits, at most `limit`, while a socket for `key` is being opened ahead of its first turn.
+    pub(crate) async fn opened_ahead(&self, key: &str, limit: Duration) {
+        let waiting = self.lock().opening.get(key).cloned();
+        if let Some(mut waiting) = waiting {
+            // Nothing is ever sent: `changed` returns when the sender is dropped.
+            let _ = tokio::time::timeout(limit, waiting.changed()).await;
+        }
     }
 
     /// Takes out the idle socket used longest ago, of any conversation.
@@ -344,6 +399,26 @@ impl<C: Socket> Lease<C> {
     pub(crate) fn opened(&mut self) {
         self.reused = false;
         self.pool.opened.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A socket of a conversation being opened ahead of its first turn ([`Pool::announce`]). Dropped (after
+/// the lease is finished with the socket, or when opening it failed), the turns waiting go on.
+pub(crate) struct Opening<C: Socket> {
+    pool: Arc<Pool<C>>,
+    key: String,
+    _done: watch::Sender<()>,
+}
+
+impl<C: Socket> Opening<C> {
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl<C: Socket> Drop for Opening<C> {
+    fn drop(&mut self) {
+        self.pool.lock().opening.remove(&self.key);
     }
 }
 

@@ -296,3 +296,52 @@ fn closed_or_abandoned_sockets_are_never_lent_again() {
         Checkout::Open(_)
     ));
 }
+
+#[tokio::test]
+async fn a_socket_opened_ahead_serves_the_first_turn_and_is_opened_only_where_there_is_room() {
+    let pool = Pool::new(cfg(2, Duration::from_secs(60)));
+    let mut net = Net::default();
+    let opening = pool.announce("conv").expect("not yet opened");
+    // Not twice for one conversation while it is being opened.
+    assert!(pool.announce("conv").is_none());
+    let mut ahead = pool.reserve(&opening, 1).expect("room");
+    // A turn arriving meanwhile waits for it rather than opening another.
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.opened_ahead("conv", Duration::from_secs(10)).await;
+            pool.stats()
+        })
+    };
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    ahead.opened();
+    ahead.finish(Some(net.connect().0), None);
+    drop(opening);
+    let seen = waiter.await.expect("waiter");
+    assert_eq!(seen.idle, 1, "the waiting turn finds the socket idle");
+    // The first turn takes it and sends everything (nothing is held yet).
+    let t1 = req(&["q1"]);
+    let l = lease_reused(&pool, &t1);
+    assert_eq!(l.send(), &Send::Full);
+    drop(l);
+    // No room is made for a guess: with the pool full, nothing is opened ahead.
+    lease(&pool, &mut net, "a", 1, &t1).finish(None);
+    lease(&pool, &mut net, "b", 1, &t1).finish(None);
+    let c = pool.announce("c").expect("c has no socket");
+    assert!(pool.reserve(&c, 1).is_none());
+    assert_eq!(
+        net.closes(),
+        1,
+        "only the first turn's dropped lease closed its socket"
+    );
+    // A conversation that has a socket idle needs none ahead.
+    assert!(pool.announce("a").is_none());
+}
+
+fn lease_reused(pool: &Arc<Pool<Fake>>, r: &ResponsesRequest) -> Lease<Fake> {
+    match pool.checkout("conv", 1, r, false) {
+        Checkout::Reuse(l) => l,
+        _ => panic!("the socket opened ahead is not lent"),
+    }
+}

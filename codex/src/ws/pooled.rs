@@ -17,7 +17,7 @@ use crate::routing::Route;
 use crate::stream::ResponseStream;
 use crate::ws::chain::{Send, Turn};
 use crate::ws::conn::{create_frame, CreateOptions, SocketBack, WsConn};
-use crate::ws::pool::{Checkout, Lease, Socket};
+use crate::ws::pool::{Checkout, Lease, Opening, Socket};
 use crate::ws::upstream::{is_drop, PREVIOUS_RESPONSE_NOT_FOUND};
 
 impl Socket for WsConn {
@@ -61,6 +61,10 @@ impl CodexClient {
         let creds = self.auth().credentials().await?;
         let route = self.route(&creds).await;
         self.sockets.start_reaper();
+        // The conversation's socket may be on its way (`preconnect`): better than opening a second.
+        let settings = self.ws_settings()?;
+        let limit = settings.connect_timeout * 2 + settings.idle_timeout;
+        self.sockets.opened_ahead(&key, limit).await;
         let mut lease = match self
             .sockets
             .checkout(&key, binding(&creds, &route), &req, lite)
@@ -80,6 +84,7 @@ impl CodexClient {
             let p = r.prepare(turn.request().clone(), send.held())?;
             let frame = create_frame(
                 &p.plain,
+                p.lite,
                 &CreateOptions {
                     previous_response_id: send.previous_response_id().map(str::to_owned),
                     generate,
@@ -125,6 +130,75 @@ impl CodexClient {
                 keep,
             },
         )))
+    }
+}
+
+/// A conversation whose upstream socket is to be opened ahead of its first turn
+/// ([`CodexClient::announce_socket`], then [`CodexClient::preconnect`]). While it is held, that
+/// turn waits for the socket instead of opening a second one.
+pub struct Preconnect(Opening<WsConn>);
+
+impl CodexClient {
+    /// Announces that conversation `key`'s socket will be opened ahead of its first turn, before
+    /// anything can start that turn; `None` (nothing to do) with `--no-upstream-prewarm`, over HTTP
+    /// only, while the upgrade is refused, or when the conversation has its socket already.
+    pub fn announce_socket(&self, key: &str) -> Option<Preconnect> {
+        if !self.config().upstream_prewarm || key.is_empty() || !self.wants_websocket(None) {
+            return None;
+        }
+        self.sockets.announce(key).map(Preconnect)
+    }
+
+    /// Opens the socket `ahead` announced, as the codex CLI opens its socket when a session starts;
+    /// `Ok(true)` when one now waits idle for the conversation's first turn. Only the upgrade: the
+    /// CLI's `generate: false` frame would need the conversation's instructions and tools, which only
+    /// the first turn brings. `model` is the one the turn is expected to name (the client's or the server's default),
+    /// for the upgrade's routing hint and turn metadata, as the CLI names its session's model; a turn
+    /// of another model uses the socket all the same, its frames say which model and whether it is
+    /// Lite. Nothing is opened for a model that is not to go over the WebSocket, or when the pool is
+    /// full (no idle socket is closed for a guess).
+    pub async fn preconnect(
+        &self,
+        ahead: Preconnect,
+        model: &str,
+        client_headers: Vec<(String, String)>,
+    ) -> Result<bool, CodexError> {
+        let Preconnect(opening) = ahead;
+        if model.is_empty() {
+            return Ok(false);
+        }
+        let creds = self.auth().credentials().await?;
+        let (catalog, _) = self.models().await;
+        let entry = catalog.iter().find(|m| m.slug == model);
+        let bundled = crate::client::bundled_unless_listed(entry, model);
+        if !self.wants_websocket(entry.or(bundled.as_ref())) {
+            return Ok(false);
+        }
+        let route = self.route(&creds).await;
+        self.sockets.start_reaper();
+        let Some(mut lease) = self.sockets.reserve(&opening, binding(&creds, &route)) else {
+            return Ok(false);
+        };
+        let mut req = ResponsesRequest::new(model, String::new(), Vec::new());
+        req.prompt_cache_key = Some(opening.key().to_owned());
+        req.client_headers = client_headers;
+        let r = self.renderer(&mut req, entry).prewarm();
+        let p = r.prepare(req, None)?;
+        match self.open_socket(&p, &creds).await {
+            Ok(conn) => {
+                lease.opened();
+                // Idle in the pool before the waiting turn is let go.
+                lease.finish(Some(conn), None);
+                drop(opening);
+                Ok(true)
+            }
+            Err(e) => {
+                if crate::ws::is_refusal(&e) {
+                    self.refused(&e);
+                }
+                Err(e)
+            }
+        }
     }
 }
 

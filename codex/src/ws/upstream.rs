@@ -10,7 +10,7 @@ use crate::error::CodexError;
 use crate::events::{ResponseEvent, StreamEvent};
 use crate::headers::{self, ResponsesHeaders};
 use crate::stream::ResponseStream;
-use crate::ws::conn::{create_frame, CreateOptions, SocketBack, WsConn};
+use crate::ws::conn::{create_frame, CreateFrame, CreateOptions, SocketBack, WsConn};
 
 /// Events that carry nothing a client shows. They are held back until the first one that does, so a
 /// socket that drops before it can be reopened and the input sent again without the client seeing
@@ -83,7 +83,7 @@ impl CodexClient {
         p: &Prepared,
         opts: &CreateOptions,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
-        let frame = create_frame(&p.plain, opts)?;
+        let frame = create_frame(&p.plain, p.lite, opts)?;
         let mut creds = self.auth().credentials().await?;
         let mut unauthorized = 0;
         let mut retries = 0;
@@ -113,7 +113,7 @@ impl CodexClient {
         &self,
         p: &Prepared,
         creds: &Credentials,
-        frame: String,
+        frame: CreateFrame,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let conn = self.open_socket(p, creds).await?;
         self.turn_on(conn, frame).await
@@ -126,7 +126,7 @@ impl CodexClient {
     pub(crate) async fn turn_on(
         &self,
         conn: WsConn,
-        frame: String,
+        frame: CreateFrame,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let (mut events, back) = conn.send_create(frame).await?;
         let mut held: Vec<StreamEvent> = Vec::new();

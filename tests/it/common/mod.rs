@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod codex_cli;
+pub mod gated;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -185,6 +186,15 @@ impl Server {
     }
 
     /// How many `POST /responses` the backend received.
+    /// The WebSocket upgrades that reached the mock, in order.
+    pub fn upstream_upgrades(&self) -> Vec<codex_mock::LoggedRequest> {
+        self.mock
+            .log()
+            .into_iter()
+            .filter(|r| r.header("upgrade").is_some())
+            .collect()
+    }
+
     pub fn upstream_count(&self) -> usize {
         self.mock
             .requests()

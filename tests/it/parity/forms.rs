@@ -52,7 +52,13 @@ const LITERAL_KEYS: &[&str] = &[
     "agent_name",
     "reasoning_effort",
     "account_routing_override",
+    // The Lite flag the CLI moves from a header into each WebSocket frame: `"true"`.
+    "ws_request_header_x_openai_internal_codex_responses_lite",
 ];
+
+/// Keys whose value is the time its frame was sent: milliseconds since the Unix epoch, as a decimal
+/// string. Their form says that it is one, and recent (see [`send_time_form`]), not which.
+const SEND_TIME_KEYS: &[&str] = &["x-codex-ws-stream-request-start-ms"];
 
 /// The kind of a request that is compared, if it is one.
 pub fn kind(r: &LoggedRequest) -> Option<&'static str> {
@@ -309,6 +315,7 @@ pub fn form(key: &str, value: &Value) -> String {
     match value {
         Value::Null | Value::Bool(_) => value.to_string(),
         Value::Number(_) => "<num>".to_owned(),
+        Value::String(s) if SEND_TIME_KEYS.contains(&key) => send_time_form(s),
         Value::String(s) => string_form(s, literal),
         Value::Array(items) => {
             // Repeated parts of one shape count once, and their order is free: the CLI sends its
@@ -334,6 +341,21 @@ pub fn form(key: &str, value: &Value) -> String {
                 .collect();
             format!("{{{}}}", fields.join(","))
         }
+    }
+}
+
+/// `<unix-ms, just sent>` for milliseconds since the epoch in decimal that lie within the last ten
+/// minutes (checks are made right after their scenario ran), else the string's ordinary form: a time
+/// in seconds, a number, or a stale or future stamp would show as a difference.
+fn send_time_form(s: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    match s.parse::<u128>() {
+        Ok(ms) if ms <= now + 1_000 && ms + 600_000 >= now && !s.starts_with('0') => {
+            "<unix-ms, just sent>".to_owned()
+        }
+        _ => string_form(s, false),
     }
 }
 
@@ -440,5 +462,20 @@ mod tests {
             "{type:message,role:user,content:[{type:input_text,text:<str>}]}"
         );
         assert_eq!(header_form("host", "localhost:8443"), "localhost:<port>");
+        let key = "x-codex-ws-stream-request-start-ms";
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis();
+        let recent = serde_json::json!((now - 1_500).to_string());
+        assert_eq!(form(key, &recent), "<unix-ms, just sent>");
+        // Seconds, a stamp an hour old, and a number are other forms.
+        for other in [
+            serde_json::json!((now / 1000).to_string()),
+            serde_json::json!((now - 3_600_000).to_string()),
+            serde_json::json!(now as u64),
+        ] {
+            assert_ne!(form(key, &other), "<unix-ms, just sent>", "{other}");
+        }
     }
 }

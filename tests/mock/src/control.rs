@@ -85,14 +85,14 @@ async fn websocket(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
     Ok(ok())
 }
 
-/// Every frame clients sent on upstream sockets: `[{connection, bytes, body}]`, and how many sockets
+/// Every frame clients sent on upstream sockets: `[{connection, bytes, received_ms, body}]`, and how many sockets
 /// were opened.
 async fn ws_frames(State(shared): State<Arc<Shared>>) -> Response {
     let state = shared.state();
     let frames: Vec<Value> = state
         .ws_frames
         .iter()
-        .map(|f| json!({"connection": f.connection, "bytes": f.bytes, "body": f.body}))
+        .map(|f| json!({"connection": f.connection, "bytes": f.bytes, "received_ms": f.received_ms, "body": f.body}))
         .collect();
     json_response(
         200,

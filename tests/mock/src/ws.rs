@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::server::{self, Fail};
-use crate::{now_secs, Reply, Shared};
+use crate::{now_ms, now_secs, Reply, Shared};
 
 /// Longest frame the mock takes, as generous as its HTTP body limit.
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -34,6 +34,9 @@ pub struct WsFrame {
     pub body: Value,
     /// Its size on the wire, in bytes.
     pub bytes: usize,
+    /// When it arrived, in milliseconds since the Unix epoch (the client's own timing fields are
+    /// checked against it).
+    pub received_ms: u64,
 }
 
 /// What one socket remembers of its last response.
@@ -76,6 +79,7 @@ async fn serve(shared: Arc<Shared>, connection: u64, mut socket: WebSocket) {
             connection,
             body: body.clone(),
             bytes: text.len(),
+            received_ms: now_ms(),
         });
         match turn(&shared, &mut chain, body, &mut socket).await {
             Ok(true) => {}
