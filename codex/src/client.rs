@@ -28,7 +28,7 @@ mod catalog;
 mod checks;
 mod over_http;
 
-use catalog::bundled_unless_listed;
+pub(crate) use catalog::bundled_unless_listed;
 
 pub use over_http::http_client;
 

@@ -126,7 +126,7 @@ impl CodexClient {
 }
 
 /// The backend hides the models a client is too old for: the built-in catalog still knows them.
-pub(super) fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
+pub(crate) fn bundled_unless_listed(listed: Option<&ModelInfo>, slug: &str) -> Option<ModelInfo> {
     match listed {
         Some(_) => None,
         None => models::fallback().into_iter().find(|m| m.slug == slug),
