@@ -74,6 +74,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR", env = "CODEX_HOME")]
     pub(crate) codex_home: Option<PathBuf>,
 
+    /// The codex CLI profile whose settings to take, as the CLI's `--profile NAME`: `$CODEX_HOME/NAME.config.toml`
+    /// layered over `$CODEX_HOME/config.toml`.
+    #[arg(long, value_name = "NAME", env = "CODEX_SERVE_CODEX_PROFILE")]
+    pub(crate) codex_profile: Option<String>,
+
     /// Responses API base URL [default: https://chatgpt.com/backend-api/codex for a ChatGPT login,
     /// https://api.openai.com/v1 for an API key].
     #[arg(long, value_name = "URL", env = "CODEX_SERVE_UPSTREAM_URL")]

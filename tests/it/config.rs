@@ -4,6 +4,7 @@
 use crate::common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::{chat, Options, Server};
 use serde_json::{json, Value};
@@ -37,11 +38,14 @@ async fn the_server_reads_its_file_and_the_codex_cli_settings() {
 
 #[tokio::test]
 async fn the_codex_cli_model_and_effort_are_defaults() {
+    // The profile as the codex CLI 0.171 keeps it: `fast.config.toml` over config.toml, chosen by a flag.
     let s = Server::start_with(Options {
-        codex_config: Some(
-            "profile = \"fast\"\nmodel = \"gpt-5.5\"\n[profiles.fast]\nmodel_reasoning_effort = \"low\"\n"
-                .into(),
-        ),
+        codex_config: Some("model = \"gpt-5.5\"\nmodel_reasoning_effort = \"high\"\n".into()),
+        codex_files: vec![(
+            "fast.config.toml".into(),
+            "model_reasoning_effort = \"low\"\n".into(),
+        )],
+        args: vec!["--codex-profile".into(), "fast".into()],
         ..Options::default()
     })
     .await;
@@ -71,6 +75,111 @@ async fn the_codex_cli_model_and_effort_are_defaults() {
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         assert_eq!(s.last_upstream().body["model"], "gpt-5.5", "{path}");
     }
+}
+
+/// The model and effort of the last Responses request in `log`.
+fn model_and_effort(log: &[codex_mock::LoggedRequest]) -> (Value, Value) {
+    let last = log
+        .iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path.ends_with("/responses"))
+        .expect("a Responses request");
+    (
+        last.body["model"].clone(),
+        last.body["reasoning"]["effort"].clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_means_to_codex_serve_what_it_means_to_the_codex_cli() {
+    use common::codex_cli::{netns, oracle_bin, CliHome};
+    let test = "a_profile_means_to_codex_serve_what_it_means_to_the_codex_cli";
+    let (Some(bin), Some(ns)) = (oracle_bin(test), netns(test)) else {
+        return;
+    };
+    const BASE: &str = "model = \"gpt-5.5\"\nmodel_reasoning_effort = \"high\"\n";
+    const FAST: &str = "model = \"gpt-6.2-sol\"\nmodel_reasoning_effort = \"low\"\n";
+    let mock = ns.start_mock().await;
+    let tokens = mock.issue_tokens("acct-profile", 3600);
+    let home = CliHome::new(&mock, &tokens, "acct-profile");
+    // The keys go first: the test home's own config.toml ends in tables.
+    let config = home.codex_home.join("config.toml");
+    let own = std::fs::read_to_string(&config).expect("config.toml");
+    std::fs::write(&config, format!("{BASE}{own}")).expect("write config.toml");
+    std::fs::write(home.codex_home.join("fast.config.toml"), FAST).expect("write fast.config.toml");
+
+    let mut cli = Vec::new();
+    for args in [&["--profile", "fast", "hi"][..], &["hi"][..]] {
+        let run = home.exec(&ns, &bin, args, Duration::from_secs(60)).await;
+        run.assert_ok("codex exec");
+        cli.push(model_and_effort(&mock.log()));
+    }
+    assert_eq!(
+        cli[0],
+        (json!("gpt-6.2-sol"), json!("low")),
+        "the CLI with --profile fast"
+    );
+    assert_eq!(
+        cli[1],
+        (json!("gpt-5.5"), json!("high")),
+        "the CLI without a profile"
+    );
+
+    for (args, expected) in [
+        (
+            vec!["--codex-profile".to_owned(), "fast".to_owned()],
+            &cli[0],
+        ),
+        (vec![], &cli[1]),
+    ] {
+        let s = Server::start_with(Options {
+            codex_config: Some(BASE.into()),
+            codex_files: vec![("fast.config.toml".into(), FAST.into())],
+            args: args.clone(),
+            ..Options::default()
+        })
+        .await;
+        let r = s
+            .post(
+                "/v1/chat/completions",
+                json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let sent = s.last_upstream().body;
+        assert_eq!(
+            &(sent["model"].clone(), sent["reasoning"]["effort"].clone()),
+            expected,
+            "codex-serve {args:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_profile_table_is_still_read_with_a_warning_that_says_how_to_move_it() {
+    let s = Server::start_with(Options {
+        codex_config: Some(
+            "profile = \"fast\"\nmodel = \"gpt-5.5\"\n[profiles.fast]\nmodel_reasoning_effort = \"low\"\n"
+                .into(),
+        ),
+        ..Options::default()
+    })
+    .await;
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = s.last_upstream().body;
+    assert_eq!(sent["model"], "gpt-5.5");
+    assert_eq!(sent["reasoning"]["effort"], "low");
+    let logs = s.logs();
+    assert!(
+        logs.contains("refuses the legacy") && logs.contains("--codex-profile fast"),
+        "{logs}"
+    );
 }
 
 fn codex_serve(env_dir: &std::path::Path) -> Command {

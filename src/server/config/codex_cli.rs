@@ -1,7 +1,12 @@
-//! The codex CLI's own settings in `$CODEX_HOME/config.toml` (and the profile its `profile` key selects)
-//! that codex-serve takes as defaults: where the backend is and which model and effort to use. The file is
-//! the CLI's, so it is read leniently: keys codex-serve doesn't use are ignored, and a value it can't use
-//! is skipped with a warning instead of stopping the server.
+//! The codex CLI's own settings in `$CODEX_HOME/config.toml` that codex-serve takes as defaults: where the
+//! backend is and which model and effort to use. A profile is layered on top as the CLI 0.171 does it:
+//! `--codex-profile NAME` (the CLI's `--profile NAME`) reads `$CODEX_HOME/NAME.config.toml` over the base
+//! file. The files are the CLI's, so they are read leniently: keys codex-serve doesn't use are ignored, and
+//! a value it can't use is skipped with a warning instead of stopping the server.
+//!
+//! The CLI 0.171 refuses the older form, `profile = "NAME"` with `[profiles.NAME]` inside config.toml.
+//! codex-serve still honours it (so a setup that worked keeps working), with a warning that says how to
+//! move it.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +37,7 @@ struct Keys {
 
 #[derive(Debug, Default, Deserialize)]
 struct File {
+    /// The legacy selector; with `profiles`, what the CLI 0.171 refuses.
     profile: Option<String>,
     #[serde(default)]
     profiles: std::collections::BTreeMap<String, Keys>,
@@ -40,6 +46,9 @@ struct File {
 }
 
 /// What was found: the file, the profile in force, and the values of the mapped keys.
+///
+/// `profile` is the profile's name; `values` say where each value came from: "top level",
+/// "profile NAME" (a legacy `[profiles.NAME]` table) or "NAME.config.toml".
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CodexCliConfig {
     pub(crate) path: PathBuf,
@@ -72,51 +81,128 @@ fn get<'a>(k: &'a Keys, name: &str) -> Option<&'a toml::Value> {
     }
 }
 
-/// Reads `codex_home/config.toml`. A missing file is no settings; an unreadable or broken one is a warning.
-pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
-    let path = codex_home.join("config.toml");
-    let mut out = CodexCliConfig {
-        path: path.clone(),
-        ..CodexCliConfig::default()
-    };
-    let text = match std::fs::read_to_string(&path) {
+/// One of the CLI's TOML files: `None` when it doesn't exist or can't be used (a warning then says why).
+fn parse(path: &Path, warnings: &mut Vec<String>) -> Option<File> {
+    let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
-            out.warnings.push(format!(
+            warnings.push(format!(
                 "cannot read {}: {e}; its settings are not used",
                 path.display()
             ));
-            return out;
+            return None;
         }
     };
-    out.found = true;
-    let file: File = match toml::from_str(&text) {
-        Ok(f) => f,
+    match toml::from_str(&text) {
+        Ok(f) => Some(f),
         Err(e) => {
             let line = e.span().map_or(1, |s| super::file::line_of(&text, s.start));
-            out.warnings.push(format!(
-                "{}:{line}: {}; the codex CLI's settings are not used",
+            warnings.push(format!(
+                "{}:{line}: {}; the codex CLI's settings there are not used",
                 path.display(),
                 e.message().trim()
             ));
+            None
+        }
+    }
+}
+
+/// A profile name the CLI could take as a file name: no path separators, nothing hidden.
+fn valid_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The profile in force: `NAME.config.toml` when `selected` names one, else a legacy `[profiles.NAME]`
+/// table that config.toml's own `profile` key selects. Returns its keys and where they came from.
+fn profile_layer(
+    codex_home: &Path,
+    base: &File,
+    selected: Option<&str>,
+    out: &mut CodexCliConfig,
+) -> Option<(Keys, String)> {
+    let path = &out.path;
+    if let Some(name) = selected {
+        if base.profile.is_some() || base.profiles.contains_key(name) {
+            out.warnings.push(format!(
+                "{}: the legacy `profile = ...` / `[profiles.{name}]` settings are ignored beside --codex-profile {name} (the codex CLI refuses both at once); move them into {name}.config.toml",
+                path.display()
+            ));
+        }
+        out.profile = Some(name.to_owned());
+        if !valid_profile_name(name) {
+            out.warnings.push(format!(
+                "--codex-profile {name:?} is not a profile name (letters, digits, '-', '_', '.'); the codex CLI's base settings are used"
+            ));
+            return None;
+        }
+        let file_name = format!("{name}.config.toml");
+        let layer_path = codex_home.join(&file_name);
+        let Some(layer) = parse(&layer_path, &mut out.warnings) else {
+            if !layer_path.exists() {
+                out.warnings.push(format!(
+                    "--codex-profile {name}: there is no {}; the codex CLI's base settings are used",
+                    layer_path.display()
+                ));
+            }
+            return None;
+        };
+        if layer.profile.is_some() {
+            out.warnings.push(format!(
+                "{}: a `profile` key is not allowed in a profile file (the codex CLI refuses it); ignored",
+                layer_path.display()
+            ));
+        }
+        return Some((layer.top, file_name));
+    }
+    let name = base.profile.as_ref()?;
+    out.profile = Some(name.clone());
+    match base.profiles.get(name) {
+        Some(p) => {
+            out.warnings.push(format!(
+                "{}: the codex CLI 0.171 refuses the legacy `profile = {name:?}` with [profiles.{name}]; codex-serve still reads it for now. Move that table into {name}.config.toml, drop the `profile` key, and pass --profile {name} to the CLI and --codex-profile {name} to codex-serve",
+                path.display()
+            ));
+            Some((p.clone(), format!("profile {name}")))
+        }
+        None => {
+            out.warnings.push(format!(
+                "{}: profile = {name:?} names no [profiles.{name}] table; using the top-level settings",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// Reads `codex_home/config.toml`, with the profile `profile` names layered on top (see the module docs).
+/// A missing file is no settings; an unreadable or broken one is a warning.
+pub(crate) fn read(codex_home: &Path, profile: Option<&str>) -> CodexCliConfig {
+    let mut out = CodexCliConfig {
+        path: codex_home.join("config.toml"),
+        ..CodexCliConfig::default()
+    };
+    let path = out.path.clone();
+    let file = match parse(&path, &mut out.warnings) {
+        Some(f) => {
+            out.found = true;
+            f
+        }
+        None if path.exists() => {
+            out.found = true;
             return out;
         }
+        // No base file: a profile file alone still counts, as it does for the CLI.
+        None => File::default(),
     };
-    let profile = match &file.profile {
-        Some(name) => match file.profiles.get(name) {
-            Some(p) => Some((name.clone(), p.clone())),
-            None => {
-                out.warnings.push(format!(
-                    "{}: profile = {name:?} names no [profiles.{name}] table; using the top-level settings",
-                    path.display()
-                ));
-                None
-            }
-        },
-        None => None,
-    };
-    out.profile = profile.as_ref().map(|(n, _)| n.clone());
+    let profile = profile_layer(codex_home, &file, profile, &mut out);
+    if profile.is_some() {
+        out.found = true;
+    }
     // Where the login is kept is read at the top level only, as the CLI 0.171 does (its login commands
     // take no profile).
     match &file.top.cli_auth_credentials_store {
@@ -130,8 +216,11 @@ pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
         )),
     }
     for key in MAPPED.iter().map(|(k, _, _)| *k) {
-        let (value, from) = match profile.as_ref().and_then(|(n, p)| Some((n, get(p, key)?))) {
-            Some((n, v)) => (v, format!("profile {n}")),
+        let (value, from) = match profile
+            .as_ref()
+            .and_then(|(p, from)| Some((from, get(p, key)?)))
+        {
+            Some((from, v)) => (v, from.clone()),
             None => match get(&file.top, key) {
                 Some(v) => (v, "top level".to_owned()),
                 None => continue,
@@ -152,7 +241,7 @@ pub(crate) fn read(codex_home: &Path) -> CodexCliConfig {
 
 /// Where the codex CLI keeps the login of `codex_home` (its default, auth.json, when unset or unusable).
 pub(crate) fn credentials_store(codex_home: &Path) -> CredentialsStore {
-    read(codex_home).credentials_store.unwrap_or_default()
+    read(codex_home, None).credentials_store.unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -160,7 +249,89 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_selected_profile_wins_over_the_top_level() {
+    fn a_profile_file_is_layered_over_the_base_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "model = \"gpt-5.5\"\nmodel_reasoning_effort = \"low\"\napproval_policy = \"never\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("deep.config.toml"),
+            "model_reasoning_effort = \"high\"\nopenai_base_url = \"https://proxy.example/v1\"\n",
+        )
+        .expect("write");
+        let c = read(dir.path(), Some("deep"));
+        assert!(c.found && c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.profile.as_deref(), Some("deep"));
+        assert_eq!(c.value("model"), Some("gpt-5.5"));
+        assert_eq!(c.value("model_reasoning_effort"), Some("high"));
+        assert_eq!(c.value("openai_base_url"), Some("https://proxy.example/v1"));
+        let place = |k: &str| c.values.iter().find(|v| v.0 == k).map(|v| v.2.clone());
+        assert_eq!(place("model").as_deref(), Some("top level"));
+        assert_eq!(
+            place("model_reasoning_effort").as_deref(),
+            Some("deep.config.toml")
+        );
+        // Without the flag the profile file is not read.
+        assert_eq!(
+            read(dir.path(), None).value("model_reasoning_effort"),
+            Some("low")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_odd_profile_falls_back_to_the_base_file_with_a_warning() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("config.toml"), "model = \"gpt-5.5\"\n").expect("write");
+        let c = read(dir.path(), Some("nope"));
+        assert_eq!(c.value("model"), Some("gpt-5.5"));
+        assert!(
+            c.warnings[0].contains("nope.config.toml"),
+            "{:?}",
+            c.warnings
+        );
+        let c = read(dir.path(), Some("../etc/x"));
+        assert_eq!(c.value("model"), Some("gpt-5.5"));
+        assert!(
+            c.warnings[0].contains("not a profile name"),
+            "{:?}",
+            c.warnings
+        );
+        // A profile file alone, with no base file, is still read.
+        std::fs::remove_file(dir.path().join("config.toml")).expect("rm");
+        std::fs::write(dir.path().join("p.config.toml"), "model = \"gpt-9\"\n").expect("write");
+        let c = read(dir.path(), Some("p"));
+        assert!(c.found);
+        assert_eq!(c.value("model"), Some("gpt-9"));
+    }
+
+    #[test]
+    fn legacy_profiles_beside_the_flag_are_ignored_with_a_warning() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "model = \"gpt-5.5\"\n[profiles.deep]\nmodel = \"legacy\"\n",
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("deep.config.toml"), "profile = \"x\"\n").expect("write");
+        let c = read(dir.path(), Some("deep"));
+        assert_eq!(c.value("model"), Some("gpt-5.5"));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("[profiles.deep]"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings[1].contains("not allowed in a profile file"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn a_legacy_selected_profile_still_wins_over_the_top_level_with_a_warning() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(
             dir.path().join("config.toml"),
@@ -170,8 +341,14 @@ mod tests {
              [mcp_servers.x]\ncommand = \"y\"\n",
         )
         .expect("write");
-        let c = read(dir.path());
-        assert!(c.found && c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = read(dir.path(), None);
+        assert!(c.found, "{:?}", c.warnings);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("refuses") && c.warnings[0].contains("work.config.toml"),
+            "{:?}",
+            c.warnings
+        );
         assert_eq!(c.profile.as_deref(), Some("work"));
         assert_eq!(c.value("model"), Some("gpt-6.2-sol"));
         assert_eq!(c.value("model_reasoning_effort"), Some("low"));
@@ -195,7 +372,7 @@ mod tests {
         write("[profiles.p]\ncli_auth_credentials_store = \"keyring\"\n");
         assert_eq!(credentials_store(dir.path()), CredentialsStore::File);
         write("cli_auth_credentials_store = \"vault\"\n");
-        let c = read(dir.path());
+        let c = read(dir.path(), None);
         assert_eq!(c.credentials_store, None);
         assert!(
             c.warnings[0].contains("cli_auth_credentials_store"),
@@ -209,9 +386,9 @@ mod tests {
     fn a_broken_file_is_a_warning_not_an_error() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("config.toml"), "model = [\n").expect("write");
-        let c = read(dir.path());
+        let c = read(dir.path(), None);
         assert!(c.values.is_empty());
         assert!(c.warnings[0].contains("config.toml:"), "{:?}", c.warnings);
-        assert!(!read(&dir.path().join("nope")).found);
+        assert!(!read(&dir.path().join("nope"), None).found);
     }
 }

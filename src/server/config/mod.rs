@@ -238,7 +238,10 @@ pub(crate) fn resolve(
         .get_one::<PathBuf>("codex_home")
         .cloned()
         .unwrap_or_else(default_codex_home);
-    report.codex_cli = codex_cli::read(&home);
+    let profile = serve2
+        .get_one::<String>("codex_profile")
+        .map(String::as_str);
+    report.codex_cli = codex_cli::read(&home, profile);
     report.warnings.extend(report.codex_cli.warnings.clone());
     for (cli_key, id, long) in codex_cli::MAPPED {
         let Some(value) = report.codex_cli.value(cli_key) else {

@@ -64,6 +64,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Written as the codex CLI's `config.toml` in the home before the server starts.
     pub codex_config: Option<String>,
+    /// More files written in the home before the server starts: (file name, contents).
+    pub codex_files: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             upstream_url: None,
             env: Vec::new(),
             codex_config: None,
+            codex_files: Vec::new(),
         }
     }
 }
@@ -98,6 +101,9 @@ impl Server {
         }
         if let Some(text) = &opts.codex_config {
             std::fs::write(home.path().join("config.toml"), text).expect("write config.toml");
+        }
+        for (name, text) in &opts.codex_files {
+            std::fs::write(home.path().join(name), text).expect("write a file in the home");
         }
         let socket = run.path().join("codex-serve").join("codex-serve.sock");
         let stderr_path = run.path().join("stderr.log");
