@@ -255,12 +255,18 @@ impl AuthManager {
         &self,
         rejected: &Credentials,
     ) -> Result<Credentials, AuthError> {
+        Ok(self.reread_after(rejected).await?.login.credentials())
+    }
+
+    /// The stored login read again after the backend rejected `rejected`; the same API key again is an
+    /// error, since no retry can change the answer.
+    async fn reread_after(&self, rejected: &Credentials) -> Result<Arc<Loaded>, AuthError> {
         let loaded = self.current(Fresh::Now).await?;
         match (&loaded.login, rejected) {
             (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
                 Err(AuthError::KeyRejected)
             }
-            _ => Ok(loaded.login.credentials()),
+            _ => Ok(loaded),
         }
     }
 
@@ -270,11 +276,8 @@ impl AuthManager {
         &self,
         rejected: &Credentials,
     ) -> Result<Credentials, AuthError> {
-        let loaded = self.current(Fresh::Now).await?;
+        let loaded = self.reread_after(rejected).await?;
         match (&loaded.login, rejected) {
-            (Login::ApiKey(key), Credentials::ApiKey(old)) if key == old => {
-                Err(AuthError::KeyRejected)
-            }
             (Login::ApiKey(_), _) => Ok(loaded.login.credentials()),
             (Login::ChatGpt { access, .. }, _) if access != rejected.bearer() => {
                 Ok(loaded.login.credentials())
