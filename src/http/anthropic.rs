@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::api::anthropic::count;
 use crate::api::anthropic::error::AnthropicError;
 use crate::api::anthropic::render::{Meta, Sse, Whole};
+use crate::api::anthropic::translate::Translated;
 use crate::api::anthropic::wire::MessagesRequest;
 pub(crate) use crate::api::anthropic::{error, known_fields};
 use crate::core::app::App;
@@ -38,10 +39,10 @@ pub async fn create(
             .with_param("model")
             .into());
     }
-    let translated = req.translate()?;
-    let thinking = translated.thinking;
-    let target = app.model_map.map(&requested).to_owned();
-    let plan = translated.into_plan(requested, target, session_id(&headers));
+    let Translated { mut plan, thinking } = req.translate()?;
+    plan.target = app.model_map.map(&requested).to_owned();
+    plan.requested = requested;
+    plan.session = session_id(&headers);
     let mut clock = UpstreamClock::default();
     let PreparedTurn {
         request: upstream,
@@ -85,8 +86,9 @@ pub async fn create(
 /// `{"input_tokens": N}`: an estimate, see [`count`].
 pub async fn count_tokens(body: Bytes) -> Result<Response, AnthropicError> {
     let req: MessagesRequest = parse_json(&body)?;
-    let t = req.translate()?;
-    let n = count::input_tokens(&t.instructions, &t.input, &t.tools);
+    let Translated { plan, .. } = req.translate()?;
+    let instructions = plan.instructions.as_deref().unwrap_or_default();
+    let n = count::input_tokens(instructions, &plan.input, &plan.tools);
     Ok(axum::Json(serde_json::json!({ "input_tokens": n })).into_response())
 }
 

@@ -2,8 +2,7 @@
 //! settings an effort wish, tool choices the backend's.
 
 use codex_client::request::{
-    FunctionChoice, InputItem, ReasoningEffort, TextControls, TextFormat, Tool, ToolChoice,
-    ToolChoiceMode,
+    FunctionChoice, ReasoningEffort, TextControls, TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 
 use super::wire::{JsonOutputFormat, MessagesRequest, ToolChoiceParam, ToolParam};
@@ -40,47 +39,11 @@ pub(crate) fn encrypted_content(signature: &str) -> Option<&str> {
         .filter(|e| !e.is_empty())
 }
 
-/// What a translated request leaves for the handler to decide with the catalog.
-pub(crate) struct MessagesTranslation {
-    pub(crate) instructions: String,
-    pub(crate) input: Vec<InputItem>,
-    pub(crate) tools: Vec<Tool>,
-    pub(crate) tool_choice: Option<ToolChoice>,
-    pub(crate) parallel_tool_calls: bool,
-    pub(crate) text: Option<TextControls>,
+/// A Messages request as the neutral plan, and how its thinking is to be shown. The plan's `requested`,
+/// `target` and `session` are the handler's to fill: they need the model map and the headers.
+pub(crate) struct Translated {
+    pub(crate) plan: Plan,
     pub(crate) thinking: Thinking,
-    pub(crate) want: Want,
-    pub(crate) cache_key: Option<String>,
-    pub(crate) priority: bool,
-}
-
-impl MessagesTranslation {
-    /// The neutral plan: `requested` as the client named the model, `target` what `--model-map` makes of it.
-    pub(crate) fn into_plan(
-        self,
-        requested: String,
-        target: String,
-        session: Option<String>,
-    ) -> Plan {
-        Plan {
-            requested,
-            target,
-            instructions: Some(self.instructions).filter(|i| !i.trim().is_empty()),
-            input: self.input,
-            tools: self.tools,
-            tool_choice: self.tool_choice,
-            parallel_tool_calls: self.parallel_tool_calls,
-            text: self.text,
-            effort: self.want,
-            // Summaries are asked for only when they will be shown.
-            summary: Summary::IfShown(self.thinking == Thinking::Summarized),
-            cache_key: self.cache_key,
-            session,
-            restore_reasoning: true,
-            service_tier: self.priority.then(|| "priority".to_owned()),
-            ..Plan::default()
-        }
-    }
 }
 
 /// `budget_tokens` as an effort: Claude Code's "think" (4k) is low, "think hard" (10k) medium,
@@ -147,7 +110,7 @@ fn json_format(f: JsonOutputFormat, param: &str) -> Result<TextFormat, ApiError>
 }
 
 impl MessagesRequest {
-    pub(crate) fn translate(self) -> Result<MessagesTranslation, ApiError> {
+    pub(crate) fn translate(self) -> Result<Translated, ApiError> {
         if self.messages.is_empty() {
             return Err(bad("messages", "at least one message is required"));
         }
@@ -231,8 +194,8 @@ impl MessagesRequest {
             Some(ToolChoiceParam::None) => (Some(ToolChoice::Mode(ToolChoiceMode::None)), false),
         };
 
-        Ok(MessagesTranslation {
-            instructions,
+        let plan = Plan {
+            instructions: Some(instructions).filter(|i| !i.trim().is_empty()),
             input,
             tools: tools(self.tools)?,
             tool_choice,
@@ -241,14 +204,18 @@ impl MessagesRequest {
                 verbosity: None,
                 format: Some(f),
             }),
-            thinking,
-            want,
+            effort: want,
+            // Summaries are asked for only when they will be shown.
+            summary: Summary::IfShown(thinking == Thinking::Summarized),
             cache_key: self
                 .metadata
                 .and_then(|m| m.user_id)
                 .filter(|u| !u.is_empty()),
-            priority: self.speed.as_deref() == Some("fast"),
-        })
+            restore_reasoning: true,
+            service_tier: (self.speed.as_deref() == Some("fast")).then(|| "priority".to_owned()),
+            ..Plan::default()
+        };
+        Ok(Translated { plan, thinking })
     }
 }
 

@@ -5,7 +5,7 @@ mod cases {
     use crate::api::anthropic::wire::*;
     use serde_json::{json, Value};
 
-    fn translate(v: Value) -> Result<MessagesTranslation, ApiError> {
+    fn translate(v: Value) -> Result<Translated, ApiError> {
         crate::core::json::parse_json::<MessagesRequest>(&serde_json::to_vec(&v).expect("json"))?
             .translate()
     }
@@ -28,8 +28,8 @@ mod cases {
                     {"type":"tool_result","tool_use_id":"toolu_2","is_error":true,"content":[{"type":"text","text":"boom"}]},
                     {"type":"text","text":"go on"}]}]}))
         .expect("translate");
-        assert_eq!(t.instructions, "a\n\nb");
-        let v = serde_json::to_value(&t.input).expect("json");
+        assert_eq!(t.plan.instructions.as_deref(), Some("a\n\nb"));
+        let v = serde_json::to_value(&t.plan.input).expect("json");
         let kinds: Vec<&str> = v
             .as_array()
             .expect("items")
@@ -71,14 +71,14 @@ mod cases {
             "metadata":{"user_id":"session-1"}}))
         .expect("translate");
         assert_eq!(t.thinking, Thinking::Summarized);
-        assert_eq!(t.want, Want::Near(ReasoningEffort::Medium));
+        assert_eq!(t.plan.effort, Want::Near(ReasoningEffort::Medium));
         assert_eq!(
-            t.tool_choice,
+            t.plan.tool_choice,
             Some(ToolChoice::Mode(ToolChoiceMode::Required))
         );
-        assert!(!t.parallel_tool_calls);
-        assert!(matches!(t.tools[1], Tool::WebSearch { .. }));
-        assert_eq!(t.cache_key.as_deref(), Some("session-1"));
+        assert!(!t.plan.parallel_tool_calls);
+        assert!(matches!(t.plan.tools[1], Tool::WebSearch { .. }));
+        assert_eq!(t.plan.cache_key.as_deref(), Some("session-1"));
 
         let t = translate(
             json!({"model":"m","messages":[{"role":"user","content":"x"}],
@@ -87,8 +87,8 @@ mod cases {
         )
         .expect("translate");
         assert_eq!(t.thinking, Thinking::Omitted);
-        assert_eq!(t.want, Want::Near(ReasoningEffort::Xhigh));
-        assert!(t.text.is_some());
+        assert_eq!(t.plan.effort, Want::Near(ReasoningEffort::Xhigh));
+        assert!(t.plan.text.is_some());
 
         for (body, needle) in [
             (json!({"model":"m","messages":[]}), "messages"),
@@ -127,7 +127,7 @@ mod cases {
         )
         .expect("text document");
         assert_eq!(
-            serde_json::to_value(&t.input).expect("json")[0]["content"][0]["text"],
+            serde_json::to_value(&t.plan.input).expect("json")[0]["content"][0]["text"],
             "the doc"
         );
     }
@@ -143,8 +143,8 @@ mod cases {
             {"role":"system","content":[{"type":"text","text":"now","cache_control":{"type":"ephemeral"}}]},
             {"role":"user","content":"go"}]}))
         .expect("translate");
-        assert_eq!(t.instructions, "base");
-        let v = serde_json::to_value(&t.input).expect("json");
+        assert_eq!(t.plan.instructions.as_deref(), Some("base"));
+        let v = serde_json::to_value(&t.plan.input).expect("json");
         let roles: Vec<&str> = v
             .as_array()
             .expect("items")
@@ -251,7 +251,7 @@ mod fuzz {
             let bytes = serde_json::to_vec(&v).expect("json");
             if let Ok(req) = crate::core::json::parse_json::<MessagesRequest>(&bytes) {
                 if let Ok(t) = req.translate() {
-                    prop_assert!(!t.input.is_empty());
+                    prop_assert!(!t.plan.input.is_empty());
                 }
             }
         }
