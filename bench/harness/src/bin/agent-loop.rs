@@ -127,7 +127,21 @@ struct Serve {
 }
 
 impl Drop for Serve {
+    /// SIGTERM first, so that a profiler wrapped around codex-serve (`--codex-serve` may be a script
+    /// that execs it under valgrind) writes its profile; SIGKILL if it has not gone after 30 s.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            for _ in 0..300 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -170,7 +184,7 @@ async fn start_serve(bin: &PathBuf, mock: &MockCodex, upstream: &str, extra: &[&
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn codex-serve");
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if UnixStream::connect(&socket).await.is_ok() {
             break;
         }
@@ -347,18 +361,14 @@ fn responses_request(sent: &[u8]) -> Vec<u8> {
     panic!("codex-serve sent no POST …/responses");
 }
 
-/// Whether an event is the first that the client's answer is made of, so the direct client's time is
-/// taken to the same event codex-serve's first byte waits for: a Responses client's answer begins with
-/// `response.created` (`codex.rate_limits` is the backend's own); a chat completion's first chunk needs
-/// the first output item (the lifecycle events carry nothing for it).
-fn starts_answer(client: &str, kind: &str) -> bool {
-    match client {
-        "chat" => !matches!(
-            kind,
-            "codex.rate_limits" | "response.created" | "response.in_progress"
-        ),
-        _ => kind != "codex.rate_limits",
-    }
+/// Whether an event is the one codex-serve's first byte waits for, so the direct client is timed to the
+/// same event: codex-serve holds back the events that carry nothing for a client (`codex.rate_limits`,
+/// `response.created`, `response.in_progress`) until the first output item, for a chat completion on
+/// either transport (its first chunk needs it) and for a Responses turn over the WebSocket (so that a
+/// drop before it can be retried unseen); a Responses turn over HTTP begins with `response.created`.
+fn starts_answer(client: &str, transport: &str, kind: &str) -> bool {
+    let lifecycle = matches!(kind, "response.created" | "response.in_progress");
+    kind != "codex.rate_limits" && !(lifecycle && (client == "chat" || transport == "websocket"))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -610,7 +620,7 @@ async fn main() {
         let direct_first = direct_events.first().map_or(f64::NAN, |e| e.1);
         let direct_ttfb = direct_events
             .iter()
-            .find(|(kind, _)| starts_answer(&args.client, kind))
+            .find(|(kind, _)| starts_answer(&args.client, &args.transport, kind))
             .map_or(f64::NAN, |e| e.1);
         println!(
             "{}",
