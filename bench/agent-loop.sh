@@ -31,17 +31,20 @@ done
 python3 - "$OUT" <<'PY'
 import json, statistics, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("| client | transport | upstream bytes, turn 1 / 2 / 30 | max upstream ÷ new items, turns 2-30 | new connections after turn 1 | added TTFB p50 ms |")
-print("| --- | --- | --: | --: | --: | --: |")
+print("| client | transport | upstream bytes, turn 1 / 2 / 30 | max upstream ÷ new items, turns 2-30 | new connections after turn 1 (codex-serve / direct) | TTFB p50 ms, codex-serve / direct | added TTFB p50 ms | added, to the direct first byte |")
+print("| --- | --- | --: | --: | --: | --: | --: | --: |")
 for c in ["chat", "responses"]:
     for t in ["websocket", "http"]:
         rows = [json.loads(l) for l in open(out / f"{c}-{t}.jsonl")]
         later = rows[1:]
         ratio = max(r["upstream_bytes"] / r["new_bytes"] for r in later)
+        p50 = lambda k: statistics.median(r[k] for r in rows)
         added = statistics.median(r["ttfb_ms"] - r["direct_ttfb_ms"] for r in rows)
+        added_first = statistics.median(r["ttfb_ms"] - r["direct_first_byte_ms"] for r in rows)
         conns = sum(r["new_connections"] for r in later)
+        dconns = sum(r["direct_new_connections"] for r in later)
         b = [rows[0]["upstream_bytes"], rows[1]["upstream_bytes"], rows[-1]["upstream_bytes"]]
-        print(f"| {c} | {t} | {b[0]:,} / {b[1]:,} / {b[2]:,} | {ratio:.2f}× | {conns} | {added:.3f} |")
+        print(f"| {c} | {t} | {b[0]:,} / {b[1]:,} / {b[2]:,} | {ratio:.2f}× | {conns} / {dconns} | {p50('ttfb_ms'):.3f} / {p50('direct_ttfb_ms'):.3f} | {added:.3f} | {added_first:.3f} |")
 idle = json.load(open(out / "idle-sockets.json"))
 print(f"\n1,000 idle upstream WebSockets (TLS): {idle['idle_sockets']} idle, RSS {idle['rss_kib']/1024:.1f} MiB")
 PY

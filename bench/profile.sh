@@ -5,6 +5,7 @@
 #   bash bench/profile.sh               # non-streaming and streaming, 3000 requests each at c=16
 #   PROFILE_REQUESTS=1000 bash bench/profile.sh
 #   PROFILE_BUILD=release bash bench/profile.sh   # totals only, without a second build (no line tables)
+#   PROFILE_BUILD=release PROFILE_CODEX_SERVE=/path/to/codex-serve bash bench/profile.sh   # another binary
 #
 # Uses `perf record` when hardware counters work here (`perf stat -e instructions true`), otherwise
 # valgrind's callgrind (installed with apt when missing). Reports go to bench/results/profile-<stamp>/.
@@ -37,7 +38,7 @@ say "profiler: $TOOL"
 say "build (cargo profile '$BUILD'; 'profiling' is release with line tables)"
 cargo build --locked --profile "$BUILD" -p codex-serve --bin codex-serve >&2
 cargo build --locked --release -p codex-serve-bench --bin static-upstream >&2
-SERVE=$ROOT/target/$BUILD/codex-serve
+SERVE=${PROFILE_CODEX_SERVE:-$ROOT/target/$BUILD/codex-serve}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/codex-serve-profile.XXXXXX")
 PIDS=()

@@ -93,14 +93,36 @@ impl Renderer<'_> {
     ) -> Result<Prepared, CodexError> {
         let rendered = render::render_as(req, self.model, &self.ids, self.kind, held)
             .map_err(|e| CodexError::Decode(e.to_string()))?;
-        Ok(Prepared {
+        Ok(self.prepared(rendered))
+    }
+
+    /// [`Renderer::prepare`] of `req` with its first `held` items held by the socket's backend, from a
+    /// copy of `req` without them.
+    pub(crate) fn prepare_tail(
+        &self,
+        req: &ResponsesRequest,
+        held: usize,
+    ) -> Result<Prepared, CodexError> {
+        let rendered = render::render_tail(
+            req.clone_from_item(held),
+            self.model,
+            &self.ids,
+            self.kind,
+            held,
+        )
+        .map_err(|e| CodexError::Decode(e.to_string()))?;
+        Ok(self.prepared(rendered))
+    }
+
+    fn prepared(&self, rendered: render::Rendered) -> Prepared {
+        Prepared {
             plain: Bytes::from(rendered.body),
             ids: self.ids.clone(),
             slug: self.slug.clone(),
             turn_metadata: rendered.turn_metadata,
             lite: rendered.lite,
             client_headers: self.client_headers.clone(),
-        })
+        }
     }
 }
 

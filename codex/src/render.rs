@@ -155,11 +155,35 @@ pub fn render_from(
 
 /// [`render_from`] for a request of `kind`.
 pub fn render_as(
+    req: ResponsesRequest,
+    model: Option<&ModelInfo>,
+    ids: &TurnIds,
+    kind: RequestKind,
+    held: Option<usize>,
+) -> Result<Rendered, serde_json::Error> {
+    render_part(req, model, ids, kind, held, false)
+}
+
+/// [`render_as`] with `held` items held, for a request whose `input` leaves them out already (only
+/// the rest was copied): the same body, without copying a long history to skip it.
+pub(crate) fn render_tail(
+    req: ResponsesRequest,
+    model: Option<&ModelInfo>,
+    ids: &TurnIds,
+    kind: RequestKind,
+    held: usize,
+) -> Result<Rendered, serde_json::Error> {
+    render_part(req, model, ids, kind, Some(held), true)
+}
+
+/// `omitted`: `req.input` starts after the `held` items.
+fn render_part(
     mut req: ResponsesRequest,
     model: Option<&ModelInfo>,
     ids: &TurnIds,
     kind: RequestKind,
     held: Option<usize>,
+    omitted: bool,
 ) -> Result<Rendered, serde_json::Error> {
     let lite = model.is_some_and(|m| m.use_responses_lite);
     let original_detail = model.is_some_and(|m| m.supports_image_detail_original);
@@ -187,9 +211,17 @@ pub fn render_as(
             std::mem::take(&mut req.instructions),
         ));
     }
-    let start = held.map_or(0, |n| (input.len() + n).min(input.len() + req.input.len()));
+    // `start`: the position of the first item sent, counted in the whole input (the ids depend on it);
+    // `from`: where it is in `input`, which lacks the held items when they were left out.
+    let (start, from) = match (held, omitted) {
+        (Some(n), true) => (input.len() + n, input.len()),
+        (held, _) => {
+            let start = held.map_or(0, |n| (input.len() + n).min(input.len() + req.input.len()));
+            (start, start)
+        }
+    };
     input.append(&mut req.input);
-    let input = &mut input[start..];
+    let input = &mut input[from..];
     if original_detail {
         input.iter_mut().for_each(original_images);
     }

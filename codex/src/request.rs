@@ -48,6 +48,29 @@ pub struct ResponsesRequest {
     pub client_headers: Vec<(String, String)>,
 }
 
+impl ResponsesRequest {
+    /// A copy with only `input[n..]`: the items before are not copied.
+    pub(crate) fn clone_from_item(&self, n: usize) -> ResponsesRequest {
+        ResponsesRequest {
+            model: self.model.clone(),
+            instructions: self.instructions.clone(),
+            input: self.input.get(n..).unwrap_or_default().to_vec(),
+            tools: self.tools.clone(),
+            tool_choice: self.tool_choice.clone(),
+            parallel_tool_calls: self.parallel_tool_calls,
+            reasoning: self.reasoning.clone(),
+            store: (),
+            stream: (),
+            include: self.include.clone(),
+            prompt_cache_key: self.prompt_cache_key.clone(),
+            text: self.text.clone(),
+            service_tier: self.service_tier.clone(),
+            client_metadata: self.client_metadata.clone(),
+            client_headers: self.client_headers.clone(),
+        }
+    }
+}
+
 fn always_false<S: serde::Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
     s.serialize_bool(false)
 }

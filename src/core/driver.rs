@@ -135,6 +135,12 @@ impl<A: Answer> Drive<A> {
 }
 
 /// The answer as an HTTP body: the head at once, then the output as it comes.
+///
+/// Right after the first bytes (the head, or the first output when there is no head) the body yields
+/// to the runtime once. hyper keeps polling a body that is ready and writes what it gathered only when
+/// the body waits; the backend often sends a turn's events in one burst (a short tool call and
+/// `response.completed` in one read), and without the yield the first byte would wait until the whole
+/// burst had been framed (and a completed response stored).
 pub(crate) fn stream<A: Answer<Out = Vec<u8>>>(
     app: Arc<App>,
     exchange: Exchange,
@@ -142,9 +148,16 @@ pub(crate) fn stream<A: Answer<Out = Vec<u8>>>(
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let mut drive = Drive::new(app, exchange, answer);
     let head = drive.head();
-    let rest = futures_util::stream::unfold(drive, |mut drive| async move {
+    // (the drive, whether the yield is still to come, whether it is due before the next output)
+    let state = (drive, true, !head.is_empty());
+    let rest = futures_util::stream::unfold(state, |(mut drive, mut ahead, due)| async move {
+        if due {
+            tokio::task::yield_now().await;
+            ahead = false;
+        }
         let out = drive.next().await?;
-        Some((Ok(Bytes::from(out)), drive))
+        let due = ahead && !out.is_empty();
+        Some((Ok(Bytes::from(out)), (drive, ahead, due)))
     });
     futures_util::StreamExt::chain(
         futures_util::stream::once(async move { Ok(Bytes::from(head)) }),

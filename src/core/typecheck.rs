@@ -249,6 +249,65 @@ impl Check<'_> {
     }
 }
 
+impl Shape {
+    /// Whether every alternative is a scalar: a value checked against it needs only its JSON type, which
+    /// the first bytes of its text tell, so its text is skipped rather than parsed (a long string is not
+    /// unescaped and copied).
+    fn is_scalar(&self) -> bool {
+        match self {
+            Shape::Str | Shape::Num | Shape::Int | Shape::Bool => true,
+            Shape::OneOf(alts) => alts.iter().all(Shape::is_scalar),
+            Shape::Go(_, inner) => inner.is_scalar(),
+            Shape::Any | Shape::Obj(_) | Shape::Arr(_) => false,
+        }
+    }
+
+    /// Whether some alternative is a scalar (then the value's text is looked at first).
+    fn takes_scalars(&self) -> bool {
+        match self {
+            Shape::Str | Shape::Num | Shape::Int | Shape::Bool => true,
+            Shape::OneOf(alts) => alts.iter().any(Shape::takes_scalars),
+            Shape::Go(_, inner) => inner.takes_scalars(),
+            Shape::Any | Shape::Obj(_) | Shape::Arr(_) => false,
+        }
+    }
+
+    /// The kind of a JSON value from its text, as serde_json's parse would have visited it: `Ok(None)`
+    /// for `null`, `Err` for a number it refuses (out of range). Integers that fit in 64 bits are
+    /// integers, except `-0`; other numbers are floats, and a float checked against a shape that takes
+    /// integers counts as one when it has no fraction.
+    fn kind_of(&'static self, raw: &str) -> Result<Option<Kind>, ()> {
+        let kind = match raw.as_bytes().first() {
+            None | Some(b'n') => return Ok(None),
+            Some(b'"') => Kind::Str,
+            Some(b't' | b'f') => Kind::Bool,
+            Some(b'{') => Kind::Obj,
+            Some(b'[') => Kind::Arr,
+            Some(_) => {
+                let integer = !raw.contains(['.', 'e', 'E'])
+                    && match raw.parse::<i64>() {
+                        Ok(v) => v != 0 || !raw.starts_with('-'),
+                        Err(_) => raw.parse::<u64>().is_ok(),
+                    };
+                if integer {
+                    Kind::Int
+                } else {
+                    let v = raw.parse::<f64>().map_err(drop)?;
+                    if !v.is_finite() {
+                        return Err(());
+                    }
+                    if v.fract() == 0.0 && self.accepting(Kind::Int).is_some() {
+                        Kind::Int
+                    } else {
+                        Kind::Float
+                    }
+                }
+            }
+        };
+        Ok(Some(kind))
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for Check<'_> {
     type Value = ();
 
@@ -256,7 +315,48 @@ impl<'de> DeserializeSeed<'de> for Check<'_> {
         if matches!(self.shape, Shape::Any) {
             return <IgnoredAny as serde::Deserialize>::deserialize(d).map(drop);
         }
-        d.deserialize_any(self)
+        if !self.shape.takes_scalars() {
+            return d.deserialize_any(self);
+        }
+        // serde_json hands over the value's text, checked but not unescaped: a string (a message's
+        // content, often long) needs no copy to be known as one.
+        let raw = <&serde_json::value::RawValue as serde::Deserialize>::deserialize(d)?;
+        match self.shape.kind_of(raw.get()) {
+            Ok(Some(kind @ (Kind::Obj | Kind::Arr)))
+                if self.shape.accepting(kind).is_some_and(|s| !s.is_scalar()) =>
+            {
+                // An array or object where one is taken: walked as before, from its text.
+                let mut inner = serde_json::Deserializer::from_str(raw.get());
+                serde::Deserializer::deserialize_any(&mut inner, self)
+                    .map_err(serde::de::Error::custom)
+            }
+            Ok(Some(kind)) => self.take(kind).map(drop),
+            Ok(None) => Ok(()),
+            Err(()) => Err(serde::de::Error::custom("number out of range")),
+        }
+    }
+}
+
+/// A key of an object checked against `fields`: the field it names, if any, without allocating.
+struct Field(&'static [(&'static str, Shape)]);
+
+impl<'de> DeserializeSeed<'de> for Field {
+    type Value = Option<&'static (&'static str, Shape)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Field {
+    type Value = Option<&'static (&'static str, Shape)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().find(|(name, _)| *name == key))
     }
 }
 
@@ -323,14 +423,14 @@ impl<'de> Visitor<'de> for Check<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let fields: &[(&str, Shape)] = match self.take(Kind::Obj)? {
+        let fields: &'static [(&'static str, Shape)] = match self.take(Kind::Obj)? {
             Shape::Obj(fields) => fields,
             _ => &[],
         };
-        while let Some(key) = map.next_key::<String>()? {
-            match fields.iter().find(|(name, _)| *name == key) {
-                Some((_, shape)) => {
-                    let path = Path::Key(self.path, &key);
+        while let Some(field) = map.next_key_seed(Field(fields))? {
+            match field {
+                Some((name, shape)) => {
+                    let path = Path::Key(self.path, name);
                     map.next_value_seed(Check {
                         shape,
                         path: &path,
@@ -429,6 +529,72 @@ mod tests {
             m.message,
             "tools.0.function.parameters: Input should be a valid dictionary"
         );
+    }
+
+    #[test]
+    fn scalars_are_typed_as_the_parse_types_them() {
+        static S: Shape = Shape::Obj(&[
+            ("s", Shape::Str),
+            ("i", Shape::Int),
+            ("b", Shape::OneOf(&[Shape::Bool, Shape::Str])),
+            ("a", Shape::OneOf(&[Shape::Str, Shape::Arr(&Shape::Str)])),
+        ]);
+        let got = |body: &str| check(body.as_bytes(), &S).err().map(|m| m.message);
+        let wrong = |field: &str, expected: &str, kind: &str| {
+            Some(format!(
+                "Invalid type for '{field}': expected {expected}, but got {kind} instead."
+            ))
+        };
+        assert_eq!(
+            got(r#"{"s":-0}"#),
+            wrong("s", "a string", "a decimal number")
+        );
+        assert_eq!(got(r#"{"s":0}"#), wrong("s", "a string", "an integer"));
+        assert_eq!(
+            got(r#"{"s":-9223372036854775808}"#),
+            wrong("s", "a string", "an integer")
+        );
+        assert_eq!(
+            got(r#"{"s":18446744073709551616}"#),
+            wrong("s", "a string", "a decimal number")
+        );
+        assert_eq!(got(r#"{"s":true}"#), wrong("s", "a string", "a boolean"));
+        // A key is compared unescaped.
+        assert_eq!(got(r#"{"\u0073":1}"#), wrong("s", "a string", "an integer"));
+        assert_eq!(got(r#"{"s":{"a":1}}"#), wrong("s", "a string", "an object"));
+        assert_eq!(got(r#"{"s":[]}"#), wrong("s", "a string", "an array"));
+        assert_eq!(
+            got(r#"{"i":1.5}"#),
+            wrong("i", "an integer", "a decimal number")
+        );
+        assert_eq!(got(r#"{"i":"1"}"#), wrong("i", "an integer", "a string"));
+        assert_eq!(
+            got(r#"{"b":1}"#),
+            wrong("b", "one of a boolean or a string", "an integer")
+        );
+        // A string or an array of them: the array is walked, with its path.
+        assert_eq!(
+            got(r#"{"a":["x",{"y":1}]}"#),
+            wrong("a[1]", "a string", "an object")
+        );
+        assert_eq!(
+            got(r#"{"a":{}}"#),
+            wrong("a", "one of a string or an array", "an object")
+        );
+        for ok in [
+            r#"{"i":1E2,"s":"a\"b\u00e9\n"}"#,
+            r#"{"i":-0,"b":false}"#,
+            r#"{"i":18446744073709551616}"#,
+            r#"{"i":2.0,"s":null,"b":"x"}"#,
+            // Out of range: the parse fails, and the request's own parser says why.
+            r#"{"i":1e400,"s":1}"#,
+            r#"{"s":"\x"}"#,
+            r#"{"a":"x","b":true}"#,
+            r#"{"a":["x","y"]}"#,
+            r#"{"a":["x",1e400]}"#,
+        ] {
+            assert_eq!(got(ok), None, "{ok}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::models::{self, ModelInfo};
-use crate::render::{render, render_from, TurnIds};
+use crate::render::{render, render_from, RequestKind, TurnIds};
 use crate::request::{
     ContentPart, Reasoning, ReasoningEffort, Role, SummaryText, TextControls, Tool,
 };
@@ -522,7 +522,15 @@ proptest! {
         let req = request(input.clone());
         let full = wire_input(&render(req.clone(), Some(&m), &ids(), 0).expect("render").body);
         let n = held.index(input.len() + 1);
-        let part = wire_input(&render_from(req, Some(&m), &ids(), 0, Some(n)).expect("render").body);
+        // One set of ids for both (each `ids()` draws a new turn id).
+        let same = ids();
+        let tail = crate::render::render_tail(
+            req.clone_from_item(n), Some(&m), &same, RequestKind::Turn { started_at_ms: 0 }, n,
+        ).expect("render");
+        let from = render_from(req, Some(&m), &same, 0, Some(n)).expect("render");
+        // Rendered from a copy without the held items: the same bytes.
+        prop_assert_eq!(&tail.body, &from.body);
+        let part = wire_input(&from.body);
         prop_assert_eq!(&full[full.len() - (input.len() - n)..], &part[..]);
     }
 }

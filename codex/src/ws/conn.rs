@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, Stream, StreamExt};
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -246,20 +247,88 @@ pub(crate) const LITE_METADATA_KEY: &str =
 pub(crate) const START_MS_METADATA_KEY: &str = "x-codex-ws-stream-request-start-ms";
 
 /// A `response.create` frame, made by [`create_frame`]; it gets its send time when it is sent, so a
-/// frame sent again after a reconnect says when it was really sent.
+/// frame sent again after a reconnect says when it was really sent. The body's fields are kept as the
+/// JSON text they were rendered as (copied, not parsed into values and serialized again); only
+/// `client_metadata`, which the frame adds to, is parsed.
 #[derive(Debug, Clone)]
-pub(crate) struct CreateFrame(Map<String, Value>);
+pub(crate) struct CreateFrame(Vec<(String, FrameValue)>);
+
+#[derive(Debug, Clone)]
+enum FrameValue {
+    Raw(Box<RawValue>),
+    Value(Value),
+}
 
 impl CreateFrame {
     /// The frame's text, stamped `now_ms`.
     fn stamped(mut self, now_ms: u64) -> Result<String, CodexError> {
-        if let Some(Value::Object(metadata)) = self.0.get_mut("client_metadata") {
-            metadata.insert(
-                START_MS_METADATA_KEY.into(),
-                Value::String(now_ms.to_string()),
-            );
+        let decode = |e: serde_json::Error| CodexError::Decode(e.to_string());
+        let mut out = Vec::with_capacity(
+            self.0
+                .iter()
+                .map(|(k, v)| {
+                    k.len()
+                        + match v {
+                            FrameValue::Raw(raw) => raw.get().len(),
+                            FrameValue::Value(_) => 1024,
+                        }
+                        + 4
+                })
+                .sum::<usize>()
+                + 64,
+        );
+        out.push(b'{');
+        for (i, (key, value)) in self.0.iter_mut().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, key.as_str()).map_err(decode)?;
+            out.push(b':');
+            match value {
+                FrameValue::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+                FrameValue::Value(value) => {
+                    if let (Value::Object(metadata), "client_metadata") =
+                        (&mut *value, key.as_str())
+                    {
+                        metadata.insert(
+                            START_MS_METADATA_KEY.into(),
+                            Value::String(now_ms.to_string()),
+                        );
+                    }
+                    serde_json::to_writer(&mut out, value).map_err(decode)?;
+                }
+            }
         }
-        serde_json::to_string(&self.0).map_err(|e| CodexError::Decode(e.to_string()))
+        out.push(b'}');
+        String::from_utf8(out).map_err(|e| CodexError::Decode(e.to_string()))
+    }
+}
+
+/// The top-level fields of a JSON object, in order, each as its JSON text.
+struct Fields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
@@ -271,29 +340,50 @@ pub(crate) fn create_frame(
     lite: bool,
     opts: &CreateOptions,
 ) -> Result<CreateFrame, CodexError> {
-    let fields: Map<String, Value> = serde_json::from_slice(body)
+    let Fields(fields) = serde_json::from_slice(body)
         .map_err(|e| CodexError::Decode(format!("the rendered request is not an object: {e}")))?;
-    let mut frame = Map::with_capacity(fields.len() + 3);
-    frame.insert("type".into(), Value::String("response.create".into()));
-    for (key, mut value) in fields {
-        if key == "client_metadata" {
+    let mut frame: Vec<(String, FrameValue)> = Vec::with_capacity(fields.len() + 3);
+    let value = |v: Value| FrameValue::Value(v);
+    frame.push((
+        "type".into(),
+        value(Value::String("response.create".into())),
+    ));
+    let mut generated = false;
+    for (key, raw) in fields {
+        // The rendered body names each key once; a later one would replace an earlier one in place.
+        let at = frame.iter().position(|(k, _)| *k == key);
+        let entry = if key == "client_metadata" {
             if let Some(generate) = opts.generate {
-                frame.insert("generate".into(), Value::Bool(generate));
+                if !generated {
+                    frame.push(("generate".into(), value(Value::Bool(generate))));
+                    generated = true;
+                }
             }
-            if let (Value::Object(metadata), true) = (&mut value, lite) {
+            let mut metadata: Value =
+                serde_json::from_str(raw.get()).map_err(|e| CodexError::Decode(e.to_string()))?;
+            if let (Value::Object(metadata), true) = (&mut metadata, lite) {
                 metadata.insert(LITE_METADATA_KEY.into(), Value::String("true".into()));
             }
-        }
+            value(metadata)
+        } else {
+            FrameValue::Raw(raw)
+        };
         let after_model = key == "model";
-        frame.insert(key, value);
+        match at {
+            Some(i) => frame[i].1 = entry,
+            None => frame.push((key, entry)),
+        }
         if after_model {
             if let Some(id) = &opts.previous_response_id {
-                frame.insert("previous_response_id".into(), Value::String(id.clone()));
+                frame.push((
+                    "previous_response_id".into(),
+                    value(Value::String(id.clone())),
+                ));
             }
         }
     }
-    if let (Some(generate), false) = (opts.generate, frame.contains_key("generate")) {
-        frame.insert("generate".into(), Value::Bool(generate));
+    if let (Some(generate), false) = (opts.generate, generated) {
+        frame.push(("generate".into(), value(Value::Bool(generate))));
     }
     Ok(CreateFrame(frame))
 }
@@ -394,6 +484,31 @@ mod tests {
         assert!(
             plain.contains(r#""x-codex-ws-stream-request-start-ms":"7""#),
             "{plain}"
+        );
+    }
+
+    #[test]
+    fn the_frame_copies_the_rendered_fields_as_they_would_serialize_again() {
+        // A body as serde_json renders it: the frame's copy of each field is what parsing it into
+        // values and serializing them again gave.
+        let body = serde_json::to_vec(&serde_json::json!({
+            "model": "m", "input": [{"type": "message", "text": "é \" \n \u{2028} \u{1}"}],
+            "temperature": 0.1, "big": 12_345_678_901_234_567_890u64, "neg": -3, "f": 1e300,
+            "nested": {"b": [true, null, 2.5], "a": {}},
+            "client_metadata": {"x": "y"}, "last": []
+        }))
+        .unwrap();
+        let fields: serde_json::Map<String, Value> = serde_json::from_slice(&body).unwrap();
+        let mut expected = serde_json::Map::new();
+        expected.insert("type".into(), Value::String("response.create".into()));
+        for (k, v) in fields {
+            expected.insert(k, v);
+        }
+        expected["client_metadata"][START_MS_METADATA_KEY] = Value::String("5".into());
+        let frame = create_frame(&body, false, &CreateOptions::default()).unwrap();
+        assert_eq!(
+            frame.stamped(5).unwrap(),
+            serde_json::to_string(&expected).unwrap()
         );
     }
 

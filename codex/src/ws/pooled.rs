@@ -81,7 +81,10 @@ impl CodexClient {
         let turn = Turn::new(req, lite);
         let mut answer = None;
         if let Some(conn) = lease.take_conn() {
-            let p = r.prepare(turn.request().clone(), send.held())?;
+            let p = match send.held() {
+                Some(held) => r.prepare_tail(turn.request(), held)?,
+                None => r.prepare(turn.request().clone(), None)?,
+            };
             let frame = create_frame(
                 &p.plain,
                 p.lite,

@@ -1,17 +1,22 @@
 //! `agent-loop --codex-serve BIN --client chat|responses --transport http|websocket`: an agent loop of
 //! `--turns` turns through codex-serve against the mock backend (in this process), each turn adding one
 //! tool output of `--tool-bytes` bytes to the history. Prints one JSON line per turn:
-//! `{"turn", "new_bytes", "upstream_bytes", "new_connections", "ttfb_ms", "direct_ttfb_ms"}`.
+//! `{"turn", "new_bytes", "upstream_bytes", "new_connections", "ttfb_ms", "direct_ttfb_ms",
+//! "direct_first_byte_ms", "direct_new_connections"}`.
 //!
 //! - `upstream_bytes`: what codex-serve wrote towards the backend during the turn, counted on the wire
 //!   by a relay between the two (request line, headers and body over HTTP; upgrade and frames over the
 //!   WebSocket), `new_connections` the connections it opened through the relay.
 //! - `new_bytes`: the JSON size of the items the turn adds to the conversation (the model's tool call and
 //!   the tool's output), as the client sends them.
-//! - `ttfb_ms`: from sending the request to codex-serve (Unix socket, streaming) to the first byte of its
-//!   answer's body; `direct_ttfb_ms`: the same request as codex-serve sent it upstream, sent straight to
-//!   the mock by this program on the same transport (a POST of the body; a frame on this program's own
-//!   socket, continuing its own last response), to its first byte.
+//! - `ttfb_ms`: from writing the request to codex-serve (Unix socket, streaming, on a connection kept
+//!   across turns; `--reconnect` opens one per turn) to the first byte of its answer's body.
+//! - `direct_ttfb_ms`: the same request sent by this program straight to the mock on the same transport,
+//!   through a relay of its own (the same code, its own counters: the same extra hop each way), on a
+//!   connection it keeps across turns as codex-serve does. Over HTTP it replays codex-serve's request as
+//!   it went on the wire (its headers and its zstd body); over the WebSocket it sends codex-serve's frame
+//!   on its own socket, continuing its own last response. It is timed to the event codex-serve's first
+//!   byte waits for (see [`starts_answer`]); `direct_first_byte_ms` to the first byte (event) of all.
 //!
 //! `--idle-sockets N` instead opens N conversations (one turn each) over the WebSocket, leaves their
 //! sockets idle, and prints codex-serve's RSS: `{"idle_sockets", "rss_kib"}`.
@@ -19,7 +24,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -48,13 +53,26 @@ struct Args {
     tool_bytes: usize,
     #[arg(long)]
     idle_sockets: Option<usize>,
+    /// A new connection to codex-serve for every turn (by default the client keeps one, as the direct
+    /// client and codex-serve itself do).
+    #[arg(long)]
+    reconnect: bool,
 }
 
-/// Bytes and connections from codex-serve towards the mock.
+/// What one relay saw going towards the mock: bytes, connections, and the bytes themselves since the
+/// last [`Counters::take`].
 #[derive(Default)]
 struct Counters {
     up: AtomicU64,
     conns: AtomicU64,
+    sent: Mutex<Vec<u8>>,
+}
+
+impl Counters {
+    /// The bytes sent towards the mock since the last call.
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 async fn relay(target: std::net::SocketAddr, counters: Arc<Counters>) -> std::net::SocketAddr {
@@ -80,6 +98,11 @@ async fn relay(target: std::net::SocketAddr, counters: Arc<Counters>) -> std::ne
                             Ok(n) => n,
                         };
                         counters.up.fetch_add(n as u64, Ordering::SeqCst);
+                        counters
+                            .sent
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend_from_slice(&buf[..n]);
                         if uw.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -104,7 +127,21 @@ struct Serve {
 }
 
 impl Drop for Serve {
+    /// SIGTERM first, so that a profiler wrapped around codex-serve (`--codex-serve` may be a script
+    /// that execs it under valgrind) writes its profile; SIGKILL if it has not gone after 30 s.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            for _ in 0..300 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -147,7 +184,7 @@ async fn start_serve(bin: &PathBuf, mock: &MockCodex, upstream: &str, extra: &[&
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn codex-serve");
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if UnixStream::connect(&socket).await.is_ok() {
             break;
         }
@@ -160,55 +197,178 @@ async fn start_serve(bin: &PathBuf, mock: &MockCodex, upstream: &str, extra: &[&
     }
 }
 
-/// POSTs `body` as HTTP/1.1 over `io` and reads the whole answer; returns (time to the first body byte,
-/// status, body). A chunked body is returned de-chunked enough for scanning (chunk sizes left in).
-async fn post<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    mut io: S,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> (f64, u16, String) {
-    let mut req = format!("POST {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    bytes.extend_from_slice(body);
-    let start = Instant::now();
-    io.write_all(&bytes).await.expect("write request");
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut first = None;
-    loop {
-        let n = io.read(&mut chunk).await.unwrap_or(0);
-        if n == 0 {
-            break;
+/// One HTTP/1.1 answer as it arrived: its status, its body (de-chunked), when its first body byte
+/// arrived and when each of its SSE events was complete (ms after the request was written).
+struct Answer {
+    status: u16,
+    body: String,
+    first_byte_ms: f64,
+    /// `(type, ms)` of each SSE event, in order.
+    events: Vec<(String, f64)>,
+}
+
+/// A kept-alive HTTP/1.1 connection: one request at a time, each answer read to its end (chunked or
+/// with a content-length), as a client that reuses its connection does.
+struct HttpConn<S> {
+    io: S,
+    /// Bytes read and not yet parsed.
+    buf: Vec<u8>,
+    /// When the last read returned.
+    last_read: Instant,
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> HttpConn<S> {
+    fn new(io: S) -> HttpConn<S> {
+        HttpConn {
+            io,
+            buf: Vec::with_capacity(64 * 1024),
+            last_read: Instant::now(),
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if first.is_none() {
-            if let Some(at) = find(&buf, b"\r\n\r\n") {
-                if buf.len() > at + 4 {
-                    first = Some(start.elapsed());
-                }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.io.read(&mut chunk).await.unwrap_or(0);
+        assert!(n > 0, "the connection closed in the middle of an answer");
+        self.last_read = Instant::now();
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// The next `\r\n`-ended line of the buffer, read as needed, without its end.
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(at) = find(&self.buf, b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..at]).into_owned();
+                self.buf.drain(..at + 2);
+                return line;
+            }
+            self.fill().await;
+        }
+    }
+
+    /// Writes `request` (a whole HTTP/1.1 request) and reads its answer.
+    async fn exchange(&mut self, request: &[u8]) -> Answer {
+        let start = Instant::now();
+        self.io.write_all(request).await.expect("write request");
+        let status_line = self.line().await;
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (mut length, mut chunked) = (None, false);
+        loop {
+            let line = self.line().await;
+            if line.is_empty() {
+                break;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
             }
         }
+        let ms = |at: Instant| at.duration_since(start).as_secs_f64() * 1e3;
+        let mut body = Vec::new();
+        let mut scanned = 0;
+        let mut first = None;
+        let mut events = Vec::new();
+        loop {
+            let mut left = if chunked {
+                let size = self.line().await;
+                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                    .expect("chunk size");
+                if size == 0 {
+                    // No trailers: the blank line that ends the body.
+                    let _ = self.line().await;
+                    break;
+                }
+                size
+            } else {
+                length.unwrap_or(0) - body.len()
+            };
+            while left > 0 {
+                if self.buf.is_empty() {
+                    self.fill().await;
+                }
+                let n = left.min(self.buf.len());
+                body.extend(self.buf.drain(..n));
+                left -= n;
+                first.get_or_insert(self.last_read);
+                while let Some(end) = find(&body[scanned..], b"\n\n") {
+                    let event = String::from_utf8_lossy(&body[scanned..scanned + end]);
+                    let kind = event
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                        .and_then(|v| v["type"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    events.push((kind, ms(self.last_read)));
+                    scanned += end + 2;
+                }
+            }
+            if chunked {
+                let _ = self.line().await;
+            } else {
+                break;
+            }
+        }
+        Answer {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            first_byte_ms: first.map_or(f64::NAN, ms),
+            events,
+        }
     }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (
-        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
-        status,
-        body,
+}
+
+/// A POST of `body` to `path` as HTTP/1.1, kept alive.
+fn post_request(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
     )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
+/// The `POST …/responses` among the HTTP/1.1 requests of `sent` (codex-serve may also have asked for
+/// the model catalog), whole: its head and its `content-length` body.
+fn responses_request(sent: &[u8]) -> Vec<u8> {
+    let mut rest = sent;
+    while let Some(head) = find(rest, b"\r\n\r\n").map(|at| at + 4) {
+        let text = String::from_utf8_lossy(&rest[..head]);
+        let length = text
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        let whole = (head + length).min(rest.len());
+        let line = text.lines().next().unwrap_or_default();
+        if line.starts_with("POST ") && line.contains("/responses ") {
+            return rest[..whole].to_vec();
+        }
+        rest = &rest[whole..];
+    }
+    panic!("codex-serve sent no POST …/responses");
+}
+
+/// Whether an event is the one codex-serve's first byte waits for, so the direct client is timed to the
+/// same event: codex-serve holds back the events that carry nothing for a client (`codex.rate_limits`,
+/// `response.created`, `response.in_progress`) until the first output item, for a chat completion on
+/// either transport (its first chunk needs it) and for a Responses turn over the WebSocket (so that a
+/// drop before it can be retried unseen); a Responses turn over HTTP begins with `response.created`.
+fn starts_answer(client: &str, transport: &str, kind: &str) -> bool {
+    let lifecycle = matches!(kind, "response.created" | "response.in_progress");
+    kind != "codex.rate_limits" && !(lifecycle && (client == "chat" || transport == "websocket"))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -252,57 +412,61 @@ fn push_call(mock: &MockCodex, turn: usize) -> String {
     call_id
 }
 
-/// This program's own socket to the mock, for the direct WebSocket figures.
+/// This program's own socket to the mock (through its own relay), for the direct WebSocket figures.
 struct Direct {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    ws: tokio_tungstenite::WebSocketStream<TcpStream>,
     last: Option<String>,
 }
 
 impl Direct {
-    async fn open(mock: &MockCodex, token: &str) -> Direct {
-        let url = format!("{}/responses", mock.url().replacen("http", "ws", 1));
-        let mut req = url.into_client_request().expect("ws request");
+    async fn open(relay: std::net::SocketAddr, token: &str) -> Direct {
+        let mut req = format!("ws://{relay}/responses")
+            .into_client_request()
+            .expect("ws request");
         let h = req.headers_mut();
         h.insert(
             "authorization",
             format!("Bearer {token}").parse().expect("h"),
         );
         h.insert("chatgpt-account-id", ACCOUNT.parse().expect("h"));
-        let (ws, _) = tokio_tungstenite::connect_async(req)
+        let tcp = TcpStream::connect(relay).await.expect("direct relay");
+        // As codex-serve's own upstream socket.
+        tcp.set_nodelay(true).expect("nodelay");
+        let (ws, _) = tokio_tungstenite::client_async(req, tcp)
             .await
             .expect("direct ws");
         Direct { ws, last: None }
     }
 
     /// Sends `frame` (codex-serve's, continuing this socket's own last response instead) and reads the
-    /// turn; returns the time to its first frame.
-    async fn turn(&mut self, mut frame: Value) -> f64 {
+    /// turn; returns `(type, ms)` of each event, timed from the send.
+    async fn turn(&mut self, mut frame: Value) -> Vec<(String, f64)> {
         if frame.get("previous_response_id").is_some() {
             frame["previous_response_id"] = json!(self.last);
         }
+        let text = frame.to_string();
         let start = Instant::now();
-        self.ws
-            .send(Message::text(frame.to_string()))
-            .await
-            .expect("send");
-        let mut first = None;
+        self.ws.send(Message::text(text)).await.expect("send");
+        let mut events = Vec::new();
         while let Some(Ok(m)) = self.ws.next().await {
-            first.get_or_insert_with(|| start.elapsed());
+            let at = start.elapsed().as_secs_f64() * 1e3;
             let Message::Text(t) = m else { continue };
             let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-            match v["type"].as_str() {
-                Some("response.completed") => {
+            let kind = v["type"].as_str().unwrap_or_default().to_owned();
+            events.push((kind.clone(), at));
+            match kind.as_str() {
+                "response.completed" => {
                     self.last = v["response"]["id"].as_str().map(str::to_owned);
                     break;
                 }
-                Some("response.failed" | "response.incomplete" | "error") => {
+                "response.failed" | "response.incomplete" | "error" => {
                     self.last = None;
                     break;
                 }
                 _ => {}
             }
         }
-        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+        events
     }
 }
 
@@ -320,21 +484,27 @@ async fn main() {
         .trim_start_matches("http://")
         .parse()
         .expect("mock address");
-    let relay = relay(target, counters.clone()).await;
+    let relay_addr = relay(target, counters.clone()).await;
+    // The direct client's own relay: the same extra hop each way as codex-serve's upstream traffic.
+    let direct_counters = Arc::new(Counters::default());
+    let direct_relay = relay(target, direct_counters.clone()).await;
     let serve = start_serve(
         &args.codex_serve,
         &mock,
-        &format!("http://{relay}"),
+        &format!("http://{relay_addr}"),
         &["--upstream-transport", &args.transport],
     )
     .await;
     let token = mock.issue_tokens(ACCOUNT, 24 * 3600).access_token;
     let ws = args.transport == "websocket";
-    let mut direct = if ws {
-        Some(Direct::open(&mock, &token).await)
+    let mut direct_ws = if ws {
+        Some(Direct::open(direct_relay, &token).await)
     } else {
         None
     };
+    // Both clients keep their connection across turns, as codex-serve keeps its upstream one.
+    let mut direct_http = None;
+    let mut client = None;
 
     let model = "gpt-5.5";
     let mut messages =
@@ -377,15 +547,23 @@ async fn main() {
             counters.up.load(Ordering::SeqCst),
             counters.conns.load(Ordering::SeqCst),
         );
+        counters.take();
         let frames_before = mock.ws_frames().len();
-        let requests_before = mock.requests().len();
-        let io = UnixStream::connect(&serve.socket).await.expect("socket");
-        let (ttfb, status, answer) = post(io, path, &[], body.to_string().as_bytes()).await;
-        assert_eq!(status, 200, "turn {turn}: {answer}");
+        let request = post_request(path, body.to_string().as_bytes());
+        if client.is_none() || args.reconnect {
+            let io = UnixStream::connect(&serve.socket).await.expect("socket");
+            client = Some(HttpConn::new(io));
+        }
+        let Some(conn) = client.as_mut() else {
+            unreachable!("connected above")
+        };
+        let answer = conn.exchange(&request).await;
+        assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
         // The relay has forwarded everything once the answer is in.
         let up = counters.up.load(Ordering::SeqCst) - up0;
         let conns = counters.conns.load(Ordering::SeqCst) - c0;
-        let events = sse(&answer);
+        let sent = counters.take();
+        let events = sse(&answer.body);
         if args.client == "chat" {
             // The assistant's call, as the chat client keeps it.
             let args_text: String = events
@@ -409,9 +587,10 @@ async fn main() {
                 json!({"type": "function_call_output", "call_id": call_id, "output": tool_output(turn, args.tool_bytes)}),
             );
         }
-        // The same request straight to the mock, on the same transport.
+        // The same request straight to the mock (through the direct relay), on the same transport.
         push_call(&mock, turn);
-        let direct_ttfb = match &mut direct {
+        let dc0 = direct_counters.conns.load(Ordering::SeqCst);
+        let direct_events = match &mut direct_ws {
             Some(d) => {
                 let frame = mock.ws_frames()[frames_before..]
                     .last()
@@ -420,26 +599,35 @@ async fn main() {
                 d.turn(frame).await
             }
             None => {
-                let sent = mock.requests()[requests_before..]
-                    .iter()
-                    .rev()
-                    .find(|r| r.path == "/responses")
-                    .map(|r| r.body.clone())
-                    .expect("codex-serve sent a request");
-                let io = TcpStream::connect(target).await.expect("mock");
-                let headers = [
-                    ("authorization", format!("Bearer {token}")),
-                    ("chatgpt-account-id", ACCOUNT.to_owned()),
-                ];
-                post(io, "/responses", &headers, sent.to_string().as_bytes())
-                    .await
-                    .0
+                // codex-serve's request as it went on the wire: its headers, its (compressed) body.
+                let replay = responses_request(&sent);
+                if direct_http.is_none() {
+                    let tcp = TcpStream::connect(direct_relay)
+                        .await
+                        .expect("direct relay");
+                    tcp.set_nodelay(true).expect("nodelay");
+                    direct_http = Some(HttpConn::new(tcp));
+                }
+                let Some(conn) = direct_http.as_mut() else {
+                    unreachable!("connected above")
+                };
+                let answer = conn.exchange(&replay).await;
+                assert_eq!(answer.status, 200, "direct turn {turn}: {}", answer.body);
+                answer.events
             }
         };
+        direct_counters.take();
+        let direct_first = direct_events.first().map_or(f64::NAN, |e| e.1);
+        let direct_ttfb = direct_events
+            .iter()
+            .find(|(kind, _)| starts_answer(&args.client, &args.transport, kind))
+            .map_or(f64::NAN, |e| e.1);
         println!(
             "{}",
             json!({"turn": turn + 1, "new_bytes": new_bytes, "upstream_bytes": up,
-                   "new_connections": conns, "ttfb_ms": ttfb, "direct_ttfb_ms": direct_ttfb})
+                   "new_connections": conns, "ttfb_ms": answer.first_byte_ms,
+                   "direct_ttfb_ms": direct_ttfb, "direct_first_byte_ms": direct_first,
+                   "direct_new_connections": direct_counters.conns.load(Ordering::SeqCst) - dc0})
         );
     }
 }
@@ -480,9 +668,13 @@ async fn idle_sockets(args: &Args, n: usize) {
             let body = json!({"model": "gpt-5.5", "prompt_cache_key": format!("conv-{i}"),
                               "messages": [{"role": "user", "content": format!("hello {i}")}]});
             let io = UnixStream::connect(&socket).await.expect("socket");
-            post(io, "/v1/chat/completions", &[], body.to_string().as_bytes())
+            HttpConn::new(io)
+                .exchange(&post_request(
+                    "/v1/chat/completions",
+                    body.to_string().as_bytes(),
+                ))
                 .await
-                .1
+                .status
         }));
     }
     let mut ok = 0;
