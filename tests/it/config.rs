@@ -49,16 +49,7 @@ async fn the_codex_cli_model_and_effort_are_defaults() {
         ..Options::default()
     })
     .await;
-    let r = s
-        .post(
-            "/v1/chat/completions",
-            json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let sent = s.last_upstream().body;
-    assert_eq!(sent["model"], "gpt-5.5");
-    assert_eq!(sent["reasoning"]["effort"], "low");
+    assert_eq!(defaults_sent(&s).await, (json!("gpt-5.5"), json!("low")));
     // The same for the other APIs.
     for (path, body) in [
         (
@@ -75,6 +66,19 @@ async fn the_codex_cli_model_and_effort_are_defaults() {
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         assert_eq!(s.last_upstream().body["model"], "gpt-5.5", "{path}");
     }
+}
+
+/// The model and effort codex-serve sends for a chat request that names no model.
+async fn defaults_sent(s: &Server) -> (Value, Value) {
+    let r = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = s.last_upstream().body;
+    (sent["model"].clone(), sent["reasoning"]["effort"].clone())
 }
 
 /// The model and effort of the last Responses request in `log`.
@@ -139,19 +143,7 @@ async fn a_profile_means_to_codex_serve_what_it_means_to_the_codex_cli() {
             ..Options::default()
         })
         .await;
-        let r = s
-            .post(
-                "/v1/chat/completions",
-                json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let sent = s.last_upstream().body;
-        assert_eq!(
-            &(sent["model"].clone(), sent["reasoning"]["effort"].clone()),
-            expected,
-            "codex-serve {args:?}"
-        );
+        assert_eq!(&defaults_sent(&s).await, expected, "codex-serve {args:?}");
     }
 }
 
@@ -165,16 +157,7 @@ async fn a_legacy_profile_table_is_still_read_with_a_warning_that_says_how_to_mo
         ..Options::default()
     })
     .await;
-    let r = s
-        .post(
-            "/v1/chat/completions",
-            json!({"model": "", "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let sent = s.last_upstream().body;
-    assert_eq!(sent["model"], "gpt-5.5");
-    assert_eq!(sent["reasoning"]["effort"], "low");
+    assert_eq!(defaults_sent(&s).await, (json!("gpt-5.5"), json!("low")));
     let logs = s.logs();
     assert!(
         logs.contains("refuses the legacy") && logs.contains("--codex-profile fast"),
