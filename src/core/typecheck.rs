@@ -250,25 +250,19 @@ impl Check<'_> {
 }
 
 impl Shape {
-    /// Whether every alternative is a scalar: a value checked against it needs only its JSON type, which
-    /// the first bytes of its text tell, so its text is skipped rather than parsed (a long string is not
-    /// unescaped and copied).
-    fn is_scalar(&self) -> bool {
+    /// Whether some alternative is a scalar, and whether every one is. Some: the value's text is looked
+    /// at first. Every: a value checked against the shape needs only its JSON type, which the first bytes
+    /// of its text tell, so its text is skipped rather than parsed (a long string is not unescaped and
+    /// copied).
+    fn scalars(&self) -> (bool, bool) {
         match self {
-            Shape::Str | Shape::Num | Shape::Int | Shape::Bool => true,
-            Shape::OneOf(alts) => alts.iter().all(Shape::is_scalar),
-            Shape::Go(_, inner) => inner.is_scalar(),
-            Shape::Any | Shape::Obj(_) | Shape::Arr(_) => false,
-        }
-    }
-
-    /// Whether some alternative is a scalar (then the value's text is looked at first).
-    fn takes_scalars(&self) -> bool {
-        match self {
-            Shape::Str | Shape::Num | Shape::Int | Shape::Bool => true,
-            Shape::OneOf(alts) => alts.iter().any(Shape::takes_scalars),
-            Shape::Go(_, inner) => inner.takes_scalars(),
-            Shape::Any | Shape::Obj(_) | Shape::Arr(_) => false,
+            Shape::Str | Shape::Num | Shape::Int | Shape::Bool => (true, true),
+            Shape::OneOf(alts) => alts
+                .iter()
+                .map(Shape::scalars)
+                .fold((false, true), |(any, all), (a, b)| (any || a, all && b)),
+            Shape::Go(_, inner) => inner.scalars(),
+            Shape::Any | Shape::Obj(_) | Shape::Arr(_) => (false, false),
         }
     }
 
@@ -315,7 +309,7 @@ impl<'de> DeserializeSeed<'de> for Check<'_> {
         if matches!(self.shape, Shape::Any) {
             return <IgnoredAny as serde::Deserialize>::deserialize(d).map(drop);
         }
-        if !self.shape.takes_scalars() {
+        if !self.shape.scalars().0 {
             return d.deserialize_any(self);
         }
         // serde_json hands over the value's text, checked but not unescaped: a string (a message's
@@ -323,7 +317,7 @@ impl<'de> DeserializeSeed<'de> for Check<'_> {
         let raw = <&serde_json::value::RawValue as serde::Deserialize>::deserialize(d)?;
         match self.shape.kind_of(raw.get()) {
             Ok(Some(kind @ (Kind::Obj | Kind::Arr)))
-                if self.shape.accepting(kind).is_some_and(|s| !s.is_scalar()) =>
+                if self.shape.accepting(kind).is_some_and(|s| !s.scalars().1) =>
             {
                 // An array or object where one is taken: walked as before, from its text.
                 let mut inner = serde_json::Deserializer::from_str(raw.get());
