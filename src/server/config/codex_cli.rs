@@ -81,21 +81,29 @@ fn get<'a>(k: &'a Keys, name: &str) -> Option<&'a toml::Value> {
     }
 }
 
-/// One of the CLI's TOML files: `None` when it doesn't exist or can't be used (a warning then says why).
-fn parse(path: &Path, warnings: &mut Vec<String>) -> Option<File> {
+/// What reading one of the CLI's TOML files found.
+enum Parsed {
+    Missing,
+    /// There, but unreadable or broken; a warning says why.
+    Unusable,
+    Found(Box<File>),
+}
+
+/// Reads one of the CLI's TOML files.
+fn parse(path: &Path, warnings: &mut Vec<String>) -> Parsed {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Parsed::Missing,
         Err(e) => {
             warnings.push(format!(
                 "cannot read {}: {e}; its settings are not used",
                 path.display()
             ));
-            return None;
+            return Parsed::Unusable;
         }
     };
     match toml::from_str(&text) {
-        Ok(f) => Some(f),
+        Ok(f) => Parsed::Found(Box::new(f)),
         Err(e) => {
             let line = e.span().map_or(1, |s| super::file::line_of(&text, s.start));
             warnings.push(format!(
@@ -103,7 +111,7 @@ fn parse(path: &Path, warnings: &mut Vec<String>) -> Option<File> {
                 path.display(),
                 e.message().trim()
             ));
-            None
+            Parsed::Unusable
         }
     }
 }
@@ -142,14 +150,16 @@ fn profile_layer(
         }
         let file_name = format!("{name}.config.toml");
         let layer_path = codex_home.join(&file_name);
-        let Some(layer) = parse(&layer_path, &mut out.warnings) else {
-            if !layer_path.exists() {
+        let layer = match parse(&layer_path, &mut out.warnings) {
+            Parsed::Found(layer) => *layer,
+            Parsed::Unusable => return None,
+            Parsed::Missing => {
                 out.warnings.push(format!(
                     "--codex-profile {name}: there is no {}; the codex CLI's base settings are used",
                     layer_path.display()
                 ));
+                return None;
             }
-            return None;
         };
         if layer.profile.is_some() {
             out.warnings.push(format!(
@@ -188,16 +198,16 @@ pub(crate) fn read(codex_home: &Path, profile: Option<&str>) -> CodexCliConfig {
     };
     let path = out.path.clone();
     let file = match parse(&path, &mut out.warnings) {
-        Some(f) => {
+        Parsed::Found(f) => {
             out.found = true;
-            f
+            *f
         }
-        None if path.exists() => {
+        Parsed::Unusable => {
             out.found = true;
             return out;
         }
         // No base file: a profile file alone still counts, as it does for the CLI.
-        None => File::default(),
+        Parsed::Missing => File::default(),
     };
     let profile = profile_layer(codex_home, &file, profile, &mut out);
     if profile.is_some() {
@@ -248,19 +258,27 @@ pub(crate) fn credentials_store(codex_home: &Path) -> CredentialsStore {
 mod tests {
     use super::*;
 
+    /// A CODEX_HOME holding `files` (name, contents).
+    fn home(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        dir
+    }
+
     #[test]
     fn a_profile_file_is_layered_over_the_base_file() {
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(
-            dir.path().join("config.toml"),
-            "model = \"gpt-5.5\"\nmodel_reasoning_effort = \"low\"\napproval_policy = \"never\"\n",
-        )
-        .expect("write");
-        std::fs::write(
-            dir.path().join("deep.config.toml"),
-            "model_reasoning_effort = \"high\"\nopenai_base_url = \"https://proxy.example/v1\"\n",
-        )
-        .expect("write");
+        let dir = home(&[
+            (
+                "config.toml",
+                "model = \"gpt-5.5\"\nmodel_reasoning_effort = \"low\"\napproval_policy = \"never\"\n",
+            ),
+            (
+                "deep.config.toml",
+                "model_reasoning_effort = \"high\"\nopenai_base_url = \"https://proxy.example/v1\"\n",
+            ),
+        ]);
         let c = read(dir.path(), Some("deep"));
         assert!(c.found && c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(c.profile.as_deref(), Some("deep"));
@@ -282,8 +300,7 @@ mod tests {
 
     #[test]
     fn a_missing_or_odd_profile_falls_back_to_the_base_file_with_a_warning() {
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(dir.path().join("config.toml"), "model = \"gpt-5.5\"\n").expect("write");
+        let dir = home(&[("config.toml", "model = \"gpt-5.5\"\n")]);
         let c = read(dir.path(), Some("nope"));
         assert_eq!(c.value("model"), Some("gpt-5.5"));
         assert!(
@@ -308,13 +325,13 @@ mod tests {
 
     #[test]
     fn legacy_profiles_beside_the_flag_are_ignored_with_a_warning() {
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(
-            dir.path().join("config.toml"),
-            "model = \"gpt-5.5\"\n[profiles.deep]\nmodel = \"legacy\"\n",
-        )
-        .expect("write");
-        std::fs::write(dir.path().join("deep.config.toml"), "profile = \"x\"\n").expect("write");
+        let dir = home(&[
+            (
+                "config.toml",
+                "model = \"gpt-5.5\"\n[profiles.deep]\nmodel = \"legacy\"\n",
+            ),
+            ("deep.config.toml", "profile = \"x\"\n"),
+        ]);
         let c = read(dir.path(), Some("deep"));
         assert_eq!(c.value("model"), Some("gpt-5.5"));
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
