@@ -349,15 +349,12 @@ pub(crate) fn create_frame(
         value(Value::String("response.create".into())),
     ));
     let mut generated = false;
+    // The body is our own render: each key once, so the frame's fields are pushed in its order.
     for (key, raw) in fields {
-        // The rendered body names each key once; a later one would replace an earlier one in place.
-        let at = frame.iter().position(|(k, _)| *k == key);
         let entry = if key == "client_metadata" {
             if let Some(generate) = opts.generate {
-                if !generated {
-                    frame.push(("generate".into(), value(Value::Bool(generate))));
-                    generated = true;
-                }
+                frame.push(("generate".into(), value(Value::Bool(generate))));
+                generated = true;
             }
             let mut metadata: Value =
                 serde_json::from_str(raw.get()).map_err(|e| CodexError::Decode(e.to_string()))?;
@@ -369,10 +366,7 @@ pub(crate) fn create_frame(
             FrameValue::Raw(raw)
         };
         let after_model = key == "model";
-        match at {
-            Some(i) => frame[i].1 = entry,
-            None => frame.push((key, entry)),
-        }
+        frame.push((key, entry));
         if after_model {
             if let Some(id) = &opts.previous_response_id {
                 frame.push((
