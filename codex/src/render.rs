@@ -4,6 +4,7 @@
 //! The front ends never see this: they build one request, and the model's catalog entry picks the shape.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::models::ModelInfo;
@@ -97,7 +98,7 @@ pub struct Rendered {
 struct Wire<'a> {
     model: &'a str,
     stream: bool,
-    input: Vec<Map<String, Value>>,
+    input: Vec<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Vec<Tool>>,
     tool_choice: ToolChoice,
@@ -385,37 +386,83 @@ fn wire_item(
     ids: &TurnIds,
     lite: bool,
     functions: &[String],
-) -> Result<Map<String, Value>, serde_json::Error> {
-    let Value::Object(fields) = serde_json::to_value(item)? else {
-        return Ok(Map::new());
-    };
+) -> Result<Box<RawValue>, serde_json::Error> {
     let prefix = match item {
         InputItem::Message { .. } => Some("msg"),
         InputItem::AdditionalTools { .. } => Some("at"),
         InputItem::FunctionCallOutput { .. } => Some("fco"),
         _ => None,
     };
+    // The item is serialised once: its text is both the id's seed and the wire form, with the id put in
+    // after the leading `"type":"…"` (the enum's tag, which serde writes first and never escapes).
+    let json = serde_json::to_string(item)?;
+    let id = prefix.map(|prefix| format!("{prefix}_{}", item_id(&ids.session, index, &json)));
+    if gets_functions_namespace(item, lite, functions) {
+        return wire_item_slow(item, id, true);
+    }
+    let Some(id) = id else {
+        return RawValue::from_string(json);
+    };
+    let Some(tag_end) = json
+        .strip_prefix(r#"{"type":""#)
+        .and_then(|rest| rest.find('"'))
+        .map(|i| r#"{"type":""#.len() + i + 1)
+    else {
+        return wire_item_slow(item, Some(id), false);
+    };
+    let mut out = String::with_capacity(json.len() + id.len() + 8);
+    out.push_str(&json[..tag_end]);
+    out.push_str(r#","id":""#);
+    out.push_str(&id);
+    out.push('"');
+    out.push_str(&json[tag_end..]);
+    RawValue::from_string(out)
+}
+
+/// The id of the item at `index` whose JSON is `json`: a UUIDv5 in the conversation's namespace, over
+/// the JSON of `[index, item]`. SHA-1 by the `sha1` crate, which uses the CPU's SHA instructions where
+/// there are some (a long history hashes every turn over HTTP).
+fn item_id(session: &str, index: usize, json: &str) -> uuid::Uuid {
+    use sha1::{Digest, Sha1};
+    let ns = uuid::Uuid::parse_str(session).unwrap_or(uuid::Uuid::NAMESPACE_OID);
+    let mut h = Sha1::new();
+    h.update(ns.as_bytes());
+    h.update(b"[");
+    h.update(index.to_string().as_bytes());
+    h.update(b",");
+    h.update(json.as_bytes());
+    h.update(b"]");
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+}
+
+/// The wire form built field by field, for the rare item that gains a `namespace` after its `name`.
+fn wire_item_slow(
+    item: &InputItem,
+    id: Option<String>,
+    namespace: bool,
+) -> Result<Box<RawValue>, serde_json::Error> {
+    let Value::Object(fields) = serde_json::to_value(item)? else {
+        return RawValue::from_string("{}".into());
+    };
     let mut out = Map::with_capacity(fields.len() + 2);
     let mut fields = fields.into_iter();
     if let Some((k, v)) = fields.next() {
         out.insert(k, v);
     }
-    if let Some(prefix) = prefix {
-        let seed = serde_json::to_vec(&(index, item))?;
-        let ns = uuid::Uuid::parse_str(&ids.session).unwrap_or(uuid::Uuid::NAMESPACE_OID);
-        out.insert(
-            "id".into(),
-            Value::String(format!("{prefix}_{}", uuid::Uuid::new_v5(&ns, &seed))),
-        );
+    if let Some(id) = id {
+        out.insert("id".into(), Value::String(id));
     }
     for (k, v) in fields {
-        let namespaced = k == "name" && gets_functions_namespace(item, lite, functions);
+        let namespaced = namespace && k == "name";
         out.insert(k, v);
         if namespaced {
             out.insert("namespace".into(), FUNCTIONS_NAMESPACE.into());
         }
     }
-    Ok(out)
+    RawValue::from_string(serde_json::to_string(&out)?)
 }
 
 /// Whether the wire form of `item` gains `"namespace": "functions"`: a replayed call of one of the

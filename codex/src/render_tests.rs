@@ -279,3 +279,76 @@ fn a_clients_own_websocket_fields_are_not_passed_on() {
     assert!(!sent.contains_key("ws_request_header_x_openai_internal_codex_responses_lite"));
     assert!(!sent.contains_key("x-codex-ws-stream-request-start-ms"));
 }
+
+/// The wire form as it was built before items were serialised once: through a `Value` tree, the id a
+/// `uuid` v5 over the JSON of `[index, item]`. The fast path must give the same bytes and the same ids
+/// (a changed id would cost every conversation its cached prompt prefix).
+fn wire_item_by_value(item: &InputItem, index: usize, ids: &TurnIds, namespaced: bool) -> String {
+    let Value::Object(fields) = serde_json::to_value(item).expect("to value") else {
+        panic!("an item is an object");
+    };
+    let prefix = match item {
+        InputItem::Message { .. } => Some("msg"),
+        InputItem::AdditionalTools { .. } => Some("at"),
+        InputItem::FunctionCallOutput { .. } => Some("fco"),
+        _ => None,
+    };
+    let mut out = Map::new();
+    let mut fields = fields.into_iter();
+    let (k, v) = fields.next().expect("the type tag");
+    out.insert(k, v);
+    if let Some(prefix) = prefix {
+        let seed = serde_json::to_vec(&(index, item)).expect("seed");
+        let ns = uuid::Uuid::parse_str(&ids.session).expect("session uuid");
+        let id = format!("{prefix}_{}", uuid::Uuid::new_v5(&ns, &seed));
+        out.insert("id".into(), Value::String(id));
+    }
+    for (k, v) in fields {
+        let name = k == "name";
+        out.insert(k, v);
+        if name && namespaced {
+            out.insert("namespace".into(), FUNCTIONS_NAMESPACE.into());
+        }
+    }
+    serde_json::to_string(&out).expect("to string")
+}
+
+#[test]
+fn an_item_is_serialised_once_with_the_same_bytes_and_ids_as_through_a_value() {
+    let tricky = "quote \" backslash \\ newline \n tab \t nul \u{0} emoji \u{1F600} \u{2028} é";
+    let mut items = request("gpt-5.5").input;
+    items.extend([
+        InputItem::text(Role::Assistant, tricky),
+        InputItem::text(Role::Developer, ""),
+        InputItem::FunctionCall {
+            call_id: "call_\"2\"".into(),
+            name: "weather".into(),
+            arguments: format!("{{\"q\":{}}}", serde_json::to_string(tricky).expect("json")),
+            namespace: None,
+        },
+        InputItem::FunctionCall {
+            call_id: "call_3".into(),
+            name: "not_a_client_function".into(),
+            arguments: "{}".into(),
+            namespace: None,
+        },
+        InputItem::FunctionCallOutput {
+            call_id: "call_2".into(),
+            output: tricky.to_owned().into(),
+        },
+        InputItem::CompactionTrigger {},
+    ]);
+    let ids = ids();
+    let functions = vec!["weather".to_owned()];
+    for lite in [false, true] {
+        for (index, item) in items.iter().enumerate() {
+            let namespaced = gets_functions_namespace(item, lite, &functions);
+            let fast = wire_item(item, index, &ids, lite, &functions).expect("wire item");
+            assert_eq!(
+                fast.get(),
+                wire_item_by_value(item, index, &ids, namespaced),
+                "item {index}, lite {lite}"
+            );
+        }
+    }
+}
