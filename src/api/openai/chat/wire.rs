@@ -44,7 +44,7 @@ pub(crate) struct StreamOptions {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
+#[serde(try_from = "MessageIn")]
 pub(crate) enum ChatMessage {
     System {
         content: MessageContent,
@@ -69,11 +69,92 @@ pub(crate) enum ChatMessage {
     },
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// A message as read: one flat struct, filled in one pass, then checked for its role. A `role`-tagged
+/// enum would make serde buffer every message, its long content included, before it knows the variant;
+/// a chat client resends the whole history on every turn.
+#[derive(Deserialize)]
+struct MessageIn {
+    role: RoleIn,
+    #[serde(default)]
+    content: Option<MessageContent>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<AssistantToolCall>>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RoleIn {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+impl TryFrom<MessageIn> for ChatMessage {
+    type Error = String;
+
+    fn try_from(m: MessageIn) -> Result<ChatMessage, String> {
+        let required = |c: Option<MessageContent>| c.ok_or("missing field `content`");
+        Ok(match m.role {
+            RoleIn::System => ChatMessage::System {
+                content: required(m.content)?,
+            },
+            RoleIn::Developer => ChatMessage::Developer {
+                content: required(m.content)?,
+            },
+            RoleIn::User => ChatMessage::User {
+                content: required(m.content)?,
+            },
+            RoleIn::Assistant => ChatMessage::Assistant {
+                content: m.content,
+                refusal: m.refusal,
+                tool_calls: m.tool_calls.unwrap_or_default(),
+            },
+            RoleIn::Tool => ChatMessage::Tool {
+                content: required(m.content)?,
+                tool_call_id: m.tool_call_id.ok_or("missing field `tool_call_id`")?,
+            },
+        })
+    }
+}
+
+/// A string or an array of parts, told apart by the JSON type as it is read (an untagged enum would
+/// buffer the value and try each variant).
+#[derive(Debug)]
 pub(crate) enum MessageContent {
     Text(String),
     Parts(Vec<ContentPartIn>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MessageContent, D::Error> {
+        struct Content;
+        impl<'de> serde::de::Visitor<'de> for Content {
+            type Value = MessageContent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MessageContent, E> {
+                Ok(MessageContent::Text(s.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<MessageContent, E> {
+                Ok(MessageContent::Text(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<MessageContent, A::Error> {
+                let parts = Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(MessageContent::Parts(parts))
+            }
+        }
+        d.deserialize_any(Content)
+    }
 }
 
 #[derive(Debug, Deserialize)]

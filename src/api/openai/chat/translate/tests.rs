@@ -19,6 +19,56 @@ mod cases {
     }
 
     #[test]
+    fn a_message_is_read_in_one_pass_whatever_its_field_order_and_checked_for_its_role() {
+        let body = br#"{"model":"m","messages":[
+            {"content":"role last","role":"user"},
+            {"role":"assistant","content":null,"tool_calls":null,"refusal":"no"},
+            {"role":"tool","content":[{"type":"text","text":"out"}],"tool_call_id":"c1"},
+            {"role":"system","content":"x","tool_call_id":"ignored"}]}"#;
+        let req: ChatCompletionRequest = crate::core::json::parse_json(body).expect("request");
+        assert!(
+            matches!(&req.messages[0], ChatMessage::User { content: MessageContent::Text(t) } if t == "role last")
+        );
+        assert!(matches!(&req.messages[1],
+            ChatMessage::Assistant { content: None, refusal: Some(r), tool_calls } if r == "no" && tool_calls.is_empty()));
+        assert!(matches!(&req.messages[2],
+            ChatMessage::Tool { content: MessageContent::Parts(p), tool_call_id } if p.len() == 1 && tool_call_id == "c1"));
+        assert!(matches!(&req.messages[3], ChatMessage::System { .. }));
+        for (body, says, at) in [
+            (
+                r#"{"model":"m","messages":[{"role":"user"}]}"#,
+                "missing field `content`",
+                "messages[0]",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#,
+                "missing field `tool_call_id`",
+                "messages[0]",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+                "unknown variant `robot`",
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","messages":[{"content":"x"}]}"#,
+                "missing field `role`",
+                "messages[0]",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":7}]}"#,
+                "expected a string or an array of content parts",
+                "messages[0].content",
+            ),
+        ] {
+            let e = crate::core::json::parse_json::<ChatCompletionRequest>(body.as_bytes())
+                .expect_err(body);
+            assert!(e.message.contains(says), "{body}: {}", e.message);
+            assert_eq!(e.param.as_deref(), Some(at), "{body}");
+        }
+    }
+
+    #[test]
     fn system_goes_to_instructions_and_later_guidance_to_developer() {
         let t = parse(serde_json::json!({"model":"gpt-6.2-sol","messages":[
             {"role":"system","content":"be brief"},
