@@ -226,10 +226,11 @@ fn render_part(
     if original_detail {
         input.iter_mut().for_each(original_images);
     }
+    let ns = id_namespace(&ids.session);
     let input = input
         .iter()
         .enumerate()
-        .map(|(i, item)| wire_item(item, start + i, ids, lite, &function_names))
+        .map(|(i, item)| wire_item(item, start + i, &ns, lite, &function_names))
         .collect::<Result<Vec<_>, _>>()?;
 
     let reasoning = reasoning(&req, model, lite);
@@ -383,7 +384,7 @@ fn original_images(item: &mut InputItem) {
 fn wire_item(
     item: &InputItem,
     index: usize,
-    ids: &TurnIds,
+    ns: &uuid::Uuid,
     lite: bool,
     functions: &[String],
 ) -> Result<Box<RawValue>, serde_json::Error> {
@@ -396,7 +397,7 @@ fn wire_item(
     // The item is serialised once: its text is both the id's seed and the wire form, with the id put in
     // after the leading `"type":"…"` (the enum's tag, which serde writes first and never escapes).
     let json = serde_json::to_string(item)?;
-    let id = prefix.map(|prefix| format!("{prefix}_{}", item_id(&ids.session, index, &json)));
+    let id = prefix.map(|prefix| format!("{prefix}_{}", item_id(ns, index, &json)));
     if gets_functions_namespace(item, lite, functions) {
         return wire_item_slow(item, id, true);
     }
@@ -419,12 +420,16 @@ fn wire_item(
     RawValue::from_string(out)
 }
 
-/// The id of the item at `index` whose JSON is `json`: a UUIDv5 in the conversation's namespace, over
-/// the JSON of `[index, item]`. SHA-1 by the `sha1` crate, which uses the CPU's SHA instructions where
-/// there are some (a long history hashes every turn over HTTP).
-fn item_id(session: &str, index: usize, json: &str) -> uuid::Uuid {
+/// The namespace of a conversation's item ids: its session UUID.
+fn id_namespace(session: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(session).unwrap_or(uuid::Uuid::NAMESPACE_OID)
+}
+
+/// The id of the item at `index` whose JSON is `json`: a UUIDv5 in the conversation's namespace `ns`,
+/// over the JSON of `[index, item]`. SHA-1 by the `sha1` crate, which uses the CPU's SHA instructions
+/// where there are some (a long history hashes every turn over HTTP).
+fn item_id(ns: &uuid::Uuid, index: usize, json: &str) -> uuid::Uuid {
     use sha1::{Digest, Sha1};
-    let ns = uuid::Uuid::parse_str(session).unwrap_or(uuid::Uuid::NAMESPACE_OID);
     let mut h = Sha1::new();
     h.update(ns.as_bytes());
     h.update(b"[");

@@ -343,7 +343,8 @@ fn an_item_is_serialised_once_with_the_same_bytes_and_ids_as_through_a_value() {
     for lite in [false, true] {
         for (index, item) in items.iter().enumerate() {
             let namespaced = gets_functions_namespace(item, lite, &functions);
-            let fast = wire_item(item, index, &ids, lite, &functions).expect("wire item");
+            let fast = wire_item(item, index, &id_namespace(&ids.session), lite, &functions)
+                .expect("wire item");
             assert_eq!(
                 fast.get(),
                 wire_item_by_value(item, index, &ids, namespaced),
