@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::core::error::ApiError;
 use crate::core::model_map::ModelMap;
 use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::resent::{Resent, Settled};
 use crate::core::response_store::ResponseStore;
 
 /// Server-wide settings that shape every translated request.
@@ -33,6 +34,8 @@ pub(crate) struct App {
     pub(crate) upstream_limit: UpstreamLimit,
     /// Finished `/v1/responses` answers, for `previous_response_id`.
     pub(crate) responses: ResponseStore,
+    /// Recent large chat bodies, so that the history the next one resends is not read again.
+    pub(crate) chat_bodies: Resent<Settled>,
     /// Largest request body (and WebSocket message).
     pub(crate) max_body_bytes: usize,
     /// How long a request's body may take to arrive once its headers have (`--body-read-timeout`).

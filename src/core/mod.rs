@@ -16,6 +16,7 @@ pub(crate) mod model_map;
 pub(crate) mod piece;
 pub(crate) mod prepare;
 pub(crate) mod reasoning_cache;
+pub(crate) mod resent;
 pub(crate) mod response_store;
 pub(crate) mod typecheck;
 

@@ -57,10 +57,8 @@ fn build(
         .route("/v1/models/{id}", get(openai::models::get))
         .route(
             "/v1/chat/completions",
-            post(openai::completions).layer(middleware::from_fn_with_state(
-                openai::known_fields::CHAT_CHECK,
-                typecheck::layer,
-            )),
+            // The type check is the handler's: a resent history is checked once (`chat::read`).
+            post(openai::completions),
         )
         .route(
             "/v1/responses",

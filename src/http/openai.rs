@@ -16,8 +16,9 @@ use codex_client::request::{CompactRequest, InputItem};
 use serde_json::{json, Value};
 
 // The routes of the OpenAI API that are not driven answers.
+use crate::api::openai::chat;
+use crate::api::openai::chat::read::Chat;
 use crate::api::openai::chat::render::{Framer, Meta, Whole};
-use crate::api::openai::chat::wire::ChatCompletionRequest;
 use crate::api::openai::responses::answer::{
     socket_error, Frames, Sse, Streamed, SSE_CONTENT_TYPE,
 };
@@ -44,11 +45,11 @@ pub async fn completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut req: ChatCompletionRequest = parse_json(&body)?;
-    app.fill_model(&mut req.model);
-    let streaming = req.stream;
-    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-    let plan = req.translate(session_id(&headers).as_deref())?;
+    let Chat {
+        plan,
+        streaming,
+        include_usage,
+    } = chat::read::read(&app, body, session_id(&headers).as_deref())?;
     let mut clock = UpstreamClock::default();
     let t = clock.time(prepare(&app, plan)).await?;
     let exchange = clock.time(Exchange::begin(&app, t.request)).await?;

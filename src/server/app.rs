@@ -11,6 +11,7 @@ use crate::core::app::Defaults;
 use crate::core::app::{App, UpstreamLimit};
 use crate::core::model_map::ModelMap;
 use crate::core::reasoning_cache::ReasoningCache;
+use crate::core::resent::Resent;
 use crate::core::response_store::ResponseStore;
 use crate::server::config::Config;
 
@@ -74,6 +75,7 @@ pub(crate) fn build_app(config: &Config) -> Result<App, String> {
             limits.response_store_max_bytes,
             limits.response_store_ttl,
         ),
+        chat_bodies: Resent::default(),
         max_body_bytes: limits.max_body_bytes,
         body_read_timeout: limits.body_read_timeout,
         ollama_version: d.ollama_version.clone(),

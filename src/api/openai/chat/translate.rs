@@ -7,6 +7,8 @@ use codex_client::request::{
     ContentPart, FunctionChoice, InputItem, ReasoningEffort, Role, TextControls, TextFormat, Tool,
     ToolChoice, ToolChoiceMode,
 };
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::wire::{
@@ -14,6 +16,7 @@ use super::wire::{
 };
 use crate::core::error::ApiError;
 use crate::core::prepare::{Plan, Summary, Want};
+use crate::core::resent::Settled;
 
 impl MessageContent {
     fn into_parts(
@@ -95,11 +98,25 @@ fn text_part(text: String, assistant: bool) -> ContentPart {
 
 impl ChatCompletionRequest {
     /// Checks and translates; `session` is the client's own conversation id (the `X-Session-Id` header).
+    #[cfg(test)]
     pub(crate) fn translate(self, session: Option<&str>) -> Result<Plan, ApiError> {
+        self.translate_after(session, None, false)
+            .map(|(plan, _)| plan)
+    }
+
+    /// Checks and translates the request's messages after `earlier`, the messages an earlier body settled (its
+    /// `messages` were cut out of this one, [`crate::core::resent`]); with `keep`, also what this
+    /// body's messages settle, for the next body.
+    pub(crate) fn translate_after(
+        self,
+        session: Option<&str>,
+        earlier: Option<Arc<Settled>>,
+        keep: bool,
+    ) -> Result<(Plan, Option<Settled>), ApiError> {
         if self.model.trim().is_empty() {
             return Err(ApiError::invalid("`model` must not be empty").with_param("model"));
         }
-        if self.messages.is_empty() {
+        if self.messages.is_empty() && earlier.is_none() {
             return Err(
                 ApiError::invalid("`messages` must hold at least one message")
                     .with_param("messages"),
@@ -128,78 +145,33 @@ impl ChatCompletionRequest {
             None => Want::Default,
         };
 
-        let mut instructions: Vec<String> = Vec::new();
-        let mut input: Vec<InputItem> = Vec::with_capacity(self.messages.len());
-        let mut seen_conversation = false;
+        let mut read = Reader::after(earlier.as_deref());
         for msg in self.messages {
-            match msg {
-                // Leading system text is the backend's `instructions`; later system messages become
-                // developer guidance, since the backend rejects `system` items in `input`.
-                ChatMessage::System { content } if !seen_conversation => {
-                    instructions.push(content.into_text("system")?)
-                }
-                ChatMessage::System { content } | ChatMessage::Developer { content } => {
-                    input.push(InputItem::text(
-                        Role::Developer,
-                        content.into_text("developer")?,
-                    ));
-                }
-                ChatMessage::User { content } => {
-                    seen_conversation = true;
-                    let mut parts = Vec::new();
-                    content.into_parts("user", &mut parts, false)?;
-                    input.push(InputItem::Message {
-                        role: Role::User,
-                        content: parts,
-                    });
-                }
-                ChatMessage::Assistant {
-                    content,
-                    refusal,
-                    tool_calls,
-                } => {
-                    seen_conversation = true;
-                    let mut parts = Vec::new();
-                    if let Some(c) = content {
-                        c.into_parts("assistant", &mut parts, true)?;
-                    }
-                    if let Some(r) = refusal {
-                        parts.push(ContentPart::OutputText { text: r });
-                    }
-                    parts.retain(
-                        |p| !matches!(p, ContentPart::OutputText { text } if text.is_empty()),
-                    );
-                    if !parts.is_empty() {
-                        input.push(InputItem::Message {
-                            role: Role::Assistant,
-                            content: parts,
-                        });
-                    }
-                    for call in tool_calls {
-                        let f = call.function.ok_or_else(|| {
-                            ApiError::invalid("an assistant tool call needs `function`")
-                                .with_param("messages")
-                        })?;
-                        input.push(InputItem::FunctionCall {
-                            call_id: call.id,
-                            name: f.name,
-                            arguments: f.arguments,
-                            namespace: None,
-                        });
-                    }
-                }
-                ChatMessage::Tool {
-                    content,
-                    tool_call_id,
-                } => {
-                    seen_conversation = true;
-                    input.push(InputItem::FunctionCallOutput {
-                        call_id: tool_call_id,
-                        output: content.into_text("tool")?.into(),
-                    });
-                }
-            }
+            read.push(msg)?;
         }
+        let Reader {
+            instructions,
+            seen_conversation,
+            input: own,
+        } = read;
+        let own_kept = keep.then(|| own.clone());
+        let input = match &earlier {
+            Some(e) => {
+                let mut all = e.items();
+                all.extend(own);
+                all
+            }
+            None => own,
+        };
+        let settled = own_kept.map(|items| {
+            Settled::after(
+                earlier,
+                items,
+                &input,
+                instructions.clone(),
+                seen_conversation,
+            )
+        });
         if input.is_empty() {
             return Err(ApiError::invalid(
                 "`messages` holds only system messages: add at least one user message",
@@ -235,7 +207,7 @@ impl ChatCompletionRequest {
             verbosity: self.verbosity,
             format,
         });
-        Ok(Plan {
+        let plan = Plan {
             target: self.model.clone(),
             requested: self.model,
             instructions: Some(instructions).filter(|i| !i.trim().is_empty()),
@@ -251,7 +223,94 @@ impl ChatCompletionRequest {
             restore_reasoning: true,
             service_tier: self.service_tier.filter(|t| t == "priority" || t == "flex"),
             ..Plan::default()
-        })
+        };
+        Ok((plan, settled))
+    }
+}
+
+/// Messages translated one by one.
+struct Reader {
+    instructions: Vec<String>,
+    seen_conversation: bool,
+    input: Vec<InputItem>,
+}
+
+impl Reader {
+    fn after(earlier: Option<&Settled>) -> Reader {
+        Reader {
+            instructions: earlier.map(|e| e.instructions.clone()).unwrap_or_default(),
+            seen_conversation: earlier.is_some_and(|e| e.seen_conversation),
+            input: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, msg: ChatMessage) -> Result<(), ApiError> {
+        match msg {
+            // Leading system text is the backend's `instructions`; later system messages become
+            // developer guidance, since the backend rejects `system` items in `input`.
+            ChatMessage::System { content } if !self.seen_conversation => {
+                self.instructions.push(content.into_text("system")?)
+            }
+            ChatMessage::System { content } | ChatMessage::Developer { content } => {
+                self.input.push(InputItem::text(
+                    Role::Developer,
+                    content.into_text("developer")?,
+                ));
+            }
+            ChatMessage::User { content } => {
+                self.seen_conversation = true;
+                let mut parts = Vec::new();
+                content.into_parts("user", &mut parts, false)?;
+                self.input.push(InputItem::Message {
+                    role: Role::User,
+                    content: parts,
+                });
+            }
+            ChatMessage::Assistant {
+                content,
+                refusal,
+                tool_calls,
+            } => {
+                self.seen_conversation = true;
+                let mut parts = Vec::new();
+                if let Some(c) = content {
+                    c.into_parts("assistant", &mut parts, true)?;
+                }
+                if let Some(r) = refusal {
+                    parts.push(ContentPart::OutputText { text: r });
+                }
+                parts.retain(|p| !matches!(p, ContentPart::OutputText { text } if text.is_empty()));
+                if !parts.is_empty() {
+                    self.input.push(InputItem::Message {
+                        role: Role::Assistant,
+                        content: parts,
+                    });
+                }
+                for call in tool_calls {
+                    let f = call.function.ok_or_else(|| {
+                        ApiError::invalid("an assistant tool call needs `function`")
+                            .with_param("messages")
+                    })?;
+                    self.input.push(InputItem::FunctionCall {
+                        call_id: call.id,
+                        name: f.name,
+                        arguments: f.arguments,
+                        namespace: None,
+                    });
+                }
+            }
+            ChatMessage::Tool {
+                content,
+                tool_call_id,
+            } => {
+                self.seen_conversation = true;
+                self.input.push(InputItem::FunctionCallOutput {
+                    call_id: tool_call_id,
+                    output: content.into_text("tool")?.into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
