@@ -35,6 +35,50 @@ pub(crate) fn replay_item(item: &Value) -> Option<InputItem> {
     codex_client::request::replay_output(item)
 }
 
+/// About what an item takes in memory: its text, and a fixed part for the rest. Items without much
+/// text of their own (built-in tool calls, tool lists) are measured as JSON.
+fn approx_bytes(item: &InputItem) -> usize {
+    use codex_client::request::{ContentPart, ToolOutput};
+    let part = |p: &ContentPart| match p {
+        ContentPart::InputText { text } | ContentPart::OutputText { text } => text.len(),
+        ContentPart::InputImage { image_url, .. } => image_url.len(),
+        ContentPart::Refusal { refusal } => refusal.len(),
+    };
+    let output = |o: &ToolOutput| match o {
+        ToolOutput::Text(t) => t.len(),
+        ToolOutput::Parts(parts) => parts.iter().map(part).sum(),
+    };
+    let own = match item {
+        InputItem::Message { content, .. } => content.iter().map(part).sum(),
+        InputItem::FunctionCall {
+            name,
+            namespace,
+            arguments,
+            call_id,
+        } => {
+            name.len() + namespace.as_ref().map_or(0, String::len) + arguments.len() + call_id.len()
+        }
+        InputItem::FunctionCallOutput { call_id, output: o }
+        | InputItem::CustomToolCallOutput { call_id, output: o } => call_id.len() + output(o),
+        InputItem::CustomToolCall {
+            call_id,
+            name,
+            input,
+            ..
+        } => call_id.len() + name.len() + input.len(),
+        InputItem::Compaction { encrypted_content } => encrypted_content.len(),
+        InputItem::Reasoning {
+            summary,
+            encrypted_content,
+        } => {
+            summary.iter().map(|s| s.text.len()).sum::<usize>()
+                + encrypted_content.as_ref().map_or(0, String::len)
+        }
+        other => serde_json::to_vec(other).map_or(0, |v| v.len()),
+    };
+    own + 64
+}
+
 impl ResponseStore {
     pub(crate) fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ResponseStore {
@@ -56,9 +100,10 @@ impl ResponseStore {
             .and_then(replay_item)
     }
 
-    pub(crate) fn put(&self, id: String, response: Value, items: Vec<InputItem>) {
-        // A rough size: the JSON of both halves.
-        let bytes = response.to_string().len() + serde_json::to_vec(&items).map_or(0, |v| v.len());
+    pub(crate) fn put(&self, id: String, response: Value, items: Arc<Vec<InputItem>>) {
+        // A rough size: the response's JSON and the conversation's text. Serialising the conversation
+        // to measure it cost more than the rest of a long conversation's turn.
+        let bytes = response.to_string().len() + items.iter().map(approx_bytes).sum::<usize>();
         let item_ids: Vec<String> = response
             .get("output")
             .and_then(Value::as_array)
@@ -66,10 +111,7 @@ impl ResponseStore {
             .flatten()
             .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        let stored = Arc::new(Stored {
-            response,
-            items: Arc::new(items),
-        });
+        let stored = Arc::new(Stored { response, items });
         if self.map.insert(id.clone(), stored, bytes) {
             for item_id in item_ids {
                 let bytes = item_id.len() + id.len();
@@ -131,14 +173,14 @@ mod tests {
             s.put(
                 format!("r{i}"),
                 json!({"id": i}),
-                vec![InputItem::text(Role::User, "x")],
+                Arc::new(vec![InputItem::text(Role::User, "x")]),
             );
         }
         assert!(s.get("r0").is_none());
         s.put(
             "r9".into(),
             json!({"output": [{"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "E"}]}),
-            vec![],
+            Arc::default(),
         );
         assert!(matches!(s.item("rs_1"), Some(InputItem::Reasoning { .. })));
         assert!(s.item("rs_2").is_none());
@@ -146,7 +188,7 @@ mod tests {
         assert!(s.remove("r2"));
         assert!(s.get("r2").is_none());
         let expired = ResponseStore::new(10, 1 << 20, Duration::from_millis(0));
-        expired.put("r".into(), json!({}), vec![]);
+        expired.put("r".into(), json!({}), Arc::default());
         assert!(expired.get("r").is_none());
     }
 }

@@ -8,7 +8,7 @@ use codex_client::request::{
 };
 use serde_json::Value;
 
-use super::wire::{CreateResponse, Echo, Lookup, Prepared};
+use super::wire::{Conversation, CreateResponse, Echo, Lookup, Prepared};
 use crate::api::openai::chat::translate::tool_choice;
 use crate::core::app::App;
 use crate::core::error::{bad, ApiError};
@@ -357,8 +357,8 @@ impl CreateResponse {
             return Err(bad("input", "`input` must hold at least one item"));
         }
         // The backend keeps nothing, so a continuation is the stored conversation plus the new items.
-        let input = match &self.previous_response_id {
-            None => new_items,
+        let (input, earlier) = match &self.previous_response_id {
+            None => (new_items.clone(), None),
             Some(id) => {
                 let prev = lookup.conversation(id).ok_or_else(|| {
                     bad(
@@ -367,9 +367,10 @@ impl CreateResponse {
                     )
                     .with_code("previous_response_not_found")
                 })?;
-                let mut all = prev;
-                all.extend(new_items);
-                all
+                let mut all = Vec::with_capacity(prev.len() + new_items.len());
+                all.extend(prev.iter().cloned());
+                all.extend(new_items.iter().cloned());
+                (all, Some(prev))
             }
         };
         // Echoed as OpenAI shows function tools: with `strict` and `parameters` even when not given.
@@ -399,10 +400,14 @@ impl CreateResponse {
             .map(|t| serde_json::json!({"format": t.format.clone().unwrap_or_else(|| serde_json::json!({"type": "text"})), "verbosity": t.verbosity}))
             .unwrap_or_else(|| serde_json::json!({"format": {"type": "text"}}));
         let client_instructions = self.instructions.clone();
-        let history_prefix = system
-            .iter()
-            .map(|t| InputItem::text(Role::Developer, t.clone()))
-            .collect();
+        let conversation = Conversation {
+            prefix: system
+                .iter()
+                .map(|t| InputItem::text(Role::Developer, t.clone()))
+                .collect(),
+            earlier,
+            new: new_items,
+        };
         // A conversation that opens with developer guidance (the codex CLI's base prompt, after its
         // tools item) has its instructions: the server's default would be a second, foreign one.
         let opens_with_guidance = input
@@ -490,7 +495,7 @@ impl CreateResponse {
             plan,
             remember: self.store != Some(false),
             generate: self.generate != Some(false),
-            history_prefix,
+            conversation,
             echo,
         })
     }

@@ -12,7 +12,7 @@ use codex_client::request::InputItem;
 use codex_client::{ResponseEvent, StreamEvent};
 use serde_json::{json, Value};
 
-use super::wire::{CreateResponse, Echo, Lookup};
+use super::wire::{Conversation, CreateResponse, Echo, Lookup};
 use crate::core::app::App;
 use crate::core::error::ApiError;
 use crate::core::exchange::Exchange;
@@ -30,7 +30,7 @@ pub(crate) struct ResponseTurn {
     pub(super) seq: u64,
     /// The conversation so far, to keep when this turn finishes cleanly; `None` with `store: false`
     /// outside a WebSocket.
-    pub(super) history: Option<Vec<InputItem>>,
+    pub(super) history: Option<Conversation>,
     /// Keep the finished conversation in the store (`store` was not false).
     pub(super) store: bool,
     /// The finished response's id and conversation, for the socket that ran it.
@@ -66,7 +66,7 @@ impl ResponseTurn {
             app: &app,
             socket_last: socket_last
                 .filter(|(id, _)| !id.is_empty())
-                .map(|(id, items)| (id.as_str(), items.as_slice())),
+                .map(|(id, items)| (id.as_str(), items)),
         };
         let mut prepared = req.translate(&lookup, session)?;
         let PreparedTurn { request, model } = prepare(&app, prepared.plan).await?;
@@ -75,11 +75,7 @@ impl ResponseTurn {
             "effort": sent.and_then(|r| r.effort).map(|e| e.as_str()),
             "summary": sent.and_then(|r| r.summary),
         });
-        let history = (prepared.remember || on_socket).then(|| {
-            let mut h = prepared.history_prefix.clone();
-            h.extend(request.input.iter().cloned());
-            h
-        });
+        let history = (prepared.remember || on_socket).then_some(prepared.conversation);
         let exchange = if prepared.generate {
             Exchange::open(&app, request).await?
         } else {
@@ -173,7 +169,7 @@ impl ResponseTurn {
     }
 
     pub(super) fn remember(&mut self, completed: &Value) {
-        let Some(mut history) = self.history.take() else {
+        let Some(conversation) = self.history.take() else {
             return;
         };
         let Some(response) = completed.get("response") else {
@@ -182,14 +178,13 @@ impl ResponseTurn {
         let Some(id) = response.get("id").and_then(Value::as_str) else {
             return;
         };
-        if let Some(out) = response.get("output").and_then(Value::as_array) {
-            history.extend(out.iter().filter_map(replay_item));
-        }
-        let history = Arc::new(history);
+        let output = response.get("output").and_then(Value::as_array);
+        let replayed = output.into_iter().flatten().filter_map(replay_item);
+        let history = Arc::new(conversation.with_output(replayed));
         if self.store {
             self.app
                 .responses
-                .put(id.to_owned(), response.clone(), history.as_ref().clone());
+                .put(id.to_owned(), response.clone(), history.clone());
         }
         self.finished = Some((id.to_owned(), history));
     }

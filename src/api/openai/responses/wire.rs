@@ -2,6 +2,8 @@
 //! translation leaves besides the plan.
 
 use codex_client::request::InputItem;
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -54,15 +56,38 @@ pub(crate) struct CreateResponse {
 /// whatever `store` said, as the backend does over WebSocket), then the store.
 pub(crate) struct Lookup<'a> {
     pub(crate) app: &'a App,
-    pub(crate) socket_last: Option<(&'a str, &'a [InputItem])>,
+    pub(crate) socket_last: Option<(&'a str, &'a Arc<Vec<InputItem>>)>,
 }
 
 impl Lookup<'_> {
-    pub(crate) fn conversation(&self, id: &str) -> Option<Vec<InputItem>> {
+    pub(crate) fn conversation(&self, id: &str) -> Option<Arc<Vec<InputItem>>> {
         match self.socket_last {
-            Some((last, items)) if last == id => Some(items.to_vec()),
-            _ => self.app.responses.get(id).map(|s| s.items.as_ref().clone()),
+            Some((last, items)) if last == id => Some(items.clone()),
+            _ => self.app.responses.get(id).map(|s| s.items.clone()),
         }
+    }
+}
+
+/// The conversation a turn extends, kept whole once the turn finishes: the client's leading system
+/// messages (sent upstream as instructions this time, replayed as developer items), the earlier
+/// conversation (shared with the store, not copied before the request goes out), and the new items.
+#[derive(Debug, Default)]
+pub(crate) struct Conversation {
+    pub(crate) prefix: Vec<InputItem>,
+    pub(crate) earlier: Option<Arc<Vec<InputItem>>>,
+    pub(crate) new: Vec<InputItem>,
+}
+
+impl Conversation {
+    /// The whole conversation, then `output`.
+    pub(crate) fn with_output(self, output: impl Iterator<Item = InputItem>) -> Vec<InputItem> {
+        let earlier = self.earlier.as_deref().map_or(&[][..], Vec::as_slice);
+        let mut all = Vec::with_capacity(self.prefix.len() + earlier.len() + self.new.len());
+        all.extend(self.prefix);
+        all.extend(earlier.iter().cloned());
+        all.extend(self.new);
+        all.extend(output);
+        all
     }
 }
 
@@ -89,9 +114,8 @@ pub(crate) struct Prepared {
     pub(crate) remember: bool,
     /// `false`: answer locally with a completed empty response (`generate: false`).
     pub(crate) generate: bool,
-    /// The client's leading system messages, as developer items: part of the conversation a continuation
-    /// replays, though they went upstream as instructions this time.
-    pub(crate) history_prefix: Vec<InputItem>,
+    /// The conversation as a continuation replays it.
+    pub(crate) conversation: Conversation,
     pub(crate) echo: Echo,
 }
 
