@@ -1,11 +1,13 @@
 //! A map bounded by entry count and by bytes, oldest out first, whose entries expire: the shape of every
-//! cache codex-serve keeps in memory.
+//! cache codex-serve keeps in memory; and what a conversation item counts for in its bytes.
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use codex_client::request::InputItem;
 
 pub(crate) struct BoundedMap<K, V> {
     inner: Mutex<Inner<K, V>>,
@@ -127,6 +129,51 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// About what a conversation item takes in memory, for the caches' byte bounds: its text, and a fixed
+/// part for the rest. Items without much text of their own (built-in tool calls, tool lists) are
+/// measured as JSON.
+pub(crate) fn item_bytes(item: &InputItem) -> usize {
+    use codex_client::request::{ContentPart, ToolOutput};
+    let part = |p: &ContentPart| match p {
+        ContentPart::InputText { text } | ContentPart::OutputText { text } => text.len(),
+        ContentPart::InputImage { image_url, .. } => image_url.len(),
+        ContentPart::Refusal { refusal } => refusal.len(),
+    };
+    let output = |o: &ToolOutput| match o {
+        ToolOutput::Text(t) => t.len(),
+        ToolOutput::Parts(parts) => parts.iter().map(part).sum(),
+    };
+    let own = match item {
+        InputItem::Message { content, .. } => content.iter().map(part).sum(),
+        InputItem::FunctionCall {
+            name,
+            namespace,
+            arguments,
+            call_id,
+        } => {
+            name.len() + namespace.as_ref().map_or(0, String::len) + arguments.len() + call_id.len()
+        }
+        InputItem::FunctionCallOutput { call_id, output: o }
+        | InputItem::CustomToolCallOutput { call_id, output: o } => call_id.len() + output(o),
+        InputItem::CustomToolCall {
+            call_id,
+            name,
+            input,
+            ..
+        } => call_id.len() + name.len() + input.len(),
+        InputItem::Compaction { encrypted_content } => encrypted_content.len(),
+        InputItem::Reasoning {
+            summary,
+            encrypted_content,
+        } => {
+            summary.iter().map(|s| s.text.len()).sum::<usize>()
+                + encrypted_content.as_ref().map_or(0, String::len)
+        }
+        other => serde_json::to_vec(other).map_or(0, |v| v.len()),
+    };
+    own + 64
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use codex_client::events::MessageContent;
 use codex_client::request::{InputItem, SummaryText};
 use codex_client::{OutputItem, ResponseEvent};
 
-use crate::core::bounded::BoundedMap;
+use crate::core::bounded::{item_bytes, BoundedMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -74,23 +74,6 @@ fn text_key(text: &str) -> Key {
     Key::Text(h.finish())
 }
 
-fn size(items: &[InputItem]) -> usize {
-    items
-        .iter()
-        .map(|i| match i {
-            InputItem::Reasoning {
-                summary,
-                encrypted_content,
-            } => {
-                summary.iter().map(|s| s.text.len()).sum::<usize>()
-                    + encrypted_content.as_ref().map_or(0, String::len)
-                    + 64
-            }
-            _ => 64,
-        })
-        .sum()
-}
-
 impl ReasoningCache {
     pub(crate) fn new(max_entries: usize, max_bytes: usize, ttl: Duration) -> Self {
         ReasoningCache {
@@ -104,7 +87,7 @@ impl ReasoningCache {
             return;
         }
         let items = Arc::new(turn.reasoning);
-        let bytes = size(&items);
+        let bytes = items.iter().map(item_bytes).sum();
         let mut keys: Vec<Key> = turn.call_ids.into_iter().map(Key::Call).collect();
         if !turn.text.is_empty() {
             keys.push(text_key(&turn.text));

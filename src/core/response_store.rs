@@ -11,7 +11,7 @@ use std::time::Duration;
 use codex_client::request::InputItem;
 use serde_json::Value;
 
-use crate::core::bounded::BoundedMap;
+use crate::core::bounded::{item_bytes, BoundedMap};
 
 pub(crate) struct Stored {
     /// The response object as the client received it.
@@ -33,50 +33,6 @@ pub(crate) fn replay_item(item: &Value) -> Option<InputItem> {
     // The codex crate's conversion: the upstream socket's chain compares what it held with what this
     // replays, so both must be the one function.
     codex_client::request::replay_output(item)
-}
-
-/// About what an item takes in memory: its text, and a fixed part for the rest. Items without much
-/// text of their own (built-in tool calls, tool lists) are measured as JSON.
-fn approx_bytes(item: &InputItem) -> usize {
-    use codex_client::request::{ContentPart, ToolOutput};
-    let part = |p: &ContentPart| match p {
-        ContentPart::InputText { text } | ContentPart::OutputText { text } => text.len(),
-        ContentPart::InputImage { image_url, .. } => image_url.len(),
-        ContentPart::Refusal { refusal } => refusal.len(),
-    };
-    let output = |o: &ToolOutput| match o {
-        ToolOutput::Text(t) => t.len(),
-        ToolOutput::Parts(parts) => parts.iter().map(part).sum(),
-    };
-    let own = match item {
-        InputItem::Message { content, .. } => content.iter().map(part).sum(),
-        InputItem::FunctionCall {
-            name,
-            namespace,
-            arguments,
-            call_id,
-        } => {
-            name.len() + namespace.as_ref().map_or(0, String::len) + arguments.len() + call_id.len()
-        }
-        InputItem::FunctionCallOutput { call_id, output: o }
-        | InputItem::CustomToolCallOutput { call_id, output: o } => call_id.len() + output(o),
-        InputItem::CustomToolCall {
-            call_id,
-            name,
-            input,
-            ..
-        } => call_id.len() + name.len() + input.len(),
-        InputItem::Compaction { encrypted_content } => encrypted_content.len(),
-        InputItem::Reasoning {
-            summary,
-            encrypted_content,
-        } => {
-            summary.iter().map(|s| s.text.len()).sum::<usize>()
-                + encrypted_content.as_ref().map_or(0, String::len)
-        }
-        other => serde_json::to_vec(other).map_or(0, |v| v.len()),
-    };
-    own + 64
 }
 
 impl ResponseStore {
@@ -103,7 +59,7 @@ impl ResponseStore {
     pub(crate) fn put(&self, id: String, response: Value, items: Arc<Vec<InputItem>>) {
         // A rough size: the response's JSON and the conversation's text. Serialising the conversation
         // to measure it cost more than the rest of a long conversation's turn.
-        let bytes = response.to_string().len() + items.iter().map(approx_bytes).sum::<usize>();
+        let bytes = response.to_string().len() + items.iter().map(item_bytes).sum::<usize>();
         let item_ids: Vec<String> = response
             .get("output")
             .and_then(Value::as_array)
