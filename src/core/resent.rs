@@ -47,6 +47,17 @@ impl<S> Entry<S> {
     }
 }
 
+impl<S> Clone for Entry<S> {
+    fn clone(&self) -> Self {
+        Entry {
+            body: self.body.clone(),
+            first: self.first,
+            settled: self.settled,
+            state: self.state.clone(),
+        }
+    }
+}
+
 /// A body that continues a kept one.
 pub(crate) struct Hit<S> {
     /// The body without the settled messages: valid JSON with the same fields and the new messages only.
@@ -56,6 +67,8 @@ pub(crate) struct Hit<S> {
     /// Where the settled messages were cut out of the body, and how many bytes they took.
     cut_at: usize,
     cut_len: usize,
+    /// The kept body this one continues, which keeping this one replaces.
+    continued: Bytes,
 }
 
 /// Where `messages`' elements lie in a body that was read whole or as a [`Hit::rest`].
@@ -85,12 +98,22 @@ impl<S> Resent<S> {
         if body.len() < MIN_BODY_BYTES {
             return None;
         }
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the lock only the bytes just before each kept body's end are compared (they differ first
+        // between conversations); the whole prefix is compared outside it, so that concurrent requests
+        // do not wait on each other's comparisons.
+        let mut candidates: Vec<Entry<S>> = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries
+                .iter()
+                .filter(|e| body.len() > e.settled && ends_alike(body, e))
+                .map(Entry::clone)
+                .collect()
+        };
         // The longest settled prefix wins (several conversations may share a long system prompt).
-        let e = entries
-            .iter()
-            .filter(|e| body.len() > e.settled && continues(body, e))
-            .max_by_key(|e| e.settled)?;
+        candidates.sort_by_key(|e| std::cmp::Reverse(e.settled));
+        let e = candidates
+            .into_iter()
+            .find(|e| body[..e.settled] == e.body[..e.settled])?;
         let after = next_token(body, e.settled)?;
         let (cut_at, resume) = match body[after] {
             // `[settled, new…]`: cut the settled elements and the comma. A `]` after the comma is a
@@ -107,14 +130,16 @@ impl<S> Resent<S> {
         rest.extend_from_slice(&body[resume..]);
         Some(Hit {
             rest,
-            state: e.state.clone(),
+            state: e.state,
             cut_at,
             cut_len: resume - cut_at,
+            continued: e.body,
         })
     }
 
-    /// Keeps `body`, read as `spans` say, with `state`: the messages read.
-    pub(crate) fn keep(&self, body: Bytes, spans: Spans, state: Arc<S>) {
+    /// Keeps `body`, read as `spans` say, with `state`: the messages read. `replaces`: the [`Hit`] it was
+    /// read through, whose kept body is no longer needed (its state lives on in `state`).
+    pub(crate) fn keep(&self, body: Bytes, spans: Spans, state: Arc<S>, replaces: Option<&Hit<S>>) {
         let entry = Entry {
             body,
             first: spans.first,
@@ -122,8 +147,13 @@ impl<S> Resent<S> {
             state,
         };
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        // The body this one continues is no longer needed: its state lives on in `state`.
-        entries.retain(|e| !(entry.body.len() > e.settled && continues(&entry.body, e)));
+        if let Some(hit) = replaces {
+            // The same allocation, not equal bytes: comparing them again would cost what was saved.
+            let same = |e: &Entry<S>| {
+                e.body.as_ptr() == hit.continued.as_ptr() && e.body.len() == hit.continued.len()
+            };
+            entries.retain(|e| !same(e));
+        }
         entries.push_front(entry);
         let mut total: usize = entries.iter().map(Entry::cost).sum();
         while entries.len() > MAX_ENTRIES || (total > MAX_BYTES && entries.len() > 1) {
@@ -208,11 +238,10 @@ impl Settled {
     }
 }
 
-/// Whether `body` starts with `e`'s settled bytes. The bytes just before the end differ first between
-/// two conversations' bodies of the same length, so they are compared before the whole prefix.
-fn continues<S>(body: &[u8], e: &Entry<S>) -> bool {
+/// Whether the 32 bytes before `e`'s settled end are the same in `body`: a cheap first test.
+fn ends_alike<S>(body: &[u8], e: &Entry<S>) -> bool {
     let tail = e.settled.saturating_sub(32);
-    body[tail..e.settled] == e.body[tail..e.settled] && body[..tail] == e.body[..tail]
+    body[tail..e.settled] == e.body[tail..e.settled]
 }
 
 /// The index of the first byte at or after `at` that is not JSON whitespace.
@@ -257,7 +286,7 @@ mod tests {
 
     fn kept(r: &Resent<usize>, b: &[u8], state: usize) {
         let spans = spans(b).expect("spans");
-        r.keep(Bytes::copy_from_slice(b), spans, Arc::new(state));
+        r.keep(Bytes::copy_from_slice(b), spans, Arc::new(state), None);
     }
 
     #[test]
@@ -322,11 +351,17 @@ mod tests {
     fn the_longest_settled_prefix_wins_and_the_store_is_bounded() {
         let r = Resent::default();
         kept(&r, &body(2, 5000, ",", ""), 2);
+        // Read whole, not through a hit, the second is kept beside the first.
         kept(&r, &body(3, 5000, ",", ",\"user\":\"a\""), 3);
-        // The second continues the first, which is dropped.
-        assert_eq!(r.len(), 1);
-        let hit = r.find(&body(4, 5000, ",", "")).expect("continues");
-        assert_eq!(*hit.state, 3);
+        assert_eq!(r.len(), 2);
+        let next = body(4, 5000, ",", "");
+        let hit = r.find(&next).expect("continues");
+        assert_eq!(*hit.state, 3, "the longer settled prefix");
+        // Kept through the hit, the body replaces the one it continued, and only that one.
+        let spans_next = spans(&next).expect("spans");
+        r.keep(Bytes::from(next), spans_next, Arc::new(4), Some(&hit));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.find(&body(5, 5000, ",", "")).map(|h| *h.state), Some(4));
         for i in 0..(MAX_ENTRIES + 10) {
             let other = format!(
                 "{{\"model\":\"m{i}\",\"messages\":[{{\"c\":\"{}\"}}]}}",

@@ -38,7 +38,7 @@ fn read_with(
         let earlier = Some(hit.state.clone());
         if let Ok((chat, Some(settled))) = attempt(fill_model, &hit.rest, earlier, session) {
             let spans = hit.whole(resent::spans(&hit.rest));
-            bodies.keep(body, spans, Arc::new(settled));
+            bodies.keep(body, spans, Arc::new(settled), Some(&hit));
             return Ok(chat);
         }
     }
@@ -46,7 +46,7 @@ fn read_with(
     let (chat, settled) = attempt(fill_model, &body, None, session)?;
     if let Some(settled) = settled {
         if let Some(spans) = resent::spans(&body) {
-            bodies.keep(body, spans, Arc::new(settled));
+            bodies.keep(body, spans, Arc::new(settled), None);
         }
     }
     Ok(chat)
