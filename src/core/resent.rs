@@ -69,6 +69,8 @@ pub(crate) struct Hit<S> {
     cut_len: usize,
     /// The kept body this one continues, which keeping this one replaces.
     continued: Bytes,
+    /// Whether messages follow the settled ones (`,`), or none (`]`).
+    more: bool,
 }
 
 /// Where `messages`' elements lie in a body that was read whole or as a [`Hit::rest`].
@@ -115,6 +117,7 @@ impl<S> Resent<S> {
             .into_iter()
             .find(|e| body[..e.settled] == e.body[..e.settled])?;
         let after = next_token(body, e.settled)?;
+        let more = body[after] == b',';
         let (cut_at, resume) = match body[after] {
             // `[settled, new…]`: cut the settled elements and the comma. A `]` after the comma is a
             // trailing comma, invalid JSON that the cut would make valid: read such a body whole.
@@ -134,6 +137,7 @@ impl<S> Resent<S> {
             cut_at,
             cut_len: resume - cut_at,
             continued: e.body,
+            more,
         })
     }
 
@@ -170,12 +174,19 @@ impl<S> Resent<S> {
 }
 
 impl<S> Hit<S> {
-    /// The spans of the whole body, from those of [`Hit::rest`] (`None`: no new message).
-    pub(crate) fn whole(&self, rest: Option<Spans>) -> Spans {
-        Spans {
+    /// The spans of the whole body, from [`spans`] of [`Hit::rest`]. `None` when new messages followed
+    /// but their spans could not be read (`spans` checks what the request parser may skip, such as the
+    /// UTF-8 of an unknown field): such a body is not kept, since where its messages end is unknown.
+    pub(crate) fn whole(&self, rest: Option<Spans>) -> Option<Spans> {
+        let settled = match (rest, self.more) {
+            (Some(s), true) => s.settled + self.cut_len,
+            (None, false) => self.cut_at + self.cut_len,
+            _ => return None,
+        };
+        Some(Spans {
             first: self.cut_at,
-            settled: rest.map_or(self.cut_at + self.cut_len, |s| s.settled + self.cut_len),
-        }
+            settled,
+        })
     }
 }
 
@@ -189,8 +200,9 @@ pub(crate) struct Settled {
     items: Vec<InputItem>,
     /// How many `earlier` links lead to the first body: bounded by [`MAX_DEPTH`].
     depth: usize,
-    /// Leading system text, all of it so far.
-    pub(crate) instructions: Vec<String>,
+    /// Leading system text, all of it so far; shared along a conversation's chain, where it rarely
+    /// changes after the first body.
+    pub(crate) instructions: Arc<Vec<String>>,
     pub(crate) seen_conversation: bool,
 }
 
@@ -204,7 +216,7 @@ impl Settled {
         earlier: Option<Arc<Settled>>,
         own: Vec<InputItem>,
         all: &[InputItem],
-        instructions: Vec<String>,
+        instructions: Arc<Vec<String>>,
         seen_conversation: bool,
     ) -> Settled {
         let depth = earlier.as_ref().map_or(0, |e| e.depth + 1);
@@ -310,7 +322,7 @@ mod tests {
             .is_some_and(|c| c.starts_with('2')));
         assert_eq!(rest["stream"], true);
         // Mapped back, the spans are the whole body's.
-        let whole = hit.whole(spans(&hit.rest));
+        let whole = hit.whole(spans(&hit.rest)).expect("spans");
         let direct = spans(next).expect("spans");
         assert_eq!((whole.first, whole.settled), (direct.first, direct.settled));
     }
@@ -324,7 +336,7 @@ mod tests {
         let hit = r.find(&same).expect("continues");
         let rest: serde_json::Value = serde_json::from_slice(&hit.rest).expect("valid JSON");
         assert_eq!(rest["messages"], serde_json::json!([]));
-        let whole = hit.whole(spans(&hit.rest));
+        let whole = hit.whole(spans(&hit.rest)).expect("spans");
         assert_eq!(whole.settled, spans(&same).expect("spans").settled);
     }
 

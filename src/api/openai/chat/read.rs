@@ -37,8 +37,9 @@ fn read_with(
     if let Some(hit) = bodies.find(&body) {
         let earlier = Some(hit.state.clone());
         if let Ok((chat, Some(settled))) = attempt(fill_model, &hit.rest, earlier, session) {
-            let spans = hit.whole(resent::spans(&hit.rest));
-            bodies.keep(body, spans, Arc::new(settled), Some(&hit));
+            if let Some(spans) = hit.whole(resent::spans(&hit.rest)) {
+                bodies.keep(body, spans, Arc::new(settled), Some(&hit));
+            }
             return Ok(chat);
         }
     }

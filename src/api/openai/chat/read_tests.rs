@@ -165,3 +165,26 @@ fn small_bodies_are_not_kept() {
     through(&bodies, small.as_bytes()).expect("small");
     assert_eq!(bodies.len(), 0);
 }
+
+#[test]
+fn a_body_whose_new_messages_cannot_be_located_is_not_kept() {
+    // The request parser skips an unknown field without checking its UTF-8; locating the messages does
+    // check it. Such a body is answered, but not kept: a later body is never cut where it ends.
+    let bodies = Resent::default();
+    let full = conversation(4);
+    let first = body(&full, false);
+    through(&bodies, &first).expect("first");
+    let text = String::from_utf8(first.clone()).expect("utf8");
+    let end = text.find("],\"stream\"").expect("end of messages");
+    let mut odd = first[..end].to_vec();
+    odd.extend_from_slice(b",{\"role\":\"user\",\"content\":\"x\",\"name\":\"\xff\"}");
+    odd.extend_from_slice(&first[end..]);
+    assert!(bodies.find(&odd).is_some());
+    assert_eq!(through(&bodies, &odd), whole(&odd));
+    // Kept, it would have settled just after the comma before the odd message: a trailing comma after
+    // the first body's messages would then have been cut into a valid body.
+    let trailing = format!("{}, {}", &text[..end], &text[end..]);
+    let got = through(&bodies, trailing.as_bytes());
+    assert!(got.is_err());
+    assert_eq!(got, whole(trailing.as_bytes()));
+}

@@ -230,7 +230,7 @@ impl ChatCompletionRequest {
 
 /// Messages translated one by one.
 struct Reader {
-    instructions: Vec<String>,
+    instructions: Arc<Vec<String>>,
     seen_conversation: bool,
     input: Vec<InputItem>,
 }
@@ -249,7 +249,7 @@ impl Reader {
             // Leading system text is the backend's `instructions`; later system messages become
             // developer guidance, since the backend rejects `system` items in `input`.
             ChatMessage::System { content } if !self.seen_conversation => {
-                self.instructions.push(content.into_text("system")?)
+                Arc::make_mut(&mut self.instructions).push(content.into_text("system")?)
             }
             ChatMessage::System { content } | ChatMessage::Developer { content } => {
                 self.input.push(InputItem::text(
