@@ -265,15 +265,15 @@ impl CodexClient {
     ) -> Result<ResponseStream, CodexError> {
         // A login that cannot be used stops here, before the catalog would fall back to the built-in list
         // and hide why.
-        self.auth.credentials().await?;
-        let (catalog, _) = self.models().await;
+        let creds = self.auth.credentials().await?;
+        let (catalog, _) = self.models_for(&creds).await;
         let model = catalog.iter().find(|m| m.slug == req.model);
         let bundled = bundled_unless_listed(model, &req.model);
         self.check_version(&req.model, model.or(bundled.as_ref()))?;
         let r = self.renderer(&mut req, model);
         if self.wants_websocket(model.or(bundled.as_ref())) {
             let lite = model.is_some_and(|m| m.use_responses_lite);
-            match self.stream_pooled(req, &r, lite, generate).await? {
+            match self.stream_pooled(req, &r, lite, generate, creds).await? {
                 Ok(stream) => {
                     self.usage.on_request();
                     return Ok(stream);

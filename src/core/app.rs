@@ -109,31 +109,4 @@ impl App {
             }
         }
     }
-
-    /// Refuses an effort the catalog says the model does not take, listing the ones it does.
-    pub(crate) async fn check_effort(
-        &self,
-        model: &str,
-        effort: ReasoningEffort,
-    ) -> Result<(), ApiError> {
-        let (models, _) = self.codex.models().await;
-        let Some(info) = models.iter().find(|m| m.slug == model) else {
-            return Ok(());
-        };
-        if info.allows(effort) {
-            return Ok(());
-        }
-        let allowed: Vec<&str> = info
-            .supported_reasoning_levels
-            .iter()
-            .map(|e| e.as_str())
-            .collect();
-        Err(ApiError::invalid(format!(
-            "model '{model}' does not take reasoning effort '{}'; it takes: {}",
-            effort.as_str(),
-            allowed.join(", ")
-        ))
-        .with_param("reasoning_effort")
-        .with_code("unsupported_reasoning_effort"))
-    }
 }

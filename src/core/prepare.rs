@@ -4,12 +4,13 @@
 //! cannot send back. The same mistake gets the same error whichever API made it.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use codex_client::request::{
     ContentPart, InputItem, Reasoning, ReasoningEffort, ReasoningSummary, Role, TextControls, Tool,
     ToolChoice,
 };
-use codex_client::ResponsesRequest;
+use codex_client::{ModelInfo, ResponsesRequest};
 
 use super::app::{App, Defaults};
 use super::error::ApiError;
@@ -73,8 +74,8 @@ pub(crate) fn session_id(headers: &http::HeaderMap) -> Option<String> {
 pub(crate) async fn prepare(app: &App, mut plan: Plan) -> Result<PreparedTurn, ApiError> {
     let (slug, named) = split_model(&plan.target);
     let slug = slug.to_owned();
-    check_model(app, &plan.requested, &slug).await?;
-    let effort = choose_effort(app, &slug, named, plan.effort).await?;
+    let catalog = check_model(app, &plan.requested, &slug).await?;
+    let effort = choose_effort(app, &catalog, &slug, named, plan.effort)?;
     if plan.restore_reasoning {
         plan.input = app.reasoning.restore(std::mem::take(&mut plan.input));
     }
@@ -206,17 +207,14 @@ pub(crate) enum Want {
 
 /// The effort to send: an effort named in the model name is taken as asked (and refused if the catalog
 /// says the model does not take it); a wish is fitted to what the catalog lists.
-pub(crate) async fn choose_effort(
+pub(crate) fn choose_effort(
     app: &App,
+    catalog: &[ModelInfo],
     slug: &str,
     named: Option<ReasoningEffort>,
     want: Want,
 ) -> Result<Option<ReasoningEffort>, ApiError> {
-    let levels = app
-        .codex
-        .models()
-        .await
-        .0
+    let levels = catalog
         .iter()
         .find(|m| m.slug == slug)
         .map(|m| m.supported_reasoning_levels.clone())
@@ -231,28 +229,51 @@ pub(crate) async fn choose_effort(
         (None, Want::Near(e)) => Some(nearest_effort(e, &levels)),
     };
     if let Some(e) = effort {
-        app.check_effort(slug, e).await?;
+        check_effort(catalog, slug, e)?;
     }
     Ok(effort)
 }
 
-/// False only when the catalog came from the backend and does not have the model; with the built-in
-/// list (backend unreachable) the backend is left to decide.
-pub(crate) async fn known_model(app: &App, slug: &str) -> bool {
-    let (models, source) = app.codex.models().await;
-    source == codex_client::CatalogSource::Fallback || models.iter().any(|m| m.slug == slug)
+/// Refuses an effort the catalog says the model does not take, listing the ones it does.
+fn check_effort(catalog: &[ModelInfo], model: &str, effort: ReasoningEffort) -> Result<(), ApiError> {
+    let Some(info) = catalog.iter().find(|m| m.slug == model) else {
+        return Ok(());
+    };
+    if info.allows(effort) {
+        return Ok(());
+    }
+    let allowed: Vec<&str> = info
+        .supported_reasoning_levels
+        .iter()
+        .map(|e| e.as_str())
+        .collect();
+    Err(ApiError::invalid(format!(
+        "model '{model}' does not take reasoning effort '{}'; it takes: {}",
+        effort.as_str(),
+        allowed.join(", ")
+    ))
+    .with_param("reasoning_effort")
+    .with_code("unsupported_reasoning_effort"))
 }
 
 /// The one refusal of a model the login lacks, whichever API asked: 404 `model_not_found`, naming the
-/// model as the client wrote it (and what `--model-map` made of it, when that differs).
-pub(crate) async fn check_model(app: &App, requested: &str, slug: &str) -> Result<(), ApiError> {
+/// model as the client wrote it (and what `--model-map` made of it, when that differs). Gives the
+/// catalog it checked against, read once for the request.
+pub(crate) async fn check_model(
+    app: &App,
+    requested: &str,
+    slug: &str,
+) -> Result<Arc<Vec<ModelInfo>>, ApiError> {
     // A login that cannot be used is the error to report, before the catalog falls back to the
     // built-in list and hides why.
-    app.codex.auth().credentials().await?;
+    let creds = app.codex.auth().credentials().await?;
+    let (catalog, source) = app.codex.models_for(&creds).await;
     // A model the backend hides because the client version is too old is named as such, not as unknown.
-    app.codex.version_gate(slug).await?;
-    if known_model(app, slug).await {
-        return Ok(());
+    app.codex.version_gate_in(&catalog, slug)?;
+    // Unknown only when the catalog came from the backend and lacks the model; with the built-in list
+    // (backend unreachable) the backend is left to decide.
+    if source == codex_client::CatalogSource::Fallback || catalog.iter().any(|m| m.slug == slug) {
+        return Ok(catalog);
     }
     let (base, _) = split_model(requested);
     let how = if slug == requested || slug == base {

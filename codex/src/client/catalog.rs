@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::CodexClient;
+use crate::auth::Credentials;
 use crate::error::{error_from_response, transport_message, CodexError};
 use crate::headers::{self, Call};
 use crate::models::{self, CatalogAnswer, CatalogSource, ModelInfo};
@@ -17,6 +18,11 @@ impl CodexClient {
     /// version codex-serve presents; `Ok` for any other model, known or not.
     pub async fn version_gate(&self, slug: &str) -> Result<(), CodexError> {
         let (catalog, _) = self.models().await;
+        self.version_gate_in(&catalog, slug)
+    }
+
+    /// [`CodexClient::version_gate`] against a catalog already at hand.
+    pub fn version_gate_in(&self, catalog: &[ModelInfo], slug: &str) -> Result<(), CodexError> {
         let model = catalog.iter().find(|m| m.slug == slug);
         let bundled = bundled_unless_listed(model, slug);
         self.check_version(slug, model.or(bundled.as_ref()))
@@ -48,10 +54,16 @@ impl CodexClient {
     /// minutes, and the answer kept on disk per account), the disk cache (fresh, or stale when the backend
     /// cannot be asked), or the built-in list.
     pub async fn models(&self) -> (Arc<Vec<ModelInfo>>, CatalogSource) {
-        let account = match self.auth.credentials().await {
-            Ok(c) => c.account_id().unwrap_or("api-key").to_owned(),
-            Err(_) => return (Arc::new(models::fallback()), CatalogSource::Fallback),
-        };
+        match self.auth.credentials().await {
+            Ok(creds) => self.models_for(&creds).await,
+            Err(_) => (Arc::new(models::fallback()), CatalogSource::Fallback),
+        }
+    }
+
+    /// [`CodexClient::models`] for credentials the caller has just read: the login's file is not
+    /// checked again within one request.
+    pub async fn models_for(&self, creds: &Credentials) -> (Arc<Vec<ModelInfo>>, CatalogSource) {
+        let account = creds.account_id().unwrap_or("api-key").to_owned();
         let mut cache = self.models.lock().await;
         if let Some((acc, at, list)) = cache.as_ref() {
             if *acc == account && at.elapsed() < MODELS_TTL {

@@ -45,20 +45,21 @@ fn binding(creds: &Credentials, route: &Route) -> u64 {
 }
 
 impl CodexClient {
-    /// `req` over its conversation's socket. `Ok(Err(req))` gives the request back for HTTP + SSE: the
-    /// backend refused the upgrade (remembered), or every socket is busy and the pool full.
+    /// `req` over its conversation's socket, with the credentials the request was checked with.
+    /// `Ok(Err(req))` gives the request back for HTTP + SSE: the backend refused the upgrade
+    /// (remembered), or every socket is busy and the pool full.
     pub(crate) async fn stream_pooled(
         &self,
         req: ResponsesRequest,
         r: &Renderer<'_>,
         lite: bool,
         generate: Option<bool>,
+        creds: Credentials,
     ) -> Result<Result<ResponseStream, ResponsesRequest>, CodexError> {
         // Without a conversation key the socket serves this request only.
         let key = req.prompt_cache_key.clone().filter(|k| !k.is_empty());
         let keep = key.is_some();
         let key = key.unwrap_or_else(|| r.session().to_owned());
-        let creds = self.auth().credentials().await?;
         let route = self.route(&creds).await;
         self.sockets.start_reaper();
         // The conversation's socket may be on its way (`preconnect`): better than opening a second.
