@@ -235,7 +235,11 @@ pub(crate) fn choose_effort(
 }
 
 /// Refuses an effort the catalog says the model does not take, listing the ones it does.
-fn check_effort(catalog: &[ModelInfo], model: &str, effort: ReasoningEffort) -> Result<(), ApiError> {
+fn check_effort(
+    catalog: &[ModelInfo],
+    model: &str,
+    effort: ReasoningEffort,
+) -> Result<(), ApiError> {
     let Some(info) = catalog.iter().find(|m| m.slug == model) else {
         return Ok(());
     };
