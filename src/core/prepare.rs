@@ -273,7 +273,7 @@ pub(crate) async fn check_model(
     let creds = app.codex.auth().credentials().await?;
     let (catalog, source) = app.codex.models_for(&creds).await;
     // A model the backend hides because the client version is too old is named as such, not as unknown.
-    app.codex.version_gate_in(&catalog, slug)?;
+    app.codex.version_gate(&catalog, slug)?;
     // Unknown only when the catalog came from the backend and lacks the model; with the built-in list
     // (backend unreachable) the backend is left to decide.
     if source == codex_client::CatalogSource::Fallback || catalog.iter().any(|m| m.slug == slug) {

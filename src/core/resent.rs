@@ -117,15 +117,14 @@ impl<S> Resent<S> {
             .into_iter()
             .find(|e| body[..e.settled] == e.body[..e.settled])?;
         let after = next_token(body, e.settled)?;
-        let more = body[after] == b',';
-        let (cut_at, resume) = match body[after] {
+        let (cut_at, resume, more) = match body[after] {
             // `[settled, new…]`: cut the settled elements and the comma. A `]` after the comma is a
             // trailing comma, invalid JSON that the cut would make valid: read such a body whole.
             b',' if next_token(body, after + 1).is_some_and(|i| body[i] != b']') => {
-                (e.first, after + 1)
+                (e.first, after + 1, true)
             }
             // `[settled]`: no new message; cut the elements, keep the `]`.
-            b']' => (e.first, e.settled),
+            b']' => (e.first, e.settled, false),
             _ => return None,
         };
         let mut rest = Vec::with_capacity(body.len() - (resume - cut_at));
@@ -211,11 +210,12 @@ pub(crate) struct Settled {
 const MAX_DEPTH: usize = 32;
 
 impl Settled {
-    /// What a body settled: `earlier`'s items, then its own (`own`; `all` is the two together).
+    /// What a body settled: `earlier`'s items, then its own, the last `own` of `all` (the request's
+    /// whole input).
     pub(crate) fn after(
         earlier: Option<Arc<Settled>>,
-        own: Vec<InputItem>,
         all: &[InputItem],
+        own: usize,
         instructions: Arc<Vec<String>>,
         seen_conversation: bool,
     ) -> Settled {
@@ -223,7 +223,7 @@ impl Settled {
         let (earlier, items, depth) = if depth >= MAX_DEPTH {
             (None, all.to_vec(), 0)
         } else {
-            (earlier, own, depth)
+            (earlier, all[all.len() - own..].to_vec(), depth)
         };
         Settled {
             earlier,

@@ -15,14 +15,9 @@ const MODELS_TTL: Duration = Duration::from_secs(300);
 
 impl CodexClient {
     /// The 400 `client_version_too_old` for a model whose `minimal_client_version` is above the client
-    /// version codex-serve presents; `Ok` for any other model, known or not.
-    pub async fn version_gate(&self, slug: &str) -> Result<(), CodexError> {
-        let (catalog, _) = self.models().await;
-        self.version_gate_in(&catalog, slug)
-    }
-
-    /// [`CodexClient::version_gate`] against a catalog already at hand.
-    pub fn version_gate_in(&self, catalog: &[ModelInfo], slug: &str) -> Result<(), CodexError> {
+    /// version codex-serve presents, in `catalog` (the login's, read by the caller); `Ok` for any other
+    /// model, known or not.
+    pub fn version_gate(&self, catalog: &[ModelInfo], slug: &str) -> Result<(), CodexError> {
         let model = catalog.iter().find(|m| m.slug == slug);
         let bundled = bundled_unless_listed(model, slug);
         self.check_version(slug, model.or(bundled.as_ref()))

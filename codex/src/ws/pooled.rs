@@ -172,7 +172,7 @@ impl CodexClient {
             return Ok(false);
         }
         let creds = self.auth().credentials().await?;
-        let (catalog, _) = self.models().await;
+        let (catalog, _) = self.models_for(&creds).await;
         let entry = catalog.iter().find(|m| m.slug == model);
         let bundled = crate::client::bundled_unless_listed(entry, model);
         if !self.wants_websocket(entry.or(bundled.as_ref())) {

@@ -8,12 +8,10 @@ fn no_default(_: &mut String) {}
 
 /// What reading `body` whole, with nothing kept, gives: the plan, or the error's message and field.
 fn whole(body: &[u8]) -> Result<String, (String, Option<String>)> {
-    let fresh = Resent::default();
-    read_with(&fresh, &no_default, Bytes::copy_from_slice(body), Some("s"))
-        .map(|c| format!("{:?} {} {}", c.plan, c.streaming, c.include_usage))
-        .map_err(|e| (e.message, e.param))
+    through(&Resent::default(), body)
 }
 
+/// What reading `body` through `bodies` gives.
 fn through(bodies: &Resent<Settled>, body: &[u8]) -> Result<String, (String, Option<String>)> {
     read_with(bodies, &no_default, Bytes::copy_from_slice(body), Some("s"))
         .map(|c| format!("{:?} {} {}", c.plan, c.streaming, c.include_usage))
@@ -50,6 +48,14 @@ fn body(messages: &[Value], pretty: bool) -> Vec<u8> {
     } else {
         serde_json::to_vec(&v).expect("json")
     }
+}
+
+/// A store that has kept the body of a `turns`-turn conversation, and that body's text.
+fn kept(turns: usize) -> (Resent<Settled>, String) {
+    let bodies = Resent::default();
+    let first = body(&conversation(turns), false);
+    through(&bodies, &first).expect("first");
+    (bodies, String::from_utf8(first).expect("utf8"))
 }
 
 #[test]
@@ -98,12 +104,8 @@ fn an_edited_earlier_message_is_read_whole() {
 
 #[test]
 fn the_same_messages_with_other_fields_after_them_are_read_fresh() {
-    let bodies = Resent::default();
-    let full = conversation(4);
-    let b = body(&full, false);
-    through(&bodies, &b).expect("first");
+    let (bodies, text) = kept(4);
     // No new message, and `stream` and the tools changed: only the fields after the messages differ.
-    let text = String::from_utf8(b.clone()).expect("utf8");
     let changed = text.replace("\"stream\":true", "\"stream\":false").replace(
         "\"name\":\"exec\",\"parameters\"",
         "\"name\":\"run\",\"parameters\"",
@@ -170,15 +172,11 @@ fn small_bodies_are_not_kept() {
 fn a_body_whose_new_messages_cannot_be_located_is_not_kept() {
     // The request parser skips an unknown field without checking its UTF-8; locating the messages does
     // check it. Such a body is answered, but not kept: a later body is never cut where it ends.
-    let bodies = Resent::default();
-    let full = conversation(4);
-    let first = body(&full, false);
-    through(&bodies, &first).expect("first");
-    let text = String::from_utf8(first.clone()).expect("utf8");
+    let (bodies, text) = kept(4);
     let end = text.find("],\"stream\"").expect("end of messages");
-    let mut odd = first[..end].to_vec();
+    let mut odd = text.as_bytes()[..end].to_vec();
     odd.extend_from_slice(b",{\"role\":\"user\",\"content\":\"x\",\"name\":\"\xff\"}");
-    odd.extend_from_slice(&first[end..]);
+    odd.extend_from_slice(&text.as_bytes()[end..]);
     assert!(bodies.find(&odd).is_some());
     assert_eq!(through(&bodies, &odd), whole(&odd));
     // Kept, it would have settled just after the comma before the odd message: a trailing comma after

@@ -104,9 +104,9 @@ impl ChatCompletionRequest {
             .map(|(plan, _)| plan)
     }
 
-    /// Checks and translates the request's messages after `earlier`, the messages an earlier body settled (its
-    /// `messages` were cut out of this one, [`crate::core::resent`]); with `keep`, also what this
-    /// body's messages settle, for the next body.
+    /// Checks and translates the request's messages after `earlier`, the messages an earlier body
+    /// settled (its `messages` were cut out of this one, [`crate::core::resent`]); with `keep`, also
+    /// what this body's messages settle, for the next body.
     pub(crate) fn translate_after(
         self,
         session: Option<&str>,
@@ -154,7 +154,7 @@ impl ChatCompletionRequest {
             seen_conversation,
             input: own,
         } = read;
-        let own_kept = keep.then(|| own.clone());
+        let own_len = own.len();
         let input = match &earlier {
             Some(e) => {
                 let mut all = e.items();
@@ -163,11 +163,11 @@ impl ChatCompletionRequest {
             }
             None => own,
         };
-        let settled = own_kept.map(|items| {
+        let settled = keep.then(|| {
             Settled::after(
                 earlier,
-                items,
                 &input,
+                own_len,
                 instructions.clone(),
                 seen_conversation,
             )
