@@ -18,6 +18,9 @@
 //!   on its own socket, continuing its own last response. It is timed to the event codex-serve's first
 //!   byte waits for (see [`starts_answer`]); `direct_first_byte_ms` to the first byte (event) of all.
 //!
+//! Both clients run in a process of their own (see `clients.rs`): the mock and the relays are the
+//! backend, in this process; codex-serve is a third. `--clients-in-process` puts the clients here.
+//!
 //! `--idle-sockets N` instead opens N conversations (one turn each) over the WebSocket, leaves their
 //! sockets idle, and prints codex-serve's RSS: `{"idle_sockets", "rss_kib"}`.
 
@@ -25,24 +28,25 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use codex_mock::MockCodex;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
+
+#[path = "agent-loop/clients.rs"]
+mod clients;
+use clients::{find, hex, Clients, HttpConn};
 
 const ACCOUNT: &str = "acc-bench-1";
 
 #[derive(Parser)]
 #[command(name = "agent-loop")]
 struct Args {
-    #[arg(long)]
-    codex_serve: PathBuf,
+    #[arg(long, required_unless_present = "clients_child")]
+    codex_serve: Option<PathBuf>,
     #[arg(long, default_value = "chat")]
     client: String,
     #[arg(long, default_value = "websocket")]
@@ -57,6 +61,13 @@ struct Args {
     /// client and codex-serve itself do).
     #[arg(long)]
     reconnect: bool,
+    /// Both clients in this process, beside the mock (the harness before 2026-12-04), instead of in a
+    /// process of their own.
+    #[arg(long)]
+    clients_in_process: bool,
+    /// Internal: run as the clients' process.
+    #[arg(long, hide = true)]
+    clients_child: bool,
 }
 
 /// What one relay saw going towards the mock: bytes, connections, and the bytes themselves since the
@@ -197,135 +208,6 @@ async fn start_serve(bin: &PathBuf, mock: &MockCodex, upstream: &str, extra: &[&
     }
 }
 
-/// One HTTP/1.1 answer as it arrived: its status, its body (de-chunked), when its first body byte
-/// arrived and when each of its SSE events was complete (ms after the request was written).
-struct Answer {
-    status: u16,
-    body: String,
-    first_byte_ms: f64,
-    /// `(type, ms)` of each SSE event, in order.
-    events: Vec<(String, f64)>,
-}
-
-/// A kept-alive HTTP/1.1 connection: one request at a time, each answer read to its end (chunked or
-/// with a content-length), as a client that reuses its connection does.
-struct HttpConn<S> {
-    io: S,
-    /// Bytes read and not yet parsed.
-    buf: Vec<u8>,
-    /// When the last read returned.
-    last_read: Instant,
-}
-
-impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> HttpConn<S> {
-    fn new(io: S) -> HttpConn<S> {
-        HttpConn {
-            io,
-            buf: Vec::with_capacity(64 * 1024),
-            last_read: Instant::now(),
-        }
-    }
-
-    async fn fill(&mut self) {
-        let mut chunk = [0u8; 64 * 1024];
-        let n = self.io.read(&mut chunk).await.unwrap_or(0);
-        assert!(n > 0, "the connection closed in the middle of an answer");
-        self.last_read = Instant::now();
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-
-    /// The next `\r\n`-ended line of the buffer, read as needed, without its end.
-    async fn line(&mut self) -> String {
-        loop {
-            if let Some(at) = find(&self.buf, b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..at]).into_owned();
-                self.buf.drain(..at + 2);
-                return line;
-            }
-            self.fill().await;
-        }
-    }
-
-    /// Writes `request` (a whole HTTP/1.1 request) and reads its answer.
-    async fn exchange(&mut self, request: &[u8]) -> Answer {
-        let start = Instant::now();
-        self.io.write_all(request).await.expect("write request");
-        let status_line = self.line().await;
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let (mut length, mut chunked) = (None, false);
-        loop {
-            let line = self.line().await;
-            if line.is_empty() {
-                break;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            }
-        }
-        let ms = |at: Instant| at.duration_since(start).as_secs_f64() * 1e3;
-        let mut body = Vec::new();
-        let mut scanned = 0;
-        let mut first = None;
-        let mut events = Vec::new();
-        loop {
-            let mut left = if chunked {
-                let size = self.line().await;
-                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
-                    .expect("chunk size");
-                if size == 0 {
-                    // No trailers: the blank line that ends the body.
-                    let _ = self.line().await;
-                    break;
-                }
-                size
-            } else {
-                length.unwrap_or(0) - body.len()
-            };
-            while left > 0 {
-                if self.buf.is_empty() {
-                    self.fill().await;
-                }
-                let n = left.min(self.buf.len());
-                body.extend(self.buf.drain(..n));
-                left -= n;
-                first.get_or_insert(self.last_read);
-                while let Some(end) = find(&body[scanned..], b"\n\n") {
-                    let event = String::from_utf8_lossy(&body[scanned..scanned + end]);
-                    let kind = event
-                        .lines()
-                        .find_map(|l| l.strip_prefix("data: "))
-                        .and_then(|d| serde_json::from_str::<Value>(d).ok())
-                        .and_then(|v| v["type"].as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    events.push((kind, ms(self.last_read)));
-                    scanned += end + 2;
-                }
-            }
-            if chunked {
-                let _ = self.line().await;
-            } else {
-                break;
-            }
-        }
-        Answer {
-            status,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            first_byte_ms: first.map_or(f64::NAN, ms),
-            events,
-        }
-    }
-}
-
 /// A POST of `body` to `path` as HTTP/1.1, kept alive.
 fn post_request(path: &str, body: &[u8]) -> Vec<u8> {
     let mut req = format!(
@@ -371,10 +253,6 @@ fn starts_answer(client: &str, transport: &str, kind: &str) -> bool {
     kind != "codex.rate_limits" && !(lifecycle && (client == "chat" || transport == "websocket"))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// The JSON of every `data:` line of an SSE body.
 fn sse(body: &str) -> Vec<Value> {
     body.lines()
@@ -412,67 +290,12 @@ fn push_call(mock: &MockCodex, turn: usize) -> String {
     call_id
 }
 
-/// This program's own socket to the mock (through its own relay), for the direct WebSocket figures.
-struct Direct {
-    ws: tokio_tungstenite::WebSocketStream<TcpStream>,
-    last: Option<String>,
-}
-
-impl Direct {
-    async fn open(relay: std::net::SocketAddr, token: &str) -> Direct {
-        let mut req = format!("ws://{relay}/responses")
-            .into_client_request()
-            .expect("ws request");
-        let h = req.headers_mut();
-        h.insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("h"),
-        );
-        h.insert("chatgpt-account-id", ACCOUNT.parse().expect("h"));
-        let tcp = TcpStream::connect(relay).await.expect("direct relay");
-        // As codex-serve's own upstream socket.
-        tcp.set_nodelay(true).expect("nodelay");
-        let (ws, _) = tokio_tungstenite::client_async(req, tcp)
-            .await
-            .expect("direct ws");
-        Direct { ws, last: None }
-    }
-
-    /// Sends `frame` (codex-serve's, continuing this socket's own last response instead) and reads the
-    /// turn; returns `(type, ms)` of each event, timed from the send.
-    async fn turn(&mut self, mut frame: Value) -> Vec<(String, f64)> {
-        if frame.get("previous_response_id").is_some() {
-            frame["previous_response_id"] = json!(self.last);
-        }
-        let text = frame.to_string();
-        let start = Instant::now();
-        self.ws.send(Message::text(text)).await.expect("send");
-        let mut events = Vec::new();
-        while let Some(Ok(m)) = self.ws.next().await {
-            let at = start.elapsed().as_secs_f64() * 1e3;
-            let Message::Text(t) = m else { continue };
-            let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-            let kind = v["type"].as_str().unwrap_or_default().to_owned();
-            events.push((kind.clone(), at));
-            match kind.as_str() {
-                "response.completed" => {
-                    self.last = v["response"]["id"].as_str().map(str::to_owned);
-                    break;
-                }
-                "response.failed" | "response.incomplete" | "error" => {
-                    self.last = None;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        events
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.clients_child {
+        return clients::child_main().await;
+    }
     if let Some(n) = args.idle_sockets {
         return idle_sockets(&args, n).await;
     }
@@ -489,7 +312,7 @@ async fn main() {
     let direct_counters = Arc::new(Counters::default());
     let direct_relay = relay(target, direct_counters.clone()).await;
     let serve = start_serve(
-        &args.codex_serve,
+        args.codex_serve.as_ref().expect("--codex-serve"),
         &mock,
         &format!("http://{relay_addr}"),
         &["--upstream-transport", &args.transport],
@@ -497,14 +320,17 @@ async fn main() {
     .await;
     let token = mock.issue_tokens(ACCOUNT, 24 * 3600).access_token;
     let ws = args.transport == "websocket";
-    let mut direct_ws = if ws {
-        Some(Direct::open(direct_relay, &token).await)
+    let mut clients = if args.clients_in_process {
+        Clients::in_process()
     } else {
-        None
+        Clients::child()
     };
+    if ws {
+        clients
+            .call(json!({"op": "ws_open", "relay": direct_relay.to_string(), "token": token}))
+            .await;
+    }
     // Both clients keep their connection across turns, as codex-serve keeps its upstream one.
-    let mut direct_http = None;
-    let mut client = None;
 
     let model = "gpt-5.5";
     let mut messages =
@@ -550,20 +376,18 @@ async fn main() {
         counters.take();
         let frames_before = mock.ws_frames().len();
         let request = post_request(path, body.to_string().as_bytes());
-        if client.is_none() || args.reconnect {
-            let io = UnixStream::connect(&serve.socket).await.expect("socket");
-            client = Some(HttpConn::new(io));
-        }
-        let Some(conn) = client.as_mut() else {
-            unreachable!("connected above")
-        };
-        let answer = conn.exchange(&request).await;
-        assert_eq!(answer.status, 200, "turn {turn}: {}", answer.body);
+        let answer = clients
+            .call(
+                json!({"op": "serve", "socket": serve.socket, "reconnect": args.reconnect,
+                         "request": hex(&request)}),
+            )
+            .await;
+        assert_eq!(answer["status"], 200, "turn {turn}: {}", answer["body"]);
         // The relay has forwarded everything once the answer is in.
         let up = counters.up.load(Ordering::SeqCst) - up0;
         let conns = counters.conns.load(Ordering::SeqCst) - c0;
         let sent = counters.take();
-        let events = sse(&answer.body);
+        let events = sse(answer["body"].as_str().unwrap_or_default());
         if args.client == "chat" {
             // The assistant's call, as the chat client keeps it.
             let args_text: String = events
@@ -590,32 +414,28 @@ async fn main() {
         // The same request straight to the mock (through the direct relay), on the same transport.
         push_call(&mock, turn);
         let dc0 = direct_counters.conns.load(Ordering::SeqCst);
-        let direct_events = match &mut direct_ws {
-            Some(d) => {
-                let frame = mock.ws_frames()[frames_before..]
-                    .last()
-                    .map(|f| f.body.clone())
-                    .expect("codex-serve sent a frame");
-                d.turn(frame).await
-            }
-            None => {
-                // codex-serve's request as it went on the wire: its headers, its (compressed) body.
-                let replay = responses_request(&sent);
-                if direct_http.is_none() {
-                    let tcp = TcpStream::connect(direct_relay)
-                        .await
-                        .expect("direct relay");
-                    tcp.set_nodelay(true).expect("nodelay");
-                    direct_http = Some(HttpConn::new(tcp));
-                }
-                let Some(conn) = direct_http.as_mut() else {
-                    unreachable!("connected above")
-                };
-                let answer = conn.exchange(&replay).await;
-                assert_eq!(answer.status, 200, "direct turn {turn}: {}", answer.body);
-                answer.events
-            }
+        let direct = if ws {
+            let frame = mock.ws_frames()[frames_before..]
+                .last()
+                .map(|f| f.body.clone())
+                .expect("codex-serve sent a frame");
+            clients.call(json!({"op": "ws_turn", "frame": frame})).await
+        } else {
+            // codex-serve's request as it went on the wire: its headers, its (compressed) body.
+            let replay = responses_request(&sent);
+            let answer = clients
+                .call(json!({"op": "http", "relay": direct_relay.to_string(),
+                             "request": hex(&replay)}))
+                .await;
+            assert_eq!(
+                answer["status"], 200,
+                "direct turn {turn}: {}",
+                answer["body"]
+            );
+            answer
         };
+        let direct_events: Vec<(String, f64)> =
+            serde_json::from_value(direct["events"].clone()).expect("events");
         direct_counters.take();
         let direct_first = direct_events.first().map_or(f64::NAN, |e| e.1);
         let direct_ttfb = direct_events
@@ -625,7 +445,7 @@ async fn main() {
         println!(
             "{}",
             json!({"turn": turn + 1, "new_bytes": new_bytes, "upstream_bytes": up,
-                   "new_connections": conns, "ttfb_ms": answer.first_byte_ms,
+                   "new_connections": conns, "ttfb_ms": answer["first_byte_ms"],
                    "direct_ttfb_ms": direct_ttfb, "direct_first_byte_ms": direct_first,
                    "direct_new_connections": direct_counters.conns.load(Ordering::SeqCst) - dc0})
         );
@@ -645,7 +465,7 @@ async fn idle_sockets(args: &Args, n: usize) {
     let mock = &mock;
     let max = n.to_string();
     let serve = start_serve(
-        &args.codex_serve,
+        args.codex_serve.as_ref().expect("--codex-serve"),
         mock,
         &mock.https_url().expect("https url"),
         &[
