@@ -117,6 +117,7 @@ impl Renderer<'_> {
     fn prepared(&self, rendered: render::Rendered) -> Prepared {
         Prepared {
             plain: Bytes::from(rendered.body),
+            layout: rendered.layout,
             ids: self.ids.clone(),
             slug: self.slug.clone(),
             turn_metadata: rendered.turn_metadata,
@@ -129,6 +130,7 @@ impl Renderer<'_> {
 /// A Responses request rendered once, for whichever transport carries it.
 pub(crate) struct Prepared {
     pub(crate) plain: Bytes,
+    pub(crate) layout: render::FrameLayout,
     pub(crate) ids: TurnIds,
     pub(crate) slug: String,
     pub(crate) turn_metadata: String,

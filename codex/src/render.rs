@@ -88,12 +88,25 @@ pub enum RequestKind {
 #[derive(Debug)]
 pub struct Rendered {
     pub body: Vec<u8>,
+    /// Where the WebSocket frame puts its own fields in `body`.
+    pub layout: FrameLayout,
     pub lite: bool,
     /// The turn metadata JSON, sent both in `client_metadata` and as `x-codex-turn-metadata`.
     pub turn_metadata: String,
 }
 
-/// The body, keys in the CLI's order.
+/// Byte offsets into a rendered body, so that its WebSocket frame is made by copying the body's text
+/// around the frame's own fields, without parsing it again: the body is `{"model":…` and ends with
+/// `,"client_metadata":{…}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// Just after the `model` value.
+    pub model_end: usize,
+    /// At the `,` before `"client_metadata"`.
+    pub metadata_at: usize,
+}
+
+/// The body, keys in the CLI's order; `client_metadata` follows, last (see [`FrameLayout`]).
 #[derive(Serialize)]
 struct Wire<'a> {
     model: &'a str,
@@ -112,7 +125,6 @@ struct Wire<'a> {
     text: Option<TextControls>,
     #[serde(skip_serializing_if = "Option::is_none")]
     service_tier: Option<&'a str>,
-    client_metadata: Map<String, Value>,
 }
 
 #[derive(Serialize)]
@@ -314,10 +326,21 @@ fn render_part(
         prompt_cache_key: &ids.session,
         text,
         service_tier: req.service_tier.as_deref(),
-        client_metadata,
     };
+    let mut body = serde_json::to_vec(&wire)?;
+    // `{…}` → `{…,"client_metadata":{…}}`, noting where each part begins.
+    body.pop();
+    let metadata_at = body.len();
+    body.extend_from_slice(br#","client_metadata":"#);
+    serde_json::to_writer(&mut body, &client_metadata)?;
+    body.push(b'}');
+    let model_end = br#"{"model":"#.len() + serde_json::to_string(&req.model)?.len();
     Ok(Rendered {
-        body: serde_json::to_vec(&wire)?,
+        body,
+        layout: FrameLayout {
+            model_end,
+            metadata_at,
+        },
         lite,
         turn_metadata,
     })

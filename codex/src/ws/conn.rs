@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, Stream, StreamExt};
 use http::HeaderMap;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
@@ -20,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::error::CodexError;
 use crate::events::StreamEvent;
 use crate::limits::LimitStore;
+use crate::render::FrameLayout;
 use crate::stream::{observe, ResponseStream};
 use crate::tally::Tally;
 
@@ -165,7 +165,7 @@ impl WsConn {
         frame: CreateFrame,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
         let idle = self.settings.idle_timeout;
-        let text = frame.stamped(unix_ms())?;
+        let text = frame.stamped(unix_ms());
         tokio::time::timeout(idle, self.socket.send(Message::text(text)))
             .await
             .map_err(|_| CodexError::IdleTimeout(idle))?
@@ -247,139 +247,92 @@ pub(crate) const LITE_METADATA_KEY: &str =
 pub(crate) const START_MS_METADATA_KEY: &str = "x-codex-ws-stream-request-start-ms";
 
 /// A `response.create` frame, made by [`create_frame`]; it gets its send time when it is sent, so a
-/// frame sent again after a reconnect says when it was really sent. The body's fields are kept as the
-/// JSON text they were rendered as (copied, not parsed into values and serialized again); only
-/// `client_metadata`, which the frame adds to, is parsed.
+/// frame sent again after a reconnect says when it was really sent. `head` is the frame's text up to
+/// the end of its `client_metadata` (open, without the send time and the closing braces).
 #[derive(Debug, Clone)]
-pub(crate) struct CreateFrame(Vec<(String, FrameValue)>);
-
-#[derive(Debug, Clone)]
-enum FrameValue {
-    Raw(Box<RawValue>),
-    Value(Value),
+pub(crate) struct CreateFrame {
+    head: String,
+    /// Whether `client_metadata` has keys before the send time.
+    metadata_keys: bool,
 }
 
 impl CreateFrame {
     /// The frame's text, stamped `now_ms`.
-    fn stamped(mut self, now_ms: u64) -> Result<String, CodexError> {
-        let decode = |e: serde_json::Error| CodexError::Decode(e.to_string());
-        let mut out = Vec::with_capacity(
-            self.0
-                .iter()
-                .map(|(k, v)| {
-                    k.len()
-                        + match v {
-                            FrameValue::Raw(raw) => raw.get().len(),
-                            FrameValue::Value(_) => 1024,
-                        }
-                        + 4
-                })
-                .sum::<usize>()
-                + 64,
-        );
-        out.push(b'{');
-        for (i, (key, value)) in self.0.iter_mut().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, key.as_str()).map_err(decode)?;
-            out.push(b':');
-            match value {
-                FrameValue::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
-                FrameValue::Value(value) => {
-                    if let (Value::Object(metadata), "client_metadata") =
-                        (&mut *value, key.as_str())
-                    {
-                        metadata.insert(
-                            START_MS_METADATA_KEY.into(),
-                            Value::String(now_ms.to_string()),
-                        );
-                    }
-                    serde_json::to_writer(&mut out, value).map_err(decode)?;
-                }
-            }
+    fn stamped(self, now_ms: u64) -> String {
+        let mut text = self.head;
+        if self.metadata_keys {
+            text.push(',');
         }
-        out.push(b'}');
-        String::from_utf8(out).map_err(|e| CodexError::Decode(e.to_string()))
+        text.push('"');
+        text.push_str(START_MS_METADATA_KEY);
+        text.push_str(r#"":""#);
+        text.push_str(&now_ms.to_string());
+        text.push_str(r#""}}"#);
+        text
     }
 }
 
-/// The top-level fields of a JSON object, in order, each as its JSON text.
-struct Fields(Vec<(String, Box<RawValue>)>);
-
-impl<'de> serde::Deserialize<'de> for Fields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Fields;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Fields, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
-                    fields.push(entry);
-                }
-                Ok(Fields(fields))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-/// The `response.create` frame: `{"type": "response.create", …the body's keys…}`, with
-/// `previous_response_id` after `model` and `generate` before `client_metadata`, where the CLI puts them,
-/// and, for a Responses Lite model (`lite`), the Lite flag in `client_metadata`.
+/// The `response.create` frame of a rendered `body` (with its [`FrameLayout`]):
+/// `{"type": "response.create", …the body's keys…}`, with `previous_response_id` after `model` and
+/// `generate` before `client_metadata`, where the CLI puts them, and, for a Responses Lite model
+/// (`lite`), the Lite flag in `client_metadata`. The body's text is copied as it is, not parsed.
 pub(crate) fn create_frame(
     body: &[u8],
+    layout: FrameLayout,
     lite: bool,
     opts: &CreateOptions,
 ) -> Result<CreateFrame, CodexError> {
-    let Fields(fields) = serde_json::from_slice(body)
-        .map_err(|e| CodexError::Decode(format!("the rendered request is not an object: {e}")))?;
-    let mut frame: Vec<(String, FrameValue)> = Vec::with_capacity(fields.len() + 3);
-    let value = |v: Value| FrameValue::Value(v);
-    frame.push((
-        "type".into(),
-        value(Value::String("response.create".into())),
-    ));
-    let mut generated = false;
-    // The body is our own render: each key once, so the frame's fields are pushed in its order.
-    for (key, raw) in fields {
-        let entry = if key == "client_metadata" {
-            if let Some(generate) = opts.generate {
-                frame.push(("generate".into(), value(Value::Bool(generate))));
-                generated = true;
-            }
-            let mut metadata: Value =
-                serde_json::from_str(raw.get()).map_err(|e| CodexError::Decode(e.to_string()))?;
-            if let (Value::Object(metadata), true) = (&mut metadata, lite) {
-                metadata.insert(LITE_METADATA_KEY.into(), Value::String("true".into()));
-            }
-            value(metadata)
+    const METADATA: &str = r#","client_metadata":"#;
+    let malformed =
+        || CodexError::Decode("the rendered request does not have the shape of a frame".into());
+    let text = std::str::from_utf8(body).map_err(|_| malformed())?;
+    let FrameLayout {
+        model_end,
+        metadata_at,
+    } = layout;
+    let fields = text.get(1..model_end).ok_or_else(malformed)?;
+    let middle = text.get(model_end..metadata_at).ok_or_else(malformed)?;
+    // `{…}` of client_metadata, then the body's own `}`.
+    let metadata = text
+        .get(metadata_at..)
+        .and_then(|m| m.strip_prefix(METADATA))
+        .and_then(|m| m.strip_suffix('}'))
+        .and_then(|m| m.strip_prefix('{'))
+        .and_then(|m| m.strip_suffix('}'))
+        .filter(|_| fields.starts_with(r#""model":"#))
+        .ok_or_else(malformed)?;
+    let mut head = String::with_capacity(text.len() + 192);
+    head.push_str(r#"{"type":"response.create","#);
+    head.push_str(fields);
+    if let Some(id) = &opts.previous_response_id {
+        head.push_str(r#","previous_response_id":"#);
+        head.push_str(&Value::String(id.clone()).to_string());
+    }
+    head.push_str(middle);
+    if let Some(generate) = opts.generate {
+        head.push_str(if generate {
+            r#","generate":true"#
         } else {
-            FrameValue::Raw(raw)
-        };
-        let after_model = key == "model";
-        frame.push((key, entry));
-        if after_model {
-            if let Some(id) = &opts.previous_response_id {
-                frame.push((
-                    "previous_response_id".into(),
-                    value(Value::String(id.clone())),
-                ));
-            }
+            r#","generate":false"#
+        });
+    }
+    head.push_str(METADATA);
+    head.push('{');
+    head.push_str(metadata);
+    let mut metadata_keys = !metadata.is_empty();
+    if lite {
+        if metadata_keys {
+            head.push(',');
         }
+        head.push('"');
+        head.push_str(LITE_METADATA_KEY);
+        head.push_str(r#"":"true""#);
+        metadata_keys = true;
     }
-    if let (Some(generate), false) = (opts.generate, generated) {
-        frame.push(("generate".into(), value(Value::Bool(generate))));
-    }
-    Ok(CreateFrame(frame))
+    Ok(CreateFrame {
+        head,
+        metadata_keys,
+    })
 }
 
 fn unix_ms() -> u64 {

@@ -88,6 +88,7 @@ impl CodexClient {
             };
             let frame = create_frame(
                 &p.plain,
+                p.layout,
                 p.lite,
                 &CreateOptions {
                     previous_response_id: send.previous_response_id().map(str::to_owned),

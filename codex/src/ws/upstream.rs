@@ -83,7 +83,7 @@ impl CodexClient {
         p: &Prepared,
         opts: &CreateOptions,
     ) -> Result<(ResponseStream, SocketBack), CodexError> {
-        let frame = create_frame(&p.plain, p.lite, opts)?;
+        let frame = create_frame(&p.plain, p.layout, p.lite, opts)?;
         let mut creds = self.auth().credentials().await?;
         let mut unauthorized = 0;
         let mut retries = 0;
