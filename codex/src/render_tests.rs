@@ -323,7 +323,7 @@ fn an_item_is_serialised_once_with_the_same_bytes_and_ids_as_through_a_value() {
         InputItem::FunctionCall {
             call_id: "call_\"2\"".into(),
             name: "weather".into(),
-            arguments: format!("{{\"q\":{}}}", serde_json::to_string(tricky).expect("json")),
+            arguments: format!("{{\"q\":{}}}", serde_json::to_string(tricky).expect("json")).into(),
             namespace: None,
         },
         InputItem::FunctionCall {

@@ -2,6 +2,8 @@
 //! map to put an unknown field in. `store: false` and `stream: true`, which the backend requires, are not
 //! fields at all but constants of the serialisation.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -176,7 +178,7 @@ pub fn replay_output(item: &Value) -> Option<InputItem> {
             call_id: s("call_id")?,
             name: s("name")?,
             namespace: s("namespace"),
-            arguments: s("arguments").unwrap_or_default(),
+            arguments: s("arguments").unwrap_or_default().into(),
         }),
         "custom_tool_call" => Some(InputItem::CustomToolCall {
             status: s("status"),
@@ -237,7 +239,7 @@ pub enum InputItem {
         /// The namespace of the tool called, as the backend gave it (`functions` for Lite models).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         namespace: Option<String>,
-        arguments: String,
+        arguments: Text,
         call_id: String,
     },
     FunctionCallOutput {
@@ -323,8 +325,8 @@ impl InputItem {
     pub fn text(role: Role, text: impl Into<String>) -> InputItem {
         let text = text.into();
         let part = match role {
-            Role::Assistant => ContentPart::OutputText { text },
-            Role::User | Role::Developer => ContentPart::InputText { text },
+            Role::Assistant => ContentPart::OutputText { text: text.into() },
+            Role::User | Role::Developer => ContentPart::InputText { text: text.into() },
         };
         InputItem::Message {
             role,
@@ -333,17 +335,91 @@ impl InputItem {
     }
 }
 
+/// The text of an item (a message's, a tool's output, a call's arguments, an image's URL), shared
+/// rather than copied: a history handed on from one request to the next (a resent chat history, the
+/// items a socket's backend holds) holds the same texts, and two texts that are one are equal at once,
+/// without comparing their bytes.
+#[derive(Clone, Default, Eq)]
+pub struct Text(Arc<str>);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s.into())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(s.into())
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
 /// A tool's result: plain text, or content parts (text and images).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ToolOutput {
-    Text(String),
+    Text(Text),
     Parts(Vec<ContentPart>),
 }
 
 impl From<String> for ToolOutput {
     fn from(s: String) -> Self {
-        ToolOutput::Text(s)
+        ToolOutput::Text(s.into())
     }
 }
 
@@ -360,15 +436,15 @@ pub enum Role {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     InputText {
-        text: String,
+        text: Text,
     },
     InputImage {
-        image_url: String,
+        image_url: Text,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
     OutputText {
-        text: String,
+        text: Text,
     },
     Refusal {
         refusal: String,
@@ -384,6 +460,27 @@ pub struct SummaryText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_is_a_json_string_shared_by_its_copies_and_equal_by_content() {
+        let a = Text::from(r#"sunny "day""#.to_owned());
+        let shared = a.clone();
+        assert!(Arc::ptr_eq(&a.0, &shared.0), "a copy shares the text");
+        let other = Text::from(r#"sunny "day""#);
+        assert!(!Arc::ptr_eq(&a.0, &other.0));
+        assert_eq!(a, other);
+        assert_ne!(a, Text::from("rainy"));
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, r#""sunny \"day\"""#);
+        let back: ToolOutput = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ToolOutput::Text(a));
+        let parts: ToolOutput =
+            serde_json::from_str(r#"[{"type":"input_text","text":"x"}]"#).unwrap();
+        assert_eq!(
+            parts,
+            ToolOutput::Parts(vec![ContentPart::InputText { text: "x".into() }])
+        );
+    }
 
     #[test]
     fn store_and_stream_are_fixed_and_items_have_the_backend_shape() {

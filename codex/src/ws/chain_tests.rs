@@ -392,14 +392,14 @@ fn item() -> impl Strategy<Value = InputItem> {
         ("[a-b]{1,2}", text).prop_map(|(id, t)| InputItem::FunctionCall {
             name: "exec".into(),
             namespace: None,
-            arguments: t,
+            arguments: t.into(),
             call_id: id,
         }),
         ("[a-b]{1,2}", text).prop_map(|(id, t)| output(&id, &t)),
         text.prop_map(|t| InputItem::Message {
             role: Role::User,
             content: vec![ContentPart::InputImage {
-                image_url: t,
+                image_url: t.into(),
                 detail: None
             }]
         }),
@@ -415,7 +415,7 @@ fn out_item() -> impl Strategy<Value = InputItem> {
         ("[a-b]{1,2}", text).prop_map(|(id, t)| InputItem::FunctionCall {
             name: "exec".into(),
             namespace: None,
-            arguments: t,
+            arguments: t.into(),
             call_id: id,
         }),
     ]
@@ -444,7 +444,7 @@ fn edit(item: &InputItem, salt: u8) -> InputItem {
         } => InputItem::FunctionCall {
             name,
             namespace,
-            arguments: bump(&arguments),
+            arguments: bump(&arguments).into(),
             call_id,
         },
         InputItem::FunctionCallOutput { call_id, .. } => output(&bump(&call_id), "x"),

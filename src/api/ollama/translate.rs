@@ -158,11 +158,11 @@ fn user_parts(
 ) -> Result<Vec<ContentPart>, ApiError> {
     let mut parts = Vec::new();
     if !text.is_empty() {
-        parts.push(ContentPart::InputText { text });
+        parts.push(ContentPart::InputText { text: text.into() });
     }
     for (i, img) in images.unwrap_or_default().iter().enumerate() {
         parts.push(ContentPart::InputImage {
-            image_url: image_url(img, &format!("{param}.images[{i}]"))?,
+            image_url: image_url(img, &format!("{param}.images[{i}]"))?.into(),
             detail: None,
         });
     }
@@ -218,7 +218,7 @@ pub(crate) fn conversation(messages: Vec<Message>) -> Result<Conversation, ApiEr
                     input.push(InputItem::FunctionCall {
                         call_id: id,
                         name: call.function.name,
-                        arguments: arguments_text(call.function.arguments),
+                        arguments: arguments_text(call.function.arguments).into(),
                         namespace: None,
                     });
                 }

@@ -20,7 +20,7 @@ fn image(source: ImageSource, param: &str) -> Result<ContentPart, ApiError> {
         }
     };
     Ok(ContentPart::InputImage {
-        image_url,
+        image_url: image_url.into(),
         detail: None,
     })
 }
@@ -65,8 +65,8 @@ fn tool_output(
 ) -> Result<ToolOutput, ApiError> {
     let prefix = if is_error { "Error: " } else { "" };
     let blocks = match content {
-        None => return Ok(ToolOutput::Text(prefix.trim_end().to_owned())),
-        Some(TextOrBlocks::Text(t)) => return Ok(ToolOutput::Text(format!("{prefix}{t}"))),
+        None => return Ok(ToolOutput::Text(prefix.trim_end().to_owned().into())),
+        Some(TextOrBlocks::Text(t)) => return Ok(ToolOutput::Text(format!("{prefix}{t}").into())),
         Some(TextOrBlocks::Blocks(b)) => b,
     };
     let mut parts = Vec::new();
@@ -74,7 +74,7 @@ fn tool_output(
         let here = format!("{param}.content[{i}]");
         match b {
             Block::Known(ContentBlock::Text { text }) => {
-                parts.push(ContentPart::InputText { text })
+                parts.push(ContentPart::InputText { text: text.into() })
             }
             Block::Known(ContentBlock::Image { source }) => parts.push(image(source, &here)?),
             Block::Known(_) => {
@@ -82,7 +82,7 @@ fn tool_output(
             }
             Block::Other(v) => {
                 if let Some(text) = other_block(&v, false, &here)? {
-                    parts.push(ContentPart::InputText { text });
+                    parts.push(ContentPart::InputText { text: text.into() });
                 }
             }
         }
@@ -92,20 +92,22 @@ fn tool_output(
         .iter()
         .all(|p| matches!(p, ContentPart::InputText { .. }))
     {
-        let text: Vec<String> = parts
-            .into_iter()
+        let text: Vec<&str> = parts
+            .iter()
             .filter_map(|p| match p {
-                ContentPart::InputText { text } => Some(text),
+                ContentPart::InputText { text } => Some(text.as_str()),
                 _ => None,
             })
             .collect();
-        return Ok(ToolOutput::Text(format!("{prefix}{}", text.join("\n"))));
+        return Ok(ToolOutput::Text(
+            format!("{prefix}{}", text.join("\n")).into(),
+        ));
     }
     if is_error {
         parts.insert(
             0,
             ContentPart::InputText {
-                text: prefix.trim_end().to_owned(),
+                text: prefix.trim_end().to_owned().into(),
             },
         );
     }
@@ -140,9 +142,13 @@ pub(super) fn message_items(
         }
     };
     let (msg_role, text_part): (Role, fn(String) -> ContentPart) = if assistant {
-        (Role::Assistant, |text| ContentPart::OutputText { text })
+        (Role::Assistant, |text| ContentPart::OutputText {
+            text: text.into(),
+        })
     } else {
-        (Role::User, |text| ContentPart::InputText { text })
+        (Role::User, |text| ContentPart::InputText {
+            text: text.into(),
+        })
     };
     let blocks = match content {
         TextOrBlocks::Text(t) => {
@@ -185,7 +191,7 @@ pub(super) fn message_items(
                 out.push(InputItem::FunctionCall {
                     call_id: id,
                     name,
-                    arguments,
+                    arguments: arguments.into(),
                     namespace: None,
                 });
             }

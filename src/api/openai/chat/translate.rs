@@ -36,7 +36,7 @@ impl MessageContent {
                         }
                         ContentPartIn::ImageUrl { image_url } if !assistant => {
                             out.push(ContentPart::InputImage {
-                                image_url: image_url.url,
+                                image_url: image_url.url.into(),
                                 detail: image_url.detail,
                             })
                         }
@@ -90,9 +90,9 @@ impl MessageContent {
 
 fn text_part(text: String, assistant: bool) -> ContentPart {
     if assistant {
-        ContentPart::OutputText { text }
+        ContentPart::OutputText { text: text.into() }
     } else {
-        ContentPart::InputText { text }
+        ContentPart::InputText { text: text.into() }
     }
 }
 
@@ -277,7 +277,7 @@ impl Reader {
                     c.into_parts("assistant", &mut parts, true)?;
                 }
                 if let Some(r) = refusal {
-                    parts.push(ContentPart::OutputText { text: r });
+                    parts.push(ContentPart::OutputText { text: r.into() });
                 }
                 parts.retain(|p| !matches!(p, ContentPart::OutputText { text } if text.is_empty()));
                 if !parts.is_empty() {
@@ -294,7 +294,7 @@ impl Reader {
                     self.input.push(InputItem::FunctionCall {
                         call_id: call.id,
                         name: f.name,
-                        arguments: f.arguments,
+                        arguments: f.arguments.into(),
                         namespace: None,
                     });
                 }

@@ -60,9 +60,9 @@ fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiErro
     let assistant = role == Role::Assistant;
     let text = |t: String| {
         if assistant {
-            ContentPart::OutputText { text: t }
+            ContentPart::OutputText { text: t.into() }
         } else {
-            ContentPart::InputText { text: t }
+            ContentPart::InputText { text: t.into() }
         }
     };
     match v {
@@ -80,9 +80,11 @@ fn parts(v: &Value, role: Role, param: &str) -> Result<Vec<ContentPart>, ApiErro
                     )),
                     "refusal" if assistant => Ok(text(str_field("refusal").unwrap_or_default())),
                     "input_image" if !assistant => Ok(ContentPart::InputImage {
-                        image_url: str_field("image_url").ok_or_else(|| {
-                            bad(&here, "the Codex backend takes images by `image_url` only")
-                        })?,
+                        image_url: str_field("image_url")
+                            .ok_or_else(|| {
+                                bad(&here, "the Codex backend takes images by `image_url` only")
+                            })?
+                            .into(),
                         detail: str_field("detail"),
                     }),
                     other => Err(bad(
@@ -161,7 +163,7 @@ pub(crate) fn items(
                 call_id: need("call_id")?,
                 name: need("name")?,
                 namespace: s("namespace"),
-                arguments: s("arguments").unwrap_or_default(),
+                arguments: s("arguments").unwrap_or_default().into(),
             }),
             "custom_tool_call" => out.push(InputItem::CustomToolCall {
                 status: s("status"),
@@ -172,7 +174,7 @@ pub(crate) fn items(
             }),
             "function_call_output" | "custom_tool_call_output" => {
                 let output = match item.get("output") {
-                    Some(Value::String(t)) => ToolOutput::Text(t.clone()),
+                    Some(Value::String(t)) => ToolOutput::Text(t.clone().into()),
                     Some(v @ Value::Array(_)) => {
                         ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?)
                     }
