@@ -339,7 +339,7 @@ impl InputItem {
 /// rather than copied: a history handed on from one request to the next (a resent chat history, the
 /// items a socket's backend holds) holds the same texts, and two texts that are one are equal at once,
 /// without comparing their bytes.
-#[derive(Clone, Default, Eq)]
+#[derive(Clone, Eq)]
 pub struct Text(Arc<str>);
 
 impl Text {
@@ -354,18 +354,6 @@ impl PartialEq for Text {
     }
 }
 
-impl PartialEq<str> for Text {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Text {
-    fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
-    }
-}
-
 impl std::ops::Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
@@ -376,12 +364,6 @@ impl std::ops::Deref for Text {
 impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl std::fmt::Display for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

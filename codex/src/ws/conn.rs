@@ -306,7 +306,7 @@ pub(crate) fn create_frame(
     head.push_str(fields);
     if let Some(id) = &opts.previous_response_id {
         head.push_str(r#","previous_response_id":"#);
-        head.push_str(&Value::String(id.clone()).to_string());
+        head.push_str(&serde_json::to_string(id).map_err(|e| CodexError::Decode(e.to_string()))?);
     }
     head.push_str(middle);
     if let Some(generate) = opts.generate {

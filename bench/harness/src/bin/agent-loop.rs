@@ -38,7 +38,7 @@ use tokio::net::{TcpListener, TcpStream, UnixStream};
 
 #[path = "agent-loop/clients.rs"]
 mod clients;
-use clients::{find, hex, Clients, HttpConn};
+use clients::{encode, find, Clients, HttpConn};
 
 const ACCOUNT: &str = "acc-bench-1";
 
@@ -379,7 +379,7 @@ async fn main() {
         let answer = clients
             .call(
                 json!({"op": "serve", "socket": serve.socket, "reconnect": args.reconnect,
-                         "request": hex(&request)}),
+                         "request": encode(&request)}),
             )
             .await;
         assert_eq!(answer["status"], 200, "turn {turn}: {}", answer["body"]);
@@ -425,7 +425,7 @@ async fn main() {
             let replay = responses_request(&sent);
             let answer = clients
                 .call(json!({"op": "http", "relay": direct_relay.to_string(),
-                             "request": hex(&replay)}))
+                             "request": encode(&replay)}))
                 .await;
             assert_eq!(
                 answer["status"], 200,

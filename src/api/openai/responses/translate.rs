@@ -174,7 +174,7 @@ pub(crate) fn items(
             }),
             "function_call_output" | "custom_tool_call_output" => {
                 let output = match item.get("output") {
-                    Some(Value::String(t)) => ToolOutput::Text(t.clone().into()),
+                    Some(Value::String(t)) => ToolOutput::Text(t.as_str().into()),
                     Some(v @ Value::Array(_)) => {
                         ToolOutput::Parts(parts(v, Role::User, &format!("{here}.output"))?)
                     }

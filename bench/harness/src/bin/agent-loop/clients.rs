@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
+use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -99,11 +100,11 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// - `{"op": "serve", "socket", "reconnect", "request"}`: an HTTP request (hex) to codex-serve;
+    /// - `{"op": "serve", "socket", "reconnect", "request"}`: an HTTP request (base64) to codex-serve;
     ///   `{"status", "body", "first_byte_ms"}`.
     /// - `{"op": "ws_open", "relay", "token"}`: the direct client's WebSocket.
     /// - `{"op": "ws_turn", "frame"}`: one frame on it; `{"events": [[type, ms], …]}`.
-    /// - `{"op": "http", "relay", "request"}`: an HTTP request (hex) straight to the relay;
+    /// - `{"op": "http", "relay", "request"}`: an HTTP request (base64) straight to the relay;
     ///   `{"status", "body", "events"}`.
     async fn run(&mut self, command: Value) -> Value {
         let text = |key: &str| command[key].as_str().expect("a string field").to_owned();
@@ -118,7 +119,7 @@ impl State {
                 let Some(conn) = self.serve.as_mut() else {
                     unreachable!("connected above")
                 };
-                let a = conn.exchange(&unhex(&text("request"))).await;
+                let a = conn.exchange(&decode(&text("request"))).await;
                 json!({"status": a.status, "body": a.body, "first_byte_ms": a.first_byte_ms})
             }
             "ws_open" => {
@@ -141,7 +142,7 @@ impl State {
                 let Some(conn) = self.http.as_mut() else {
                     unreachable!("connected above")
                 };
-                let a = conn.exchange(&unhex(&text("request"))).await;
+                let a = conn.exchange(&decode(&text("request"))).await;
                 json!({"status": a.status, "body": a.body, "events": a.events})
             }
             other => panic!("unknown command {other:?}"),
@@ -149,15 +150,15 @@ impl State {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Bytes as a JSON string (a request's body may be zstd-compressed).
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+fn decode(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
 }
 
 /// One HTTP/1.1 answer as it arrived: its status, its body (de-chunked), when its first body byte
